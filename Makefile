@@ -1,0 +1,34 @@
+# dkgen: the two commands a fresh machine needs are `make demo` and `make test`;
+# each sets up everything itself (virtual environment, Python packages, Debian packages).
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+DKGEN  := $(VENV)/bin/dkgen
+PTB    ?= ../shared/data/ptb
+JOBS   ?= 2
+
+.PHONY: setup sysdeps demo test lint paper paper-quick bench clean
+
+$(VENV)/.installed: pyproject.toml setup.py
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[train,test]'
+	touch $@
+
+sysdeps:
+	bash scripts/install-system-deps.sh
+
+setup: $(VENV)/.installed sysdeps
+
+demo: setup
+	$(DKGEN) demo
+
+test: setup
+	$(PY) -m ruff check dkgen tests
+	$(PY) -m pytest -n $(JOBS) -q
+
+lint: setup
+	$(PY) -m ruff check dkgen tests
+
+clean:
+	rm -rf $(VENV) build dist *.egg-info out

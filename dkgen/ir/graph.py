@@ -1,0 +1,220 @@
+"""The model IR: a chain of per-timestep layers.
+
+dkgen's models are streaming sequence models: each timestep takes one input (a feature
+vector or a token id), runs it through a chain of layers, some of which carry recurrent
+state, and produces one output vector.  This is exactly the shape of the generated C API
+(`<name>_step`), and it is what the ONNX importer recovers from a whole-sequence graph.
+
+The IR knows nothing of C or of ONNX; it holds numpy arrays and `Weight` objects.
+Recurrent gate order is ONNX's: LSTM gates stacked as i, o, f, c; GRU gates as z, r, h
+with `linear_before_reset` semantics (PyTorch's GRU).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+
+from dkgen.ir.weights import FLOAT, Weight
+
+
+def _vector(name: str, values: np.ndarray | None, size: int) -> np.ndarray:
+    if values is None:
+        return np.zeros(size, dtype=FLOAT)
+    arr = np.ascontiguousarray(values, dtype=FLOAT).reshape(-1)
+    if arr.shape != (size,):
+        raise ValueError(f"{name} has {arr.size} entries, expected {size}")
+    return arr
+
+
+@dataclass(eq=False)
+class InputSpec:
+    """What one timestep of input is: `size` floats, or one token id below `size`."""
+
+    kind: Literal["vector", "token"]
+    size: int
+    name: str = "x"
+    # The range real inputs come from, when the model records it (used for test vectors).
+    low: float = -1.0
+    high: float = 1.0
+
+
+@dataclass(eq=False)
+class Layer:
+    name: str
+
+    @property
+    def in_size(self) -> int:
+        raise NotImplementedError
+
+    @property
+    def out_size(self) -> int:
+        raise NotImplementedError
+
+    @property
+    def op(self) -> str:
+        return type(self).__name__.lower()
+
+    def weights(self) -> dict[str, Weight]:
+        """The layer's matrices, by role."""
+        return {}
+
+    def vectors(self) -> dict[str, np.ndarray]:
+        """The layer's bias vectors, by role."""
+        return {}
+
+    @property
+    def state_size(self) -> int:
+        """Floats of recurrent state carried between timesteps."""
+        return 0
+
+    @property
+    def macs(self) -> int:
+        return sum(w.macs for w in self.weights().values())
+
+
+@dataclass(eq=False)
+class Embedding(Layer):
+    table: Weight  # (vocab, dim); row t is the embedding of token t
+
+    @property
+    def in_size(self) -> int:
+        return self.table.shape[0]
+
+    @property
+    def out_size(self) -> int:
+        return self.table.shape[1]
+
+    def weights(self) -> dict[str, Weight]:
+        return {"table": self.table}
+
+    @property
+    def macs(self) -> int:
+        return 0
+
+
+@dataclass(eq=False)
+class Linear(Layer):
+    weight: Weight  # (out, in)
+    bias: np.ndarray | None = None
+
+    def __post_init__(self) -> None:
+        self.bias = _vector(f"{self.name}.bias", self.bias, self.weight.shape[0])
+
+    @property
+    def in_size(self) -> int:
+        return self.weight.shape[1]
+
+    @property
+    def out_size(self) -> int:
+        return self.weight.shape[0]
+
+    def weights(self) -> dict[str, Weight]:
+        return {"weight": self.weight}
+
+    def vectors(self) -> dict[str, np.ndarray]:
+        return {"bias": self.bias}
+
+
+@dataclass(eq=False)
+class _Recurrent(Layer):
+    hidden_size: int
+    w_ih: Weight
+    w_hh: Weight
+    b_ih: np.ndarray | None = None
+    b_hh: np.ndarray | None = None
+    gates = 0
+
+    def __post_init__(self) -> None:
+        rows = self.gates * self.hidden_size
+        if self.w_ih.shape[0] != rows:
+            raise ValueError(f"{self.name}: input weight has {self.w_ih.shape[0]} rows, expected {rows}")
+        if self.w_hh.shape != (rows, self.hidden_size):
+            raise ValueError(f"{self.name}: recurrent weight is {self.w_hh.shape}, expected {(rows, self.hidden_size)}")
+        self.b_ih = _vector(f"{self.name}.b_ih", self.b_ih, rows)
+        self.b_hh = _vector(f"{self.name}.b_hh", self.b_hh, rows)
+
+    @property
+    def in_size(self) -> int:
+        return self.w_ih.shape[1]
+
+    @property
+    def out_size(self) -> int:
+        return self.hidden_size
+
+    def weights(self) -> dict[str, Weight]:
+        return {"w_ih": self.w_ih, "w_hh": self.w_hh}
+
+    def vectors(self) -> dict[str, np.ndarray]:
+        return {"b_ih": self.b_ih, "b_hh": self.b_hh}
+
+
+@dataclass(eq=False)
+class LSTM(_Recurrent):
+    """ONNX LSTM cell: gates i, o, f, c; sigmoid/tanh/tanh; no peepholes."""
+
+    gates = 4
+
+    @property
+    def state_size(self) -> int:
+        return 2 * self.hidden_size  # h then c
+
+
+@dataclass(eq=False)
+class GRU(_Recurrent):
+    """ONNX GRU cell with linear_before_reset=1: gates z, r, h."""
+
+    gates = 3
+
+    @property
+    def state_size(self) -> int:
+        return self.hidden_size
+
+
+@dataclass(eq=False)
+class Softmax(Layer):
+    size: int = 0
+
+    @property
+    def in_size(self) -> int:
+        return self.size
+
+    @property
+    def out_size(self) -> int:
+        return self.size
+
+
+@dataclass(eq=False)
+class Model:
+    name: str
+    input: InputSpec
+    layers: list[Layer]
+    metadata: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        size = self.input.size
+        for layer in self.layers:
+            if isinstance(layer, Embedding):
+                if self.input.kind != "token" or layer is not self.layers[0]:
+                    raise ValueError(f"{layer.name}: an embedding must be the first layer of a token model")
+            elif layer.in_size != size:
+                raise ValueError(f"{layer.name}: takes {layer.in_size} inputs but receives {size}")
+            size = layer.out_size
+        if self.input.kind == "token" and not (self.layers and isinstance(self.layers[0], Embedding)):
+            raise ValueError("a token model must start with an embedding")
+
+    @property
+    def output_size(self) -> int:
+        return self.layers[-1].out_size if self.layers else self.input.size
+
+    @property
+    def input_size(self) -> int:
+        """Numbers per timestep of input: features, or 1 for a token id."""
+        return 1 if self.input.kind == "token" else self.input.size
+
+    def param_count(self) -> int:
+        return sum(w.param_count for layer in self.layers for w in layer.weights().values()) + sum(
+            v.size for layer in self.layers for v in layer.vectors().values()
+        )

@@ -1,0 +1,116 @@
+"""The numpy reference executor: the oracle every other implementation is held to.
+
+It computes in float64 from the float32 parameters, so it is a better answer than any
+float32 implementation rather than merely another one.  It runs a batch of sequences at
+once (`run`), and can record every layer's output at every timestep (`trace=True`) for
+layer-by-layer debugging.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from dkgen.ir.graph import GRU, LSTM, Embedding, Layer, Linear, Model, Softmax
+
+
+def sigmoid(x: np.ndarray) -> np.ndarray:
+    return 0.5 * (np.tanh(0.5 * x) + 1.0)
+
+
+def _matvec(weight, x: np.ndarray) -> np.ndarray:
+    # x: (batch, cols) -> (batch, rows)
+    return x @ weight.dense64.T
+
+
+def _lstm_step(layer: LSTM, x: np.ndarray, state: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    hsz = layer.hidden_size
+    h, c = state[:, :hsz], state[:, hsz:]
+    g = _matvec(layer.w_ih, x) + layer.b_ih + _matvec(layer.w_hh, h) + layer.b_hh
+    i = sigmoid(g[:, 0:hsz])
+    o = sigmoid(g[:, hsz:2 * hsz])
+    f = sigmoid(g[:, 2 * hsz:3 * hsz])
+    cand = np.tanh(g[:, 3 * hsz:4 * hsz])
+    c_new = f * c + i * cand
+    h_new = o * np.tanh(c_new)
+    return h_new, np.concatenate([h_new, c_new], axis=1)
+
+
+def _gru_step(layer: GRU, x: np.ndarray, state: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    hsz = layer.hidden_size
+    h = state
+    gx = _matvec(layer.w_ih, x) + layer.b_ih
+    gh = _matvec(layer.w_hh, h) + layer.b_hh
+    z = sigmoid(gx[:, 0:hsz] + gh[:, 0:hsz])
+    r = sigmoid(gx[:, hsz:2 * hsz] + gh[:, hsz:2 * hsz])
+    n = np.tanh(gx[:, 2 * hsz:] + r * gh[:, 2 * hsz:])
+    h_new = (1.0 - z) * n + z * h
+    return h_new, h_new
+
+
+def softmax(x: np.ndarray) -> np.ndarray:
+    e = np.exp(x - x.max(axis=-1, keepdims=True))
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+def layer_step(layer: Layer, x: np.ndarray, state: np.ndarray | None) -> tuple[np.ndarray, np.ndarray | None]:
+    """One timestep of one layer on a batch. Returns (output, new state)."""
+    if isinstance(layer, Embedding):
+        return layer.table.dense64[x.astype(np.int64).reshape(-1)], None
+    if isinstance(layer, Linear):
+        return _matvec(layer.weight, x) + layer.bias, None
+    if isinstance(layer, LSTM):
+        return _lstm_step(layer, x, state)
+    if isinstance(layer, GRU):
+        return _gru_step(layer, x, state)
+    if isinstance(layer, Softmax):
+        return softmax(x), None
+    raise NotImplementedError(f"reference executor has no rule for {type(layer).__name__}")
+
+
+class ReferenceExecutor:
+    """Runs a `Model` on batches of sequences in float64."""
+
+    def __init__(self, model: Model) -> None:
+        self.model = model
+
+    def initial_state(self, batch: int = 1) -> list[np.ndarray | None]:
+        return [np.zeros((batch, layer.state_size)) if layer.state_size else None
+                for layer in self.model.layers]
+
+    def _check_inputs(self, xs: np.ndarray) -> np.ndarray:
+        spec = self.model.input
+        xs = np.asarray(xs)
+        if spec.kind == "token":
+            if xs.ndim != 2:
+                raise ValueError(f"token inputs must be (batch, time), got {xs.shape}")
+            if xs.size and (xs.min() < 0 or xs.max() >= spec.size):
+                raise ValueError(f"token ids must lie in [0, {spec.size})")
+            return xs.astype(np.int64)
+        if xs.ndim != 3 or xs.shape[2] != spec.size:
+            raise ValueError(f"inputs must be (batch, time, {spec.size}), got {xs.shape}")
+        return xs.astype(np.float32).astype(np.float64)
+
+    def run(self, xs: np.ndarray, state: list[np.ndarray | None] | None = None, *,
+            trace: bool = False) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        """Run (batch, time[, features]) inputs from `state` (zeros if None).
+
+        Returns outputs (batch, time, out) and, with `trace`, each layer's outputs by
+        layer name as (batch, time, size).
+        """
+        xs = self._check_inputs(xs)
+        batch, steps = xs.shape[0], xs.shape[1]
+        state = list(state) if state is not None else self.initial_state(batch)
+        outputs = np.zeros((batch, steps, self.model.output_size))
+        traces: dict[str, list[np.ndarray]] = {layer.name: [] for layer in self.model.layers} if trace else {}
+        for t in range(steps):
+            v = xs[:, t]
+            for i, layer in enumerate(self.model.layers):
+                v, state[i] = layer_step(layer, v, state[i])
+                if trace:
+                    traces[layer.name].append(v)
+            outputs[:, t] = v
+        self.last_state = state
+        return outputs, {k: np.stack(v, axis=1) for k, v in traces.items()}
+
+    def __call__(self, xs: np.ndarray) -> np.ndarray:
+        return self.run(xs)[0]
