@@ -1,0 +1,150 @@
+"""Weight packing: IR weights -> the constant arrays and kernel descriptors C needs.
+
+Everything here is data: arrays of numbers with a C element type, and for each matrix the
+kernel that multiplies by it with the fields of its parameter struct.  The templates turn
+this into C text; no C syntax is produced here beyond number literals.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from dkgen.ir.weights import (
+    DenseWeight,
+    KronWeight,
+    LowRankWeight,
+    SparseDope,
+    SparseWeight,
+    Weight,
+)
+
+KRON_ORDER_XBT = 0  # T = X Bᵀ first, then Y += A T
+KRON_ORDER_AX = 1  # T = A X first, then Y += T Bᵀ
+
+_CTYPES = {
+    "float": (np.float32, 4),
+    "int8_t": (np.int8, 1),
+    "int16_t": (np.int16, 2),
+    "int32_t": (np.int32, 4),
+    "uint16_t": (np.uint16, 2),
+    "uint32_t": (np.uint32, 4),
+}
+
+
+def c_literal(value: float | int, ctype: str) -> str:
+    """A C literal that reads back as exactly `value` in `ctype`."""
+    if ctype == "float":
+        text = str(np.float32(value))  # shortest string that round-trips a float32
+        if "inf" in text or "nan" in text:
+            raise ValueError("weights must be finite")
+        if "." not in text and "e" not in text:
+            text += ".0"
+        return text + "f"
+    if ctype.startswith("uint"):
+        return f"{int(value)}u"
+    if ctype == "int32_t" and int(value) == -(2**31):
+        return "(-2147483647 - 1)"
+    return str(int(value))
+
+
+@dataclass
+class CArray:
+    """One `static const` array of the weights file."""
+
+    symbol: str
+    ctype: str
+    values: np.ndarray
+
+    def __post_init__(self) -> None:
+        dtype, _ = _CTYPES[self.ctype]
+        self.values = np.ascontiguousarray(self.values, dtype=dtype).reshape(-1)
+
+    @property
+    def length(self) -> int:
+        return int(self.values.size)
+
+    @property
+    def nbytes(self) -> int:
+        return self.length * _CTYPES[self.ctype][1]
+
+    def literal_rows(self, per_line: int = 8) -> list[str]:
+        lits = [c_literal(v, self.ctype) for v in self.values.tolist()]
+        return [", ".join(lits[i:i + per_line]) for i in range(0, len(lits), per_line)]
+
+
+@dataclass
+class CMatrix:
+    """How one IR weight is multiplied in C: its kernel, struct fields and arrays.
+
+    `kind` selects the template macro: dense, kron (with optional dope), csr, low_rank.
+    `scratch` is the floats of scratch its matrix-vector product needs.
+    """
+
+    member: str
+    kind: str
+    rows: int
+    cols: int
+    arrays: list[CArray] = field(default_factory=list)
+    fields: dict[str, object] = field(default_factory=dict)
+    scratch: int = 0
+    macs: int = 0
+
+    @property
+    def nbytes(self) -> int:
+        return sum(a.nbytes for a in self.arrays)
+
+
+def kron_order(a_shape: tuple[int, int], b_shape: tuple[int, int]) -> tuple[int, int, int]:
+    """(order, MACs, scratch floats) of the cheaper multiplication order for A ⊗ B."""
+    (m1, n1), (m2, n2) = a_shape, b_shape
+    cost_xbt = n1 * n2 * m2 + m1 * n1 * m2
+    cost_ax = m1 * n1 * n2 + m1 * n2 * m2
+    if cost_ax < cost_xbt:
+        return KRON_ORDER_AX, cost_ax, m1 * n2
+    return KRON_ORDER_XBT, cost_xbt, n1 * m2
+
+
+def _csr_arrays(prefix: str, sparse: SparseDope) -> tuple[list[CArray], dict[str, object]]:
+    row_ptr, cols, values = sparse.csr()
+    wide = sparse.nnz >= 65536
+    if sparse.rows >= 65536 or sparse.cols >= 65536:
+        raise ValueError(f"{prefix}: sparse matrices are limited to 65535 rows and columns")
+    rp = CArray(f"{prefix}_row_ptr", "uint32_t" if wide else "uint16_t", row_ptr)
+    arrays = [rp, CArray(f"{prefix}_col", "uint16_t", cols), CArray(f"{prefix}_val", "float", values)]
+    fields = {"row_ptr16": None if wide else rp.symbol, "row_ptr32": rp.symbol if wide else None,
+              "col": arrays[1].symbol, "val": arrays[2].symbol, "rows": sparse.rows}
+    return arrays, fields
+
+
+def pack_matrix(prefix: str, weight: Weight) -> CMatrix:
+    """Pack one float32 weight matrix for the C kernels."""
+    rows, cols = weight.shape
+    if isinstance(weight, DenseWeight):
+        return CMatrix(prefix, "dense", rows, cols, [CArray(prefix, "float", weight.values)],
+                       {"w": prefix}, 0, rows * cols)
+    if isinstance(weight, KronWeight):
+        order, macs, scratch = kron_order(weight.a.shape, weight.b.shape)
+        arrays = [CArray(f"{prefix}_a", "float", weight.a), CArray(f"{prefix}_b", "float", weight.b)]
+        (m1, n1), (m2, n2) = weight.a.shape, weight.b.shape
+        if max(m1, n1, m2, n2) >= 65536:
+            raise ValueError(f"{prefix}: Kronecker factors are limited to 65535 rows and columns")
+        fields: dict[str, object] = {"a": arrays[0].symbol, "b": arrays[1].symbol, "m1": m1, "n1": n1,
+                                     "m2": m2, "n2": n2, "order": order, "dope": None}
+        if weight.dope is not None and weight.dope.nnz:
+            dope_arrays, dope_fields = _csr_arrays(f"{prefix}_dope", weight.dope)
+            arrays += dope_arrays
+            fields["dope"] = dope_fields
+            macs += weight.dope.nnz
+        return CMatrix(prefix, "kron", rows, cols, arrays, fields, scratch, macs)
+    if isinstance(weight, SparseWeight):
+        arrays, fields = _csr_arrays(prefix, weight.sparse)
+        return CMatrix(prefix, "csr", rows, cols, arrays, fields, 0, weight.sparse.nnz)
+    if isinstance(weight, LowRankWeight):
+        rank = weight.u.shape[1]
+        arrays = [CArray(f"{prefix}_u", "float", weight.u), CArray(f"{prefix}_v", "float", weight.v)]
+        return CMatrix(prefix, "low_rank", rows, cols, arrays,
+                       {"u": arrays[0].symbol, "v": arrays[1].symbol, "rank": rank},
+                       rank, rank * (rows + cols))
+    raise TypeError(f"cannot pack weight kind {weight.kind}")

@@ -1,0 +1,175 @@
+"""Template rendering: a `ModelPlan` -> the files of a C library, written atomically.
+
+Output layout (DESIGN.md):
+    <out>/include/<name>.h  src/<name>.c  src/<name>_weights.c  src/<name>_weights.h
+    <out>/runtime/...        the runtime kernels this model calls, copied verbatim
+    <out>/CMakeLists.txt  <out>/<name>.mk  <out>/manifest.json
+Generation is deterministic: the same model and options give byte-identical files.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import jinja2
+
+from dkgen import __version__
+from dkgen.codegen.plan import ModelPlan, plan_model
+from dkgen.errors import DkgenError
+from dkgen.ir.graph import Model
+from dkgen.resources import runtime_dir, templates_dir
+
+_INCLUDE = re.compile(r'#include\s+"(dkgen_[a-z0-9_]+)\.h"')
+
+
+def template_env() -> jinja2.Environment:
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(templates_dir())),
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+        autoescape=False,
+    )
+
+
+def runtime_closure(stems: set[str]) -> list[str]:
+    """The runtime file stems needed for `stems`, following their #includes."""
+    rt = runtime_dir()
+    todo, done = sorted(stems | {"dkgen_common"}), set()
+    while todo:
+        stem = todo.pop()
+        if stem in done:
+            continue
+        done.add(stem)
+        for suffix in (".h", ".c"):
+            path = rt / f"{stem}{suffix}"
+            if path.exists():
+                todo += [s for s in _INCLUDE.findall(path.read_text()) if s not in done]
+    return sorted(done)
+
+
+@dataclass
+class GeneratedLibrary:
+    out_dir: Path
+    name: str
+    plan: ModelPlan
+    manifest: dict
+
+    @property
+    def c_sources(self) -> list[Path]:
+        return [self.out_dir / f for f in self.manifest["c_sources"]]
+
+    @property
+    def include_dirs(self) -> list[Path]:
+        return [self.out_dir / d for d in ("include", "runtime", "src")]
+
+
+def render_files(plan: ModelPlan, *, source: str = "model") -> dict[str, bytes]:
+    """All files of the library as {relative path: bytes} (manifest included)."""
+    env = template_env()
+    name = plan.name
+    stems = runtime_closure(plan.kernels)
+    rt = runtime_dir()
+    files: dict[str, bytes] = {}
+    runtime_files = [f"{s}{x}" for s in stems for x in (".h", ".c") if (rt / f"{s}{x}").exists()]
+    for f in runtime_files:
+        files[f"runtime/{f}"] = (rt / f).read_bytes()
+    c_sources = [f"src/{name}.c", f"src/{name}_weights.c"] + [
+        f"runtime/{f}" for f in runtime_files if f.endswith(".c")]
+    ctx = {
+        "name": name,
+        "NAME": name.upper(),
+        "plan": plan,
+        "version": __version__,
+        "source": source,
+        "macs": plan.macs,
+        "kernel_headers": [s for s in stems if s != "dkgen_common" and (rt / f"{s}.h").exists()],
+        "c_sources": c_sources,
+        "macros": env.get_template("lib/macros.j2").module,
+    }
+    for tpl, out in (("lib/model.h.j2", f"include/{name}.h"), ("lib/model.c.j2", f"src/{name}.c"),
+                     ("lib/model_weights.h.j2", f"src/{name}_weights.h"),
+                     ("lib/model_weights.c.j2", f"src/{name}_weights.c"),
+                     ("lib/CMakeLists.txt.j2", "CMakeLists.txt"), ("lib/model.mk.j2", f"{name}.mk")):
+        files[out] = env.get_template(tpl).render(ctx).encode()
+    return files
+
+
+def build_manifest(plan: ModelPlan, files: dict[str, bytes], source: str, source_sha256: str | None,
+                   dtype: str = "float32") -> dict:
+    model = plan.model
+    layers = []
+    for lp in plan.layers:
+        layers.append({
+            "name": lp.layer.name,
+            "op": lp.op,
+            "in": lp.in_size,
+            "out": lp.out_size,
+            "weights": {role: {"kind": m.kind, "shape": [m.rows, m.cols], "bytes": m.nbytes,
+                               "macs": m.macs} for role, m in lp.matrices.items()},
+        })
+    return {
+        "generator": f"dkgen {__version__}",
+        "name": plan.name,
+        "source": {"file": source, "sha256": source_sha256},
+        "dtype": dtype,
+        "input": {"kind": model.input.kind, "size": model.input.size},
+        "output_size": plan.output_size,
+        "sizes": {"weight_bytes": plan.weight_bytes, "state_bytes": plan.state_bytes,
+                  "scratch_bytes": plan.scratch_bytes},
+        "macs_per_step": plan.macs,
+        "layers": layers,
+        "c_sources": [f for f in sorted(files) if f.endswith(".c")],
+        "files": {f: hashlib.sha256(b).hexdigest() for f, b in sorted(files.items())},
+    }
+
+
+def write_tree(files: dict[str, bytes], out_dir: Path, *, force: bool) -> None:
+    """Write `files` under `out_dir` all at once: into a temporary folder, then rename."""
+    out_dir = Path(out_dir)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise DkgenError("exists and is not a folder", path=out_dir, fix="choose another -o")
+    if out_dir.exists() and any(out_dir.iterdir()) and not force:
+        raise DkgenError("exists and is not empty; refusing to overwrite", path=out_dir,
+                         fix="pass --force to replace it")
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.tmp-", dir=out_dir.parent))
+    try:
+        for rel, data in files.items():
+            path = tmp / rel
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(data)
+        old = None
+        if out_dir.exists():
+            old = out_dir.parent / f".{out_dir.name}.old-{os.getpid()}"
+            os.replace(out_dir, old)
+        os.replace(tmp, out_dir)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def generate(model: Model, out_dir: str | os.PathLike[str], *, name: str | None = None,
+             force: bool = False, source: str | None = None, source_sha256: str | None = None
+             ) -> GeneratedLibrary:
+    """Generate the float32 C library for `model` into `out_dir`."""
+    try:
+        plan = plan_model(model, name)
+    except ValueError as exc:
+        raise DkgenError(str(exc), path=source, field="model") from None
+    src = source or model.name
+    files = render_files(plan, source=Path(src).name)
+    manifest = build_manifest(plan, files, Path(src).name, source_sha256)
+    files["manifest.json"] = (json.dumps(manifest, indent=2, sort_keys=True) + "\n").encode()
+    write_tree(files, Path(out_dir), force=force)
+    return GeneratedLibrary(Path(out_dir), plan.name, plan, manifest)

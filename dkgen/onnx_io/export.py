@@ -1,0 +1,157 @@
+"""Write an IR `Model` as an ONNX file that onnxruntime can run.
+
+The graph runs whole sequences: a float input (time, batch, features) or int64 token ids
+(time, batch), and one output (time, batch, out).  Structured weights are calls to the
+`dkgen` function library feeding the standard operator that uses the weight (`LSTM`,
+`GRU`, `MatMul`, `Gather`); biases and dense weights are ordinary initializers.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import onnx
+from onnx import TensorProto, helper, numpy_helper
+
+from dkgen import __version__
+from dkgen.errors import DkgenError
+from dkgen.ir.graph import GRU, LSTM, Embedding, Layer, Linear, Model, Softmax
+from dkgen.ir.weights import DenseWeight, KronWeight, LowRankWeight, SparseWeight, Weight
+from dkgen.onnx_io.functions import DOMAIN, DOMAIN_VERSION, OPSET, all_functions
+
+FORMAT_VERSION = "1"
+
+
+class _GraphBuilder:
+    def __init__(self) -> None:
+        self.nodes: list[onnx.NodeProto] = []
+        self.initializers: list[onnx.TensorProto] = []
+
+    def init(self, name: str, array: np.ndarray) -> str:
+        self.initializers.append(numpy_helper.from_array(np.ascontiguousarray(array), name))
+        return name
+
+    def const_ints(self, name: str, values: list[int]) -> str:
+        return self.init(name, np.asarray(values, dtype=np.int64))
+
+    def node(self, op: str, inputs: list[str], outputs: list[str], name: str, domain: str = "",
+             **attrs: object) -> None:
+        self.nodes.append(helper.make_node(op, inputs, outputs, name=name, domain=domain, **attrs))
+
+    def weight(self, prefix: str, weight: Weight) -> str:
+        """Emit `weight` as a (rows, cols) float tensor named `prefix`; return its name."""
+        if isinstance(weight, DenseWeight):
+            return self.init(prefix, weight.values)
+        if isinstance(weight, KronWeight):
+            a = self.init(f"{prefix}.A", weight.a)
+            b = self.init(f"{prefix}.B", weight.b)
+            if weight.dope is None:
+                self.node("Kron", [a, b], [prefix], f"{prefix}.kron", DOMAIN)
+            else:
+                idx = self.init(f"{prefix}.dope_index", weight.dope.index.reshape(-1, 1))
+                val = self.init(f"{prefix}.dope_value", weight.dope.values)
+                self.node("DopedKron", [a, b, idx, val], [prefix], f"{prefix}.doped_kron", DOMAIN)
+            return prefix
+        if isinstance(weight, LowRankWeight):
+            u = self.init(f"{prefix}.U", weight.u)
+            v = self.init(f"{prefix}.V", weight.v)
+            self.node("LowRank", [u, v], [prefix], f"{prefix}.low_rank", DOMAIN)
+            return prefix
+        if isinstance(weight, SparseWeight):
+            idx = self.init(f"{prefix}.index", weight.sparse.index.reshape(-1, 1))
+            val = self.init(f"{prefix}.value", weight.sparse.values)
+            shape = self.const_ints(f"{prefix}.shape", list(weight.shape))
+            self.node("Sparse", [idx, val, shape], [prefix], f"{prefix}.sparse", DOMAIN)
+            return prefix
+        raise TypeError(f"no ONNX form for weight kind {weight.kind}")
+
+
+def _emit_layer(g: _GraphBuilder, layer: Layer, x: str) -> str:
+    n = layer.name
+    if isinstance(layer, Embedding):
+        table = g.weight(f"{n}.table", layer.table)
+        g.node("Gather", [table, x], [f"{n}.out"], n, axis=0)
+        return f"{n}.out"
+    if isinstance(layer, Linear):
+        w = g.weight(f"{n}.weight", layer.weight)
+        g.node("Transpose", [w], [f"{n}.weight_t"], f"{n}.transpose", perm=[1, 0])
+        g.node("MatMul", [x, f"{n}.weight_t"], [f"{n}.matmul"], n)
+        bias = g.init(f"{n}.bias", layer.bias)
+        g.node("Add", [f"{n}.matmul", bias], [f"{n}.out"], f"{n}.add")
+        return f"{n}.out"
+    if isinstance(layer, LSTM | GRU):
+        axes0 = g.const_ints(f"{n}.axes0", [0])
+        w = g.weight(f"{n}.w_ih", layer.w_ih)
+        r = g.weight(f"{n}.w_hh", layer.w_hh)
+        g.node("Unsqueeze", [w, axes0], [f"{n}.W"], f"{n}.unsqueeze_w")
+        g.node("Unsqueeze", [r, axes0], [f"{n}.R"], f"{n}.unsqueeze_r")
+        bias = g.init(f"{n}.B", np.concatenate([layer.b_ih, layer.b_hh])[None, :])
+        attrs: dict[str, object] = {"hidden_size": layer.hidden_size}
+        op = "LSTM"
+        if isinstance(layer, GRU):
+            op = "GRU"
+            attrs["linear_before_reset"] = 1
+        g.node(op, [x, f"{n}.W", f"{n}.R", bias], [f"{n}.Y"], n, **attrs)
+        # Y is (time, num_directions=1, batch, hidden): drop the direction axis.
+        axes1 = g.const_ints(f"{n}.axes1", [1])
+        g.node("Squeeze", [f"{n}.Y", axes1], [f"{n}.out"], f"{n}.squeeze")
+        return f"{n}.out"
+    if isinstance(layer, Softmax):
+        g.node("Softmax", [x], [f"{n}.out"], n, axis=-1)
+        return f"{n}.out"
+    raise TypeError(f"no ONNX form for layer {type(layer).__name__}")
+
+
+def model_to_onnx(model: Model) -> onnx.ModelProto:
+    """Build the ONNX model for `model` (numpy only; no torch)."""
+    g = _GraphBuilder()
+    if model.input.kind == "token":
+        inp = helper.make_tensor_value_info(model.input.name, TensorProto.INT64, ["time", "batch"])
+    else:
+        inp = helper.make_tensor_value_info(model.input.name, TensorProto.FLOAT,
+                                            ["time", "batch", model.input.size])
+    x = model.input.name
+    for layer in model.layers:
+        x = _emit_layer(g, layer, x)
+    g.node("Identity", [x], ["y"], "output")
+    out = helper.make_tensor_value_info("y", TensorProto.FLOAT, ["time", "batch", model.output_size])
+    graph = helper.make_graph(g.nodes, model.name, [inp], [out], initializer=g.initializers)
+    onnx_model = helper.make_model(
+        graph,
+        opset_imports=[helper.make_opsetid("", OPSET), helper.make_opsetid(DOMAIN, DOMAIN_VERSION)],
+        functions=all_functions(),
+        producer_name="dkgen",
+        producer_version=__version__,
+        ir_version=9,
+    )
+    meta = {
+        "dkgen.format_version": FORMAT_VERSION,
+        "dkgen.name": model.name,
+        "dkgen.input_low": repr(float(model.input.low)),
+        "dkgen.input_high": repr(float(model.input.high)),
+    }
+    meta.update({f"dkgen.meta.{k}": v for k, v in sorted(model.metadata.items())})
+    helper.set_model_props(onnx_model, meta)
+    return onnx_model
+
+
+def save_onnx(model: Model, path: str | os.PathLike[str], *, force: bool = False) -> Path:
+    """Write `model` to `path` atomically; refuse to overwrite without `force`."""
+    path = Path(path)
+    if path.exists() and not force:
+        raise DkgenError("exists; refusing to overwrite", path=path, fix="pass --force to replace it")
+    proto = model_to_onnx(model)
+    onnx.checker.check_model(proto, full_check=True)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(proto.SerializeToString(deterministic=True))
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path

@@ -1,0 +1,351 @@
+"""Read an ONNX file into the IR, keeping structured weights compressed.
+
+The importer walks the graph in order with a small symbolic evaluator: every tensor is a
+constant (an initializer or something folded from initializers), a weight (a call to the
+`dkgen` function library, possibly transposed or unsqueezed), or an activation computed
+from the model input.  Operators on activations become IR layers; they must form one
+chain, which is what dkgen's streaming C API runs.  Nothing in a model file is executed:
+only the operators listed here are understood, anything else is a clean error.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import onnx
+from onnx import numpy_helper
+
+from dkgen.errors import DkgenError
+from dkgen.ir.graph import GRU, LSTM, Embedding, InputSpec, Layer, Linear, Model, Softmax
+from dkgen.ir.weights import (
+    DenseWeight,
+    KronWeight,
+    LowRankWeight,
+    SparseDope,
+    SparseWeight,
+    Weight,
+)
+from dkgen.onnx_io.functions import DOMAIN
+
+
+@dataclass
+class _Const:
+    value: np.ndarray
+
+
+@dataclass
+class _WeightRef:
+    weight: Weight
+    transposed: bool = False
+    stacked: bool = False  # unsqueezed to (1, rows, cols) for LSTM/GRU
+
+
+@dataclass
+class _Act:
+    """An activation: `layer_index` is the layer that produced it (-1: the model input)."""
+
+    layer_index: int
+    size: int
+    rnn_raw: bool = False  # LSTM/GRU Y output still carrying the num_directions axis
+
+
+class _Importer:
+    def __init__(self, proto: onnx.ModelProto, path: Path) -> None:
+        self.proto = proto
+        self.path = path
+        self.values: dict[str, object] = {}
+        self.layers: list[Layer] = []
+
+    def fail(self, node: onnx.NodeProto | None, message: str, fix: str | None = None) -> DkgenError:
+        field = f"node '{node.name or node.op_type}' ({node.op_type})" if node is not None else None
+        return DkgenError(message, path=self.path, field=field, fix=fix)
+
+    # -- values -------------------------------------------------------------------------
+    def get(self, node: onnx.NodeProto, name: str) -> object:
+        if name not in self.values:
+            raise self.fail(node, f"input '{name}' is not produced by any earlier node")
+        return self.values[name]
+
+    def const(self, node: onnx.NodeProto, name: str) -> np.ndarray:
+        v = self.get(node, name)
+        if not isinstance(v, _Const):
+            raise self.fail(node, f"input '{name}' must be a constant")
+        return v.value
+
+    def weight_of(self, node: onnx.NodeProto, name: str, *, stacked: bool, transposed: bool) -> Weight:
+        v = self.get(node, name)
+        if isinstance(v, _Const):
+            arr = v.value
+            if stacked:
+                if arr.ndim != 3 or arr.shape[0] != 1:
+                    raise self.fail(node, f"weight '{name}' has shape {arr.shape}; only forward "
+                                    "(one-direction) recurrent layers are supported")
+                arr = arr[0]
+            if arr.ndim != 2:
+                raise self.fail(node, f"weight '{name}' must be a matrix, got shape {arr.shape}")
+            return DenseWeight(arr.T if transposed else arr)
+        if isinstance(v, _WeightRef):
+            if v.stacked != stacked or v.transposed != transposed:
+                raise self.fail(node, f"weight '{name}' is used in an unsupported layout")
+            return v.weight
+        raise self.fail(node, f"input '{name}' must be a weight, not an activation")
+
+    def act(self, node: onnx.NodeProto, name: str) -> _Act:
+        v = self.get(node, name)
+        if not isinstance(v, _Act):
+            raise self.fail(node, f"input '{name}' must be computed from the model input")
+        if v.layer_index != len(self.layers) - 1:
+            raise self.fail(node, "the graph is not a single chain of layers; dkgen's streaming "
+                            "API needs each layer to consume the previous one")
+        return v
+
+    def add_layer(self, layer: Layer) -> _Act:
+        self.layers.append(layer)
+        return _Act(len(self.layers) - 1, layer.out_size)
+
+    # -- operators ------------------------------------------------------------------------
+    def structured(self, node: onnx.NodeProto) -> None:
+        c = [self.const(node, n) for n in node.input]
+        try:
+            if node.op_type == "Kron":
+                w: Weight = KronWeight(c[0], c[1])
+            elif node.op_type == "DopedKron":
+                shape = (c[0].shape[0] * c[1].shape[0], c[0].shape[1] * c[1].shape[1])
+                w = KronWeight(c[0], c[1], SparseDope(shape[0], shape[1], c[2].reshape(-1), c[3]))
+            elif node.op_type == "LowRank":
+                w = LowRankWeight(c[0], c[1])
+            elif node.op_type == "Sparse":
+                rows, cols = (int(s) for s in c[2])
+                w = SparseWeight(SparseDope(rows, cols, c[0].reshape(-1), c[1]))
+            else:
+                raise self.fail(node, f"unknown dkgen function '{node.op_type}'",
+                                "this file needs a newer dkgen")
+        except ValueError as exc:
+            raise self.fail(node, str(exc)) from None
+        self.values[node.output[0]] = _WeightRef(w)
+
+    def attr(self, node: onnx.NodeProto) -> dict[str, object]:
+        return {a.name: onnx.helper.get_attribute_value(a) for a in node.attribute}
+
+    def recurrent(self, node: onnx.NodeProto) -> None:
+        attrs = self.attr(node)
+        x = self.act(node, node.input[0])
+        for bad in ("activations", "clip", "activation_alpha", "activation_beta"):
+            if bad in attrs:
+                raise self.fail(node, f"attribute '{bad}' is not supported", "use the default activations")
+        if attrs.get("direction", b"forward") not in (b"forward", "forward"):
+            raise self.fail(node, "only forward recurrent layers are supported")
+        if attrs.get("layout", 0) != 0 or attrs.get("input_forget", 0) != 0:
+            raise self.fail(node, "layout=1 and input_forget are not supported")
+        extra = [n for n in node.input[4:] if n]
+        if extra:
+            raise self.fail(node, "sequence_lens, initial states and peepholes are not supported",
+                            "remove those inputs; the C API keeps state itself")
+        hidden = int(attrs["hidden_size"])
+        w_ih = self.weight_of(node, node.input[1], stacked=True, transposed=False)
+        w_hh = self.weight_of(node, node.input[2], stacked=True, transposed=False)
+        gates = 4 if node.op_type == "LSTM" else 3
+        if len(node.input) > 3 and node.input[3]:
+            b = self.const(node, node.input[3]).reshape(-1)
+            if b.size != 2 * gates * hidden:
+                raise self.fail(node, f"bias has {b.size} entries, expected {2 * gates * hidden}")
+            b_ih, b_hh = b[: gates * hidden], b[gates * hidden:]
+        else:
+            b_ih = b_hh = None
+        if w_ih.shape[1] != x.size:
+            raise self.fail(node, f"input weight expects {w_ih.shape[1]} features, gets {x.size}")
+        name = node.name or f"{node.op_type.lower()}{len(self.layers)}"
+        try:
+            if node.op_type == "LSTM":
+                layer: Layer = LSTM(name, hidden, w_ih, w_hh, b_ih, b_hh)
+            else:
+                if attrs.get("linear_before_reset", 0) != 1:
+                    raise self.fail(node, "GRU needs linear_before_reset=1 (PyTorch's GRU)")
+                layer = GRU(name, hidden, w_ih, w_hh, b_ih, b_hh)
+        except ValueError as exc:
+            raise self.fail(node, str(exc)) from None
+        out = self.add_layer(layer)
+        out.rnn_raw = True
+        self.values[node.output[0]] = out
+        for extra_out in node.output[1:]:
+            if extra_out:
+                self.values[extra_out] = _Act(-2, hidden)  # Y_h/Y_c: not part of the chain
+
+    def matmul(self, node: onnx.NodeProto) -> None:
+        x = self.act(node, node.input[0])
+        v = self.get(node, node.input[1])
+        if isinstance(v, _WeightRef) and v.transposed:
+            weight = v.weight
+        elif isinstance(v, _Const) and v.value.ndim == 2:
+            weight = DenseWeight(v.value.T)
+        else:
+            raise self.fail(node, "MatMul's second input must be a (in, out) matrix")
+        if weight.shape[1] != x.size:
+            raise self.fail(node, f"weight takes {weight.shape[1]} inputs but receives {x.size}")
+        self.values[node.output[0]] = self.add_layer(Linear(node.name or f"linear{len(self.layers)}", weight))
+
+    def gemm(self, node: onnx.NodeProto) -> None:
+        attrs = self.attr(node)
+        if attrs.get("transA", 0) or attrs.get("alpha", 1.0) != 1.0 or attrs.get("beta", 1.0) != 1.0:
+            raise self.fail(node, "only Gemm with transA=0, alpha=beta=1 is supported")
+        x = self.act(node, node.input[0])
+        trans_b = bool(attrs.get("transB", 0))
+        weight = self.weight_of(node, node.input[1], stacked=False, transposed=not trans_b)
+        bias = self.const(node, node.input[2]) if len(node.input) > 2 and node.input[2] else None
+        if weight.shape[1] != x.size:
+            raise self.fail(node, f"weight takes {weight.shape[1]} inputs but receives {x.size}")
+        layer = Linear(node.name or f"linear{len(self.layers)}", weight,
+                       None if bias is None else np.broadcast_to(bias, (weight.shape[0],)))
+        self.values[node.output[0]] = self.add_layer(layer)
+
+    def add(self, node: onnx.NodeProto) -> None:
+        a, b = (self.get(node, n) for n in node.input)
+        if isinstance(a, _Const) and isinstance(b, _Const):
+            self.values[node.output[0]] = _Const(a.value + b.value)
+            return
+        act_name, bias_name = (node.input[0], node.input[1]) if isinstance(a, _Act) else (node.input[1], node.input[0])
+        x = self.act(node, act_name)
+        bias = self.const(node, bias_name)
+        last = self.layers[x.layer_index] if x.layer_index >= 0 else None
+        if not isinstance(last, Linear) or np.any(last.bias != 0):
+            raise self.fail(node, "Add is supported only as the bias of a MatMul")
+        try:
+            last.bias = np.broadcast_to(bias, (last.out_size,)).astype(np.float32).copy()
+        except ValueError:
+            raise self.fail(node, f"bias of shape {bias.shape} does not fit {last.out_size} outputs") from None
+        self.values[node.output[0]] = x
+
+    def run(self) -> Model:
+        graph = self.proto.graph
+        for init in graph.initializer:
+            self.values[init.name] = _Const(numpy_helper.to_array(init))
+        inits = {i.name for i in graph.initializer}
+        inputs = [i for i in graph.input if i.name not in inits]
+        if len(inputs) != 1:
+            raise DkgenError(f"expected one model input, found {len(inputs)}", path=self.path,
+                             field="graph.input")
+        spec = self.input_spec(inputs[0])
+        self.values[spec.name] = _Act(-1, spec.size)
+        for node in graph.node:
+            self.visit(node)
+        if len(graph.output) != 1:
+            raise DkgenError(f"expected one model output, found {len(graph.output)}",
+                             path=self.path, field="graph.output")
+        out = self.values.get(graph.output[0].name)
+        if not isinstance(out, _Act) or out.layer_index != len(self.layers) - 1 or out.rnn_raw:
+            raise DkgenError("the output is not the end of the layer chain", path=self.path,
+                             field="graph.output")
+        meta = {p.key: p.value for p in self.proto.metadata_props}
+        if "dkgen.input_low" in meta:
+            spec.low, spec.high = float(meta["dkgen.input_low"]), float(meta["dkgen.input_high"])
+        if spec.kind == "token" and self.layers and isinstance(self.layers[0], Embedding):
+            spec.size = self.layers[0].in_size
+        name = meta.get("dkgen.name") or graph.name or self.path.stem
+        user_meta = {k[len("dkgen.meta."):]: v for k, v in meta.items() if k.startswith("dkgen.meta.")}
+        try:
+            return Model(name, spec, self.layers, user_meta)
+        except ValueError as exc:
+            raise DkgenError(str(exc), path=self.path, field="graph") from None
+
+    def input_spec(self, vi: onnx.ValueInfoProto) -> InputSpec:
+        t = vi.type.tensor_type
+        dims = [d.dim_value if d.HasField("dim_value") else None for d in t.shape.dim]
+        if t.elem_type in (onnx.TensorProto.INT64, onnx.TensorProto.INT32) and len(dims) == 2:
+            return InputSpec("token", 0, vi.name)  # vocabulary size comes from the embedding
+        if t.elem_type == onnx.TensorProto.FLOAT and len(dims) == 3 and dims[2]:
+            return InputSpec("vector", int(dims[2]), vi.name, 0.0, 1.0)
+        raise DkgenError("input must be float (time, batch, features) or int64 token ids "
+                         "(time, batch)", path=self.path, field=f"input '{vi.name}'")
+
+    def visit(self, node: onnx.NodeProto) -> None:
+        op = node.op_type
+        if node.domain == DOMAIN:
+            return self.structured(node)
+        if node.domain not in ("", "ai.onnx"):
+            raise self.fail(node, f"operator domain '{node.domain}' is not supported")
+        if op == "Constant":
+            t = onnx.helper.get_attribute_value(node.attribute[0])
+            if not isinstance(t, onnx.TensorProto):
+                raise self.fail(node, "only tensor constants are supported")
+            self.values[node.output[0]] = _Const(numpy_helper.to_array(t))
+        elif op in ("LSTM", "GRU"):
+            self.recurrent(node)
+        elif op == "MatMul":
+            self.matmul(node)
+        elif op == "Gemm":
+            self.gemm(node)
+        elif op == "Add":
+            self.add(node)
+        elif op == "Identity":
+            self.values[node.output[0]] = self.get(node, node.input[0])
+        elif op == "Transpose":
+            self.transpose(node)
+        elif op in ("Unsqueeze", "Squeeze"):
+            self.squeeze(node)
+        elif op == "Gather":
+            self.gather(node)
+        elif op == "Softmax":
+            x = self.act(node, node.input[0])
+            if self.attr(node).get("axis", -1) not in (-1, 2):
+                raise self.fail(node, "Softmax must run over the feature axis (-1)")
+            self.values[node.output[0]] = self.add_layer(Softmax(node.name or "softmax", x.size))
+        else:
+            raise self.fail(node, f"operator {op} is not supported",
+                            "supported: LSTM, GRU, MatMul, Gemm, Add, Gather, Softmax and the dkgen functions")
+
+    def transpose(self, node: onnx.NodeProto) -> None:
+        v = self.get(node, node.input[0])
+        perm = list(self.attr(node).get("perm", [1, 0]))
+        if isinstance(v, _Const):
+            self.values[node.output[0]] = _Const(np.transpose(v.value, perm))
+        elif isinstance(v, _WeightRef) and perm == [1, 0] and not v.stacked:
+            self.values[node.output[0]] = _WeightRef(v.weight, not v.transposed, False)
+        else:
+            raise self.fail(node, "Transpose is supported only on matrices")
+
+    def squeeze(self, node: onnx.NodeProto) -> None:
+        v = self.get(node, node.input[0])
+        axes = [int(a) for a in self.const(node, node.input[1])] if len(node.input) > 1 else None
+        if axes is None:
+            axes = [int(a) for a in self.attr(node).get("axes", [])]
+        unsq = node.op_type == "Unsqueeze"
+        if isinstance(v, _Const):
+            arr = np.expand_dims(v.value, axes) if unsq else np.squeeze(v.value, tuple(axes))
+            self.values[node.output[0]] = _Const(arr)
+        elif isinstance(v, _WeightRef) and unsq and axes == [0] and not v.stacked and not v.transposed:
+            self.values[node.output[0]] = _WeightRef(v.weight, False, True)
+        elif isinstance(v, _Act) and not unsq and v.rnn_raw and axes == [1]:
+            self.values[node.output[0]] = _Act(v.layer_index, v.size)
+        else:
+            raise self.fail(node, f"{node.op_type} with axes {axes} is not supported here")
+
+    def gather(self, node: onnx.NodeProto) -> None:
+        if self.attr(node).get("axis", 0) != 0:
+            raise self.fail(node, "Gather must index rows (axis=0)")
+        idx = self.get(node, node.input[1])
+        if not isinstance(idx, _Act) or idx.layer_index != -1 or self.layers:
+            raise self.fail(node, "Gather is supported only as the embedding of the input tokens")
+        table = self.weight_of(node, node.input[0], stacked=False, transposed=False)
+        self.values[node.output[0]] = self.add_layer(Embedding(node.name or "embedding", table))
+
+
+def load_onnx(path: str | os.PathLike[str]) -> Model:
+    """Load an ONNX file into the IR.  Errors are `DkgenError` naming the file and field."""
+    path = Path(path)
+    if not path.is_file():
+        raise DkgenError("no such file", path=path, fix="check the path to the .onnx model")
+    try:
+        proto = onnx.load(str(path), load_external_data=False)
+    except Exception as exc:  # protobuf's DecodeError and friends
+        raise DkgenError(f"not a readable ONNX file ({type(exc).__name__})", path=path,
+                         fix="pass a model written by `dkgen export` or another ONNX exporter") from None
+    try:
+        onnx.checker.check_model(proto)
+    except onnx.checker.ValidationError as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else "invalid model"
+        raise DkgenError(f"fails onnx.checker: {first}", path=path) from None
+    importer = _Importer(proto, path)
+    return importer.run()

@@ -1,0 +1,48 @@
+"""Random IR models of varied, awkward shapes, shared by the IR, ONNX and codegen tests."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from dkgen.ir.graph import GRU, LSTM, Embedding, InputSpec, Linear, Model, Softmax
+from dkgen.ir.weights import DenseWeight, KronWeight, LowRankWeight, SparseDope, SparseWeight
+
+
+def doped_kron(rng: np.random.Generator, a: tuple[int, int], b: tuple[int, int], density: float = 0.05,
+               scale: float = 0.5) -> KronWeight:
+    rows, cols = a[0] * b[0], a[1] * b[1]
+    nnz = max(1, int(round(density * rows * cols)))
+    idx = rng.choice(rows * cols, size=nnz, replace=False)
+    dope = SparseDope(rows, cols, idx, rng.normal(scale=scale, size=nnz))
+    return KronWeight(rng.normal(scale=scale, size=a), rng.normal(scale=scale, size=b), dope)
+
+
+def mixed_model(seed: int = 0) -> Model:
+    """Vector input, every weight kind, LSTM and GRU, softmax output."""
+    rng = np.random.default_rng(seed)
+    h = 12
+    return Model("mixed", InputSpec("vector", 6), [
+        LSTM("lstm0", h, doped_kron(rng, (8, 2), (6, 3)), doped_kron(rng, (8, 4), (6, 3)),
+             rng.normal(size=4 * h), rng.normal(size=4 * h)),
+        GRU("gru1", 5, DenseWeight(rng.normal(scale=0.4, size=(15, h))),
+            KronWeight(rng.normal(size=(3, 5)), rng.normal(size=(5, 1))),
+            rng.normal(size=15), rng.normal(size=15)),
+        Linear("low_rank", LowRankWeight(rng.normal(size=(7, 2)), rng.normal(size=(2, 5))),
+               rng.normal(size=7)),
+        Linear("pruned", SparseWeight(SparseDope(4, 7, [1, 5, 9, 20, 27], [1.0, -2.0, 0.5, 0.25, 3.0]))),
+        Softmax("softmax", 4),
+    ])
+
+
+def token_model(seed: int = 0, vocab: int = 20) -> Model:
+    """Token input through an embedding, two LSTMs with 1-sized factors, a Kron decoder."""
+    rng = np.random.default_rng(seed)
+    h = 6
+    return Model("lm", InputSpec("token", vocab), [
+        Embedding("embedding", DenseWeight(rng.normal(size=(vocab, 5)))),
+        LSTM("lstm0", h, doped_kron(rng, (1, 5), (24, 1)), doped_kron(rng, (24, 1), (1, 6)),
+             rng.normal(size=4 * h), rng.normal(size=4 * h)),
+        LSTM("lstm1", 7, KronWeight(rng.normal(size=(4, 3)), rng.normal(size=(7, 2))),
+             doped_kron(rng, (7, 7), (4, 1), density=0.01)),
+        Linear("decoder", doped_kron(rng, (5, 7), (4, 1)), rng.normal(size=vocab)),
+    ])
