@@ -1,0 +1,202 @@
+"""The `dkgen` command line.  Each command is thin: it parses options, calls one library
+function and prints the result (a rich table, or one JSON document with --json)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from dkgen import __version__
+from dkgen.errors import DkgenError
+
+_err = Console(stderr=True)
+
+
+class _Group(click.Group):
+    """Turns a DkgenError anywhere below into one line on stderr and exit status 2."""
+
+    def invoke(self, ctx: click.Context):  # type: ignore[override]
+        try:
+            return super().invoke(ctx)
+        except DkgenError as exc:
+            click.echo(f"dkgen: error: {exc}", err=True)
+            ctx.exit(2)
+
+
+def _print_json(doc: object) -> None:
+    click.echo(json.dumps(doc, indent=2, sort_keys=False, default=float))
+
+
+def _console() -> Console:
+    return Console(highlight=False, soft_wrap=True)
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="dkgen")
+def cli() -> None:
+    """Compile doped Kronecker product (DKP) models to C99 and verify them on host and Cortex-M."""
+
+
+@cli.command("targets")
+@click.option("--json", "as_json", is_flag=True, help="One JSON document on stdout.")
+def targets_cmd(as_json: bool) -> None:
+    """List the targets dkgen can build and verify for."""
+    from dkgen.harness.targets import load_targets
+
+    targets = load_targets()
+    rows = [{"name": t.name, "core": t.core, "kind": t.kind, "qemu_machine": t.qemu_machine,
+             "flash_bytes": t.flash_bytes, "ram_bytes": t.ram_bytes, "example_part": t.example_part,
+             "description": t.description} for t in targets.values()]
+    if as_json:
+        _print_json({"targets": rows})
+        return
+    table = Table(title="dkgen targets")
+    for col in ("target", "core", "QEMU machine", "flash", "RAM", "typical part"):
+        table.add_column(col)
+    for r in rows:
+        table.add_row(r["name"], r["core"], r["qemu_machine"] or "(native)",
+                      f"{r['flash_bytes'] // 1024} KB", f"{r['ram_bytes'] // 1024} KB", r["example_part"])
+    _console().print(table)
+
+
+@cli.command("inspect")
+@click.argument("model", type=click.Path(path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="One JSON document on stdout.")
+def inspect_cmd(model: Path, as_json: bool) -> None:
+    """Per-layer structure, parameters, bytes, MACs per timestep and compression."""
+    from dkgen.inspect import model_summary
+    from dkgen.onnx_io.importer import load_onnx
+
+    summary = model_summary(load_onnx(model))
+    if as_json:
+        _print_json(summary)
+        return
+    table = Table(title=f"{model}: {summary['name']}")
+    for col in ("layer", "op", "in→out", "weight", "structure", "params", "bytes", "dense bytes",
+                "ratio", "MACs/step"):
+        table.add_column(col, justify="right" if col in ("params", "bytes", "dense bytes", "ratio",
+                                                          "MACs/step") else "left")
+    for layer in summary["layers"]:
+        ws = layer["weights"] or [None]
+        for i, w in enumerate(ws):
+            head = (layer["name"], layer["op"], f"{layer['in']}→{layer['out']}") if i == 0 else ("", "", "")
+            if w is None:
+                table.add_row(*head, "", "", "", "", "", "", "")
+            else:
+                table.add_row(*head, w["role"], w["structure"], f"{w['params']:,}", f"{w['bytes']:,}",
+                              f"{w['dense_bytes']:,}", f"{w['compression']:.1f}x", f"{w['macs']:,}")
+    t = summary["total"]
+    table.add_row("total", "", "", "", "", f"{t['params']:,}", f"{t['bytes']:,}", f"{t['dense_bytes']:,}",
+                  f"{t['compression']:.1f}x", f"{t['macs']:,}")
+    _console().print(table)
+
+
+@cli.command("generate")
+@click.argument("model", type=click.Path(path_type=Path))
+@click.option("-o", "--out", "out_dir", required=True, type=click.Path(path_type=Path),
+              help="Folder to write the library into.")
+@click.option("--name", default=None, help="C name prefix (default: the model's name).")
+@click.option("--force", is_flag=True, help="Replace an existing output folder.")
+def generate_cmd(model: Path, out_dir: Path, name: str | None, force: bool) -> None:
+    """Generate the C99 library for MODEL (an ONNX file)."""
+    from dkgen.codegen.render import generate
+    from dkgen.harness.verify import file_sha256
+    from dkgen.onnx_io.importer import load_onnx
+
+    ir = load_onnx(model)
+    lib = generate(ir, out_dir, name=name, force=force, source=str(model), source_sha256=file_sha256(model))
+    s = lib.manifest["sizes"]
+    click.echo(f"wrote {out_dir}/ ({lib.name}: weights {s['weight_bytes']:,} B, state "
+               f"{s['state_bytes']:,} B, scratch {s['scratch_bytes']:,} B, "
+               f"{lib.plan.macs:,} MACs/step)")
+
+
+def _verify_table(report) -> Table:
+    table = Table(title=f"dkgen verify {report.model}")
+    for col in ("target", "result", "max abs err", "max rel err", "instr/step", "flash", "RAM", "note"):
+        table.add_column(col)
+    for t in report.targets:
+        table.add_row(
+            t.target, "[green]PASS[/green]" if t.passed else "[red]FAIL[/red]",
+            "-" if t.max_abs_err is None else f"{t.max_abs_err:.3g}",
+            "-" if t.max_rel_err is None else f"{t.max_rel_err:.3g}",
+            "-" if t.instructions_per_step is None else f"{t.instructions_per_step:,.0f}",
+            "-" if t.flash_bytes is None else f"{t.flash_bytes:,}",
+            "-" if t.ram_bytes is None else f"{t.ram_bytes:,}",
+            t.reason,
+        )
+    return table
+
+
+@cli.command("verify")
+@click.argument("model", type=click.Path(path_type=Path))
+@click.option("--target", "target_spec", default=None,
+              help="Comma-separated targets, or 'all' (default: cortex-m4).")
+@click.option("--inputs", type=click.Path(path_type=Path), default=None,
+              help=".npz with array x: (batch, time, features) or (batch, time) token ids.")
+@click.option("--sequences", default=4, show_default=True, help="Random sequences when no --inputs.")
+@click.option("--steps", default=8, show_default=True, help="Timesteps per random sequence.")
+@click.option("--seed", default=0, show_default=True)
+@click.option("--jobs", default=2, show_default=True, help="Targets built and run at once.")
+@click.option("--timeout", "timeout_s", default=60.0, show_default=True, help="Seconds per target run.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON document on stdout.")
+def verify_cmd(model: Path, target_spec: str | None, inputs: Path | None, sequences: int, steps: int,
+               seed: int, jobs: int, timeout_s: float, as_json: bool) -> None:
+    """Generate MODEL's library, run it on each target and compare with the reference executor."""
+    from dkgen.harness.targets import resolve_targets
+    from dkgen.harness.verify import file_sha256, load_inputs, verify_model
+    from dkgen.onnx_io.importer import load_onnx
+
+    ir = load_onnx(model)
+    targets = resolve_targets(target_spec)
+    x = load_inputs(inputs, ir) if inputs is not None else None
+    report = verify_model(ir, targets, inputs=x, sequences=sequences, steps=steps, seed=seed,
+                          jobs=jobs, source=str(model), source_sha256=file_sha256(model),
+                          timeout_s=timeout_s)
+    if as_json:
+        _print_json(report.to_json())
+    else:
+        _console().print(_verify_table(report))
+    sys.exit(0 if report.passed else 1)
+
+
+@cli.command("example")
+@click.argument("which", type=click.Choice(["digits-lstm"]))
+@click.option("-o", "--out", "out_path", required=True, type=click.Path(path_type=Path))
+@click.option("--seed", default=0, show_default=True)
+@click.option("--force", is_flag=True, help="Replace an existing file.")
+def example_cmd(which: str, out_path: Path, seed: int, force: bool) -> None:
+    """Train an example DKP model and write it as ONNX (needs the train extra)."""
+    from dkgen.examples import build_example
+
+    result = build_example(which, out_path, seed=seed, force=force)
+    click.echo(result.summary_line())
+
+
+@cli.command("demo")
+@click.option("-o", "--out", "out_dir", default="demo-out", show_default=True,
+              type=click.Path(path_type=Path), help="Folder for the model, library and report.")
+@click.option("--seed", default=0, show_default=True)
+@click.option("--target", "target_spec", default="host,cortex-m4", show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="One JSON document on stdout.")
+def demo_cmd(out_dir: Path, seed: int, target_spec: str, as_json: bool) -> None:
+    """Train the digits example, export, generate, verify on host and Cortex-M4, summarise."""
+    from dkgen.demo import run_demo
+
+    summary = run_demo(out_dir, seed=seed, target_spec=target_spec, console=None if as_json else _console())
+    if as_json:
+        _print_json(summary.to_json())
+    sys.exit(0 if summary.passed else 1)
+
+
+def main() -> None:
+    cli(prog_name="dkgen")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,60 @@
+"""`dkgen inspect`: per-layer structure, parameters, bytes, MACs and compression."""
+
+from __future__ import annotations
+
+from dkgen.ir.graph import Model
+from dkgen.ir.weights import KronWeight, LowRankWeight, SparseWeight, Weight
+
+
+def _structure(w: Weight) -> str:
+    if isinstance(w, KronWeight):
+        text = f"{w.a.shape[0]}x{w.a.shape[1]} ⊗ {w.b.shape[0]}x{w.b.shape[1]}"
+        if w.dope is not None:
+            text += f" + dope {w.dope.nnz} ({100 * w.dope.density:.2f}%)"
+        return text
+    if isinstance(w, LowRankWeight):
+        return f"rank {w.u.shape[1]}"
+    if isinstance(w, SparseWeight):
+        return f"{w.sparse.nnz} nonzeros ({100 * w.sparse.density:.2f}%)"
+    return "dense"
+
+
+def model_summary(model: Model) -> dict:
+    """A JSON-ready description of `model`, layer by layer, float32 sizes."""
+    layers = []
+    totals = {"params": 0, "bytes": 0, "dense_params": 0, "dense_bytes": 0, "macs": 0, "dense_macs": 0}
+    for layer in model.layers:
+        weights = []
+        for role, w in layer.weights().items():
+            dense_macs = 0 if layer.op == "embedding" else w.dense_param_count
+            macs = 0 if layer.op == "embedding" else w.macs
+            weights.append({
+                "role": role, "kind": w.kind, "shape": list(w.shape), "structure": _structure(w),
+                "params": w.param_count, "bytes": w.storage_bytes(4),
+                "dense_params": w.dense_param_count, "dense_bytes": 4 * w.dense_param_count,
+                "compression": w.dense_param_count / max(w.param_count, 1),
+                "macs": macs, "dense_macs": dense_macs,
+            })
+        vec = sum(int(v.size) for v in layer.vectors().values())
+        entry = {
+            "name": layer.name, "op": layer.op, "in": layer.in_size, "out": layer.out_size,
+            "weights": weights,
+            "params": sum(w["params"] for w in weights) + vec,
+            "bytes": sum(w["bytes"] for w in weights) + 4 * vec,
+            "dense_params": sum(w["dense_params"] for w in weights) + vec,
+            "dense_bytes": sum(w["dense_bytes"] for w in weights) + 4 * vec,
+            "macs": sum(w["macs"] for w in weights),
+            "dense_macs": sum(w["dense_macs"] for w in weights),
+        }
+        entry["compression"] = entry["dense_bytes"] / max(entry["bytes"], 1)
+        for k in totals:
+            totals[k] += entry[k]
+        layers.append(entry)
+    totals["compression"] = totals["dense_bytes"] / max(totals["bytes"], 1)
+    return {
+        "name": model.name,
+        "input": {"kind": model.input.kind, "size": model.input.size},
+        "output_size": model.output_size,
+        "layers": layers,
+        "total": totals,
+    }
