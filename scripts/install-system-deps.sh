@@ -7,6 +7,7 @@ need=()
 command -v arm-none-eabi-gcc >/dev/null || need+=(gcc-arm-none-eabi)
 [ -f /usr/lib/arm-none-eabi/newlib/libc.a ] || need+=(libnewlib-arm-none-eabi)
 command -v qemu-system-arm >/dev/null || need+=(qemu-system-arm)
+command -v cmake >/dev/null || need+=(cmake)
 command -v clang >/dev/null || command -v clang-16 >/dev/null || command -v clang-14 >/dev/null || need+=(clang)
 [ ${#need[@]} -eq 0 ] && exit 0
 echo "dkgen: installing ${need[*]} with apt-get" >&2
