@@ -33,7 +33,9 @@ def _print_json(doc: object) -> None:
 
 
 def _console() -> Console:
-    return Console(highlight=False, soft_wrap=True)
+    # Tables keep their columns when the output is a pipe or a CI log, not a terminal.
+    probe = Console()
+    return Console(highlight=False, width=None if probe.is_terminal else 160)
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})

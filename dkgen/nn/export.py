@@ -1,0 +1,127 @@
+"""Convert a PyTorch model to the dkgen IR (`dkgen.ir.graph.Model`).
+
+A supported model is a chain of per-timestep layers:
+
+    [nn.Embedding] -> any of (dkgen.nn.LSTM / GRU, nn.LSTM / nn.GRU,
+                              MatrixLinear / KronLinear / DopedKronLinear, nn.Linear,
+                              nn.Dropout, nn.Identity) -> [Softmax added by `softmax=True`]
+
+given as an nn.Sequential, a list of modules, or a module with an `ir_chain()` method that
+returns its layers in order (the classifier and language-model classes do this, since
+their forward() also does things, like picking the last timestep, that are not layers).
+Structured matrices stay structured: a DKP gate matrix becomes a `KronWeight` with its
+dope; a plain nn.LSTM becomes dense weights with rows reordered to ONNX's gate order.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+import numpy as np
+from torch import nn
+
+from dkgen.errors import DkgenError
+from dkgen.ir import graph as ir
+from dkgen.ir.weights import DenseWeight
+from dkgen.nn.linear import MatrixLinear
+from dkgen.nn.matrices import MatrixModule
+from dkgen.nn.recurrent import GRU, LSTM, TORCH_TO_ONNX_GATES, gate_permutation
+
+
+def _np(t: object) -> np.ndarray:
+    return t.detach().cpu().float().numpy().copy()  # type: ignore[attr-defined]
+
+
+def _ident(name: str) -> str:
+    # Layer names become C identifiers downstream.
+    out = re.sub(r"[^0-9A-Za-z_]", "_", name)
+    return out if out and not out[0].isdigit() else f"l_{out}"
+
+
+def chain_of(module: nn.Module | Sequence[nn.Module]) -> list[tuple[str, nn.Module]]:
+    """The (name, layer) chain of a supported model."""
+    if isinstance(module, nn.Module) and hasattr(module, "ir_chain"):
+        items = module.ir_chain()
+    elif isinstance(module, nn.Sequential):
+        items = list(module.named_children())
+    elif isinstance(module, Sequence):
+        items = list(module)
+    else:
+        items = [module]
+    chain = []
+    for i, item in enumerate(items):
+        name, layer = item if isinstance(item, tuple) else (f"layer{i}", item)
+        chain.append((str(name), layer))
+    return chain
+
+
+def _recurrent_layers(name: str, layer: nn.Module) -> list[ir.Layer]:
+    if isinstance(layer, LSTM | GRU):
+        cls = ir.LSTM if isinstance(layer, LSTM) else ir.GRU
+        out = []
+        for k in range(layer.num_layers):
+            w_ih, w_hh = layer.matrices(k)
+            biases = layer.biases(k)
+            b_ih, b_hh = (None, None) if biases is None else (_np(biases[0]), _np(biases[1]))
+            out.append(cls(f"{name}_l{k}" if layer.num_layers > 1 else name, layer.hidden_size,
+                           w_ih.to_ir(), w_hh.to_ir(), b_ih, b_hh))
+        return out
+    # Plain torch recurrent layers: dense weights, rows reordered to ONNX gate order.
+    mode = "lstm" if isinstance(layer, nn.LSTM) else "gru"
+    if layer.bidirectional or getattr(layer, "proj_size", 0):
+        raise DkgenError(f"{name}: bidirectional and projected recurrent layers are not supported")
+    cls = ir.LSTM if mode == "lstm" else ir.GRU
+    perm = gate_permutation(TORCH_TO_ONNX_GATES[mode], layer.hidden_size).numpy()
+    out = []
+    for k in range(layer.num_layers):
+        w_ih = _np(getattr(layer, f"weight_ih_l{k}"))[perm]
+        w_hh = _np(getattr(layer, f"weight_hh_l{k}"))[perm]
+        b_ih = _np(getattr(layer, f"bias_ih_l{k}"))[perm] if layer.bias else None
+        b_hh = _np(getattr(layer, f"bias_hh_l{k}"))[perm] if layer.bias else None
+        out.append(cls(f"{name}_l{k}" if layer.num_layers > 1 else name, layer.hidden_size,
+                       DenseWeight(w_ih), DenseWeight(w_hh), b_ih, b_hh))
+    return out
+
+
+def layer_to_ir(name: str, layer: nn.Module) -> list[ir.Layer]:
+    """IR layers for one PyTorch layer (none for inference no-ops like dropout)."""
+    name = _ident(name)
+    if isinstance(layer, nn.Dropout | nn.Identity):
+        return []
+    if isinstance(layer, nn.Embedding):
+        return [ir.Embedding(name, DenseWeight(_np(layer.weight)))]
+    if isinstance(layer, LSTM | GRU | nn.LSTM | nn.GRU):
+        return _recurrent_layers(name, layer)
+    if isinstance(layer, MatrixLinear):
+        bias = None if layer.bias is None else _np(layer.bias)
+        return [ir.Linear(name, layer.matrix.to_ir(), bias)]
+    if isinstance(layer, nn.Linear):
+        bias = None if layer.bias is None else _np(layer.bias)
+        return [ir.Linear(name, DenseWeight(_np(layer.weight)), bias)]
+    if isinstance(layer, nn.Softmax):
+        return []  # added once at the end by `softmax=True`
+    if isinstance(layer, MatrixModule):
+        raise DkgenError(f"{name}: a bare matrix is not a layer; wrap it in MatrixLinear")
+    raise DkgenError(f"{name}: no IR conversion for {type(layer).__name__}",
+                     fix="use Embedding, LSTM/GRU and Linear layers")
+
+
+def to_ir(module: nn.Module | Sequence[nn.Module], name: str, input_spec: ir.InputSpec,
+          softmax: bool = False, metadata: dict[str, str] | None = None) -> ir.Model:
+    """Convert a supported model (see the module docstring) into an IR `Model`.
+
+    `softmax=True` appends a Softmax layer to turn the last layer's logits into
+    probabilities, as the deployed classifier or language model reports them.
+    """
+    layers: list[ir.Layer] = []
+    for layer_name, layer in chain_of(module):
+        layers.extend(layer_to_ir(layer_name, layer))
+    if not layers:
+        raise DkgenError(f"{name}: the model has no layers to convert")
+    if softmax:
+        layers.append(ir.Softmax("softmax", size=layers[-1].out_size))
+    try:
+        return ir.Model(name, input_spec, layers, dict(metadata or {}))
+    except ValueError as exc:
+        raise DkgenError(f"{name}: {exc}") from exc

@@ -1,0 +1,109 @@
+"""Choosing Kronecker factor shapes for a (rows, cols) matrix.
+
+`W = A ⊗ B` with A (m1, n1) and B (m2, n2) needs m1*m2 == rows and n1*n2 == cols.  The
+rule, used everywhere a shape is not given explicitly:
+
+* Without a target ratio: over every divisor split of rows and of cols, minimise the
+  stored parameters m1*n1 + m2*n2 (the most compressive Kronecker product).  Ties go to the
+  split whose two factors hold the most equal parameter counts, then to the squarest
+  factors (smallest sum of |log(m/n)|), then to the smaller (m1, n1).  For a 256x64 LSTM
+  recurrent matrix this gives (16, 8) ⊗ (16, 8): 256 parameters instead of 16384.
+* With a target compression ratio r: the parameter budget is rows*cols / r; the Kronecker
+  part may use at most (1 - dope_share) of it, and the split with the most parameters
+  within that share is chosen (more factor capacity for the same budget), with the same
+  tie-breaks.  What is left of the budget is the dope's (`dkp_plan`).  If even the most
+  compressive split does not fit, the ratio is unreachable and a ValueError says so.
+"""
+
+from __future__ import annotations
+
+import math
+
+FactorShapes = tuple[tuple[int, int], tuple[int, int]]
+
+
+def _divisor_pairs(n: int) -> list[tuple[int, int]]:
+    if n < 1:
+        raise ValueError(f"matrix dimensions must be positive, got {n}")
+    return [(d, n // d) for d in range(1, n + 1) if n % d == 0]
+
+
+def _aspect(m: int, n: int) -> float:
+    return abs(math.log(m / n))
+
+
+def _candidates(rows: int, cols: int) -> list[tuple[tuple, FactorShapes]]:
+    out = []
+    for m1, m2 in _divisor_pairs(rows):
+        for n1, n2 in _divisor_pairs(cols):
+            p1, p2 = m1 * n1, m2 * n2
+            # Rounding the aspect term keeps float noise from breaking exact ties.
+            key = (p1 + p2, abs(p1 - p2), round(_aspect(m1, n1) + _aspect(m2, n2), 9), m1, n1)
+            out.append((key, ((m1, n1), (m2, n2))))
+    out.sort(key=lambda kv: kv[0])
+    return out
+
+
+def kron_param_count(factors: FactorShapes) -> int:
+    (m1, n1), (m2, n2) = factors
+    return m1 * n1 + m2 * n2
+
+
+def check_factors(rows: int, cols: int, factors: FactorShapes) -> FactorShapes:
+    """Validate explicit factor shapes against the matrix shape; return them as int tuples."""
+    try:
+        (m1, n1), (m2, n2) = factors
+        m1, n1, m2, n2 = int(m1), int(n1), int(m2), int(n2)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"factors must be ((m1, n1), (m2, n2)), got {factors!r}") from exc
+    if min(m1, n1, m2, n2) < 1 or m1 * m2 != rows or n1 * n2 != cols:
+        raise ValueError(
+            f"factor shapes ({m1}, {n1}) ⊗ ({m2}, {n2}) give a {m1 * m2}x{n1 * n2} matrix, "
+            f"not {rows}x{cols}")
+    return (m1, n1), (m2, n2)
+
+
+def factor_shapes(rows: int, cols: int, ratio: float | None = None,
+                  dope_share: float = 0.25) -> FactorShapes:
+    """Kronecker factor shapes ((m1, n1), (m2, n2)) for a (rows, cols) matrix.
+
+    See the module docstring for the rule.  `ratio` is a target compression ratio (dense
+    entries / stored values) for the whole doped matrix; `dope_share` the part of that
+    budget kept free for the dope.
+    """
+    candidates = _candidates(rows, cols)
+    if ratio is None:
+        return candidates[0][1]
+    if ratio <= 0:
+        raise ValueError(f"compression ratio must be positive, got {ratio}")
+    if not 0.0 <= dope_share < 1.0:
+        raise ValueError(f"dope_share must lie in [0, 1), got {dope_share}")
+    kron_budget = (1.0 - dope_share) * rows * cols / ratio
+    fitting = [(key, f) for key, f in candidates if key[0] <= kron_budget]
+    if not fitting:
+        best = candidates[0][1]
+        raise ValueError(
+            f"a {rows}x{cols} matrix cannot be compressed {ratio:g}x: its smallest Kronecker "
+            f"product {best[0]} ⊗ {best[1]} stores {kron_param_count(best)} values, over the "
+            f"{kron_budget:.0f} the ratio allows")
+    most = max(key[0] for key, _ in fitting)
+    return next(f for key, f in fitting if key[0] == most)
+
+
+def dkp_plan(rows: int, cols: int, ratio: float, factors: FactorShapes | None = None,
+             dope_share: float = 0.25) -> tuple[FactorShapes, int]:
+    """Factor shapes and dope entry count that meet a target compression ratio.
+
+    The dope gets whatever the Kronecker factors leave of rows*cols / ratio values.
+    """
+    if factors is None:
+        factors = factor_shapes(rows, cols, ratio, dope_share)
+    else:
+        factors = check_factors(rows, cols, factors)
+    budget = int(math.floor(rows * cols / ratio))
+    nnz = budget - kron_param_count(factors)
+    if nnz < 0:
+        raise ValueError(
+            f"factors {factors} store {kron_param_count(factors)} values, over the {budget} "
+            f"a {ratio:g}x compression of {rows}x{cols} allows")
+    return factors, min(nnz, rows * cols)
