@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dkgen.ir.graph import Model
-from dkgen.ir.weights import KronWeight, LowRankWeight, SparseWeight, Weight
+from dkgen.ir.weights import KronWeight, LowRankWeight, RowStackWeight, SparseWeight, Weight
 
 
 def _structure(w: Weight) -> str:
@@ -14,6 +14,8 @@ def _structure(w: Weight) -> str:
         return text
     if isinstance(w, LowRankWeight):
         return f"rank {w.u.shape[1]}"
+    if isinstance(w, RowStackWeight):
+        return " / ".join(f"{p.shape[0]} rows {_structure(p)}" for p in w.parts)
     if isinstance(w, SparseWeight):
         return f"{w.sparse.nnz} nonzeros ({100 * w.sparse.density:.2f}%)"
     return "dense"

@@ -5,7 +5,14 @@ from __future__ import annotations
 import numpy as np
 
 from dkgen.ir.graph import GRU, LSTM, Embedding, InputSpec, Linear, Model, Softmax
-from dkgen.ir.weights import DenseWeight, KronWeight, LowRankWeight, SparseDope, SparseWeight
+from dkgen.ir.weights import (
+    DenseWeight,
+    KronWeight,
+    LowRankWeight,
+    RowStackWeight,
+    SparseDope,
+    SparseWeight,
+)
 
 
 def doped_kron(rng: np.random.Generator, a: tuple[int, int], b: tuple[int, int], density: float = 0.05,
@@ -30,7 +37,10 @@ def mixed_model(seed: int = 0) -> Model:
         Linear("low_rank", LowRankWeight(rng.normal(size=(7, 2)), rng.normal(size=(2, 5))),
                rng.normal(size=7)),
         Linear("pruned", SparseWeight(SparseDope(4, 7, [1, 5, 9, 20, 27], [1.0, -2.0, 0.5, 0.25, 3.0]))),
-        Softmax("softmax", 4),
+        Linear("hmd", RowStackWeight((DenseWeight(rng.normal(size=(2, 4))),
+                                      LowRankWeight(rng.normal(size=(3, 1)), rng.normal(size=(1, 4))))),
+               rng.normal(size=5)),
+        Softmax("softmax", 5),
     ])
 
 

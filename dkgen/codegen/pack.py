@@ -15,6 +15,7 @@ from dkgen.ir.weights import (
     DenseWeight,
     KronWeight,
     LowRankWeight,
+    RowStackWeight,
     SparseDope,
     SparseWeight,
     Weight,
@@ -90,6 +91,8 @@ class CMatrix:
     fields: dict[str, object] = field(default_factory=dict)
     scratch: int = 0
     macs: int = 0
+    # row_stack only: (first row, part) for each block, multiplied into y at that row
+    parts: list[tuple[int, CMatrix]] = field(default_factory=list)
 
     @property
     def nbytes(self) -> int:
@@ -147,4 +150,13 @@ def pack_matrix(prefix: str, weight: Weight) -> CMatrix:
         return CMatrix(prefix, "low_rank", rows, cols, arrays,
                        {"u": arrays[0].symbol, "v": arrays[1].symbol, "rank": rank},
                        rank, rank * (rows + cols))
+    if isinstance(weight, RowStackWeight):
+        parts, row = [], 0
+        for i, part in enumerate(weight.parts):
+            parts.append((row, pack_matrix(f"{prefix}_p{i}", part)))
+            row += part.shape[0]
+        m = CMatrix(prefix, "row_stack", rows, cols, [a for _, p in parts for a in p.arrays], {},
+                    max(p.scratch for _, p in parts), sum(p.macs for _, p in parts))
+        m.parts = parts
+        return m
     raise TypeError(f"cannot pack weight kind {weight.kind}")

@@ -112,7 +112,7 @@ class ModelPlan:
         """Runtime kernels the generated code calls (names of runtime file stems)."""
         used = {"dkgen_vector_f32"}
         for lp in self.layers:
-            for m in lp.matrices.values():
+            for m in (q for top in lp.matrices.values() for q in ([p for _, p in top.parts] or [top])):
                 if m.kind in ("dense", "low_rank"):
                     used.add("dkgen_dense_matvec_f32")
                 elif m.kind == "kron":

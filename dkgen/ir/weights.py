@@ -270,3 +270,40 @@ class LowRankWeight(Weight):
         return self.param_count
 
 
+
+
+@dataclass(frozen=True, eq=False)
+class RowStackWeight(Weight):
+    """Row blocks stacked vertically, each in its own form (HMD: dense rows over low-rank)."""
+
+    parts: tuple[Weight, ...]
+    kind = "row_stack"
+
+    def __post_init__(self) -> None:
+        parts = tuple(self.parts)
+        if not parts:
+            raise ValueError("a row stack needs at least one part")
+        if any(isinstance(p, RowStackWeight) for p in parts):
+            raise ValueError("row stacks do not nest")
+        cols = {p.shape[1] for p in parts}
+        if len(cols) != 1:
+            raise ValueError(f"row stack parts differ in columns: {sorted(cols)}")
+        object.__setattr__(self, "parts", parts)
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return (sum(p.shape[0] for p in self.parts), self.parts[0].shape[1])
+
+    def to_dense(self) -> np.ndarray:
+        return np.concatenate([p.to_dense() for p in self.parts], axis=0)
+
+    @property
+    def param_count(self) -> int:
+        return sum(p.param_count for p in self.parts)
+
+    def storage_bytes(self, value_bytes: int = 4) -> int:
+        return sum(p.storage_bytes(value_bytes) for p in self.parts)
+
+    @property
+    def macs(self) -> int:
+        return sum(p.macs for p in self.parts)

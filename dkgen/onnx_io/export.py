@@ -19,7 +19,14 @@ from onnx import TensorProto, helper, numpy_helper
 from dkgen import __version__
 from dkgen.errors import DkgenError
 from dkgen.ir.graph import GRU, LSTM, Embedding, Layer, Linear, Model, Softmax
-from dkgen.ir.weights import DenseWeight, KronWeight, LowRankWeight, SparseWeight, Weight
+from dkgen.ir.weights import (
+    DenseWeight,
+    KronWeight,
+    LowRankWeight,
+    RowStackWeight,
+    SparseWeight,
+    Weight,
+)
 from dkgen.onnx_io.functions import DOMAIN, DOMAIN_VERSION, OPSET, all_functions
 
 FORMAT_VERSION = "1"
@@ -65,6 +72,10 @@ class _GraphBuilder:
             val = self.init(f"{prefix}.value", weight.sparse.values)
             shape = self.const_ints(f"{prefix}.shape", list(weight.shape))
             self.node("Sparse", [idx, val, shape], [prefix], f"{prefix}.sparse", DOMAIN)
+            return prefix
+        if isinstance(weight, RowStackWeight):
+            names = [self.weight(f"{prefix}.part{i}", p) for i, p in enumerate(weight.parts)]
+            self.node("Concat", names, [prefix], f"{prefix}.concat", axis=0)
             return prefix
         raise TypeError(f"no ONNX form for weight kind {weight.kind}")
 

@@ -24,6 +24,7 @@ from dkgen.ir.weights import (
     DenseWeight,
     KronWeight,
     LowRankWeight,
+    RowStackWeight,
     SparseDope,
     SparseWeight,
     Weight,
@@ -279,6 +280,8 @@ class _Importer:
             self.gemm(node)
         elif op == "Add":
             self.add(node)
+        elif op == "Concat":
+            self.concat(node)
         elif op == "Identity":
             self.values[node.output[0]] = self.get(node, node.input[0])
         elif op == "Transpose":
@@ -295,6 +298,29 @@ class _Importer:
         else:
             raise self.fail(node, f"operator {op} is not supported",
                             "supported: LSTM, GRU, MatMul, Gemm, Add, Gather, Softmax and the dkgen functions")
+
+    def concat(self, node: onnx.NodeProto) -> None:
+        vals = [self.get(node, n) for n in node.input]
+        axis = int(self.attr(node).get("axis", 0))
+        if all(isinstance(v, _Const) for v in vals):
+            self.values[node.output[0]] = _Const(np.concatenate([v.value for v in vals], axis=axis))
+            return
+        if axis != 0 or not all(isinstance(v, _Const | _WeightRef) for v in vals):
+            raise self.fail(node, "Concat is supported only to stack weight row blocks (axis 0)")
+        parts = []
+        for v in vals:
+            if isinstance(v, _WeightRef):
+                if v.stacked or v.transposed:
+                    raise self.fail(node, "Concat parts must be plain matrices")
+                parts.append(v.weight)
+            elif v.value.ndim == 2:
+                parts.append(DenseWeight(v.value))
+            else:
+                raise self.fail(node, "Concat parts must be matrices")
+        try:
+            self.values[node.output[0]] = _WeightRef(RowStackWeight(tuple(parts)))
+        except ValueError as exc:
+            raise self.fail(node, str(exc)) from None
 
     def transpose(self, node: onnx.NodeProto) -> None:
         v = self.get(node, node.input[0])
