@@ -1,0 +1,37 @@
+"""`dkgen demo` end to end: train, export, import, generate, verify on host and Cortex-M4."""
+
+from __future__ import annotations
+
+import json
+
+from dkgen.demo import run_demo
+from dkgen.errors import DkgenError
+
+
+def test_demo_end_to_end(tmp_path):
+    out = tmp_path / "demo"
+    summary = run_demo(out, seed=0, target_spec="host,cortex-m4")
+    assert summary.passed
+    assert summary.torch_accuracy >= 0.95
+    lstm = next(layer for layer in summary.layers if layer["op"] == "lstm")
+    assert lstm["dense_params"] / lstm["params"] >= 10  # gate matrices and biases together
+    assert summary.onnxruntime_max_abs_err is not None and summary.onnxruntime_max_abs_err <= 1e-5
+    for t in summary.verify.targets:
+        assert t.passed and t.max_abs_err <= 1e-5
+        # the C build classifies the whole test set exactly as PyTorch does, to within ties
+        assert abs(summary.c_accuracy[t.target] - summary.torch_accuracy) <= 1 / 450
+    assert summary.verify.targets[1].instructions_per_step > 0
+    report = json.loads((out / "report.json").read_text())
+    assert report["passed"] and report["c_test_accuracy"]["cortex-m4"] >= 0.95
+    assert (out / "lib/include/digits.h").exists() and (out / "digits.onnx").exists()
+
+
+def test_demo_refuses_a_folder_it_did_not_make(tmp_path):
+    (tmp_path / "mine.txt").write_text("user data")
+    try:
+        run_demo(tmp_path, target_spec="host")
+    except DkgenError as exc:
+        assert "not made by `dkgen demo`" in str(exc)
+    else:
+        raise AssertionError("demo overwrote a user's folder")
+    assert (tmp_path / "mine.txt").read_text() == "user data"
