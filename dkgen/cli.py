@@ -104,32 +104,57 @@ def inspect_cmd(model: Path, as_json: bool) -> None:
               help="Folder to write the library into.")
 @click.option("--name", default=None, help="C name prefix (default: the model's name).")
 @click.option("--force", is_flag=True, help="Replace an existing output folder.")
-def generate_cmd(model: Path, out_dir: Path, name: str | None, force: bool) -> None:
+@click.option("--target", "target_name", default=None,
+              help="Refuse a model that does not fit this target's part (flash, RAM incl. stack).")
+@click.option("--no-budget-check", is_flag=True, help="With --target: generate even if it does not fit.")
+def generate_cmd(model: Path, out_dir: Path, name: str | None, force: bool, target_name: str | None,
+                 no_budget_check: bool) -> None:
     """Generate the C99 library for MODEL (an ONNX file)."""
     from dkgen.codegen.render import generate
+    from dkgen.harness.budget import check_budget
+    from dkgen.harness.targets import get_target
+    from dkgen.harness.toolchain import check_toolchain
     from dkgen.harness.verify import file_sha256
     from dkgen.onnx_io.importer import load_onnx
 
     ir = load_onnx(model)
-    lib = generate(ir, out_dir, name=name, force=force, source=str(model), source_sha256=file_sha256(model))
+    check = None
+    footprints = []
+    if target_name is not None and not no_budget_check:
+        target = get_target(target_name)
+        check_toolchain(target)
+
+        def check(lib):  # noqa: ANN001 - runs on the library in its temporary folder
+            footprints.append(check_budget(lib, target))
+
+    lib = generate(ir, out_dir, name=name, force=force, source=str(model),
+                   source_sha256=file_sha256(model), check=check)
     s = lib.manifest["sizes"]
     click.echo(f"wrote {out_dir}/ ({lib.name}: weights {s['weight_bytes']:,} B, state "
                f"{s['state_bytes']:,} B, scratch {s['scratch_bytes']:,} B, "
                f"{lib.plan.macs:,} MACs/step)")
+    for fp in footprints:
+        click.echo(f"fits {fp.target}: flash {fp.flash_bytes:,} B, RAM {fp.ram_bytes:,} B, "
+                   f"stack {fp.stack_bytes if fp.stack_bytes is not None else '?'} B")
 
 
 def _verify_table(report) -> Table:
     table = Table(title=f"dkgen verify {report.model}")
-    for col in ("target", "result", "max abs err", "max rel err", "instr/step", "flash", "RAM", "note"):
-        table.add_column(col)
+    for col in ("target", "result", "max abs err", "max rel err", "instr/step", "flash (B)", "RAM (B)",
+                "stack (B)", "fits", "note"):
+        table.add_column(col, justify="left" if col in ("target", "result", "note") else "right")
+
+    def num(v: float | None, fmt: str) -> str:
+        return "-" if v is None else format(v, fmt)
+
     for t in report.targets:
         table.add_row(
             t.target, "[green]PASS[/green]" if t.passed else "[red]FAIL[/red]",
-            "-" if t.max_abs_err is None else f"{t.max_abs_err:.3g}",
-            "-" if t.max_rel_err is None else f"{t.max_rel_err:.3g}",
-            "-" if t.instructions_per_step is None else f"{t.instructions_per_step:,.0f}",
-            "-" if t.flash_bytes is None else f"{t.flash_bytes:,}",
-            "-" if t.ram_bytes is None else f"{t.ram_bytes:,}",
+            "exact" if t.max_abs_err == 0.0 else num(t.max_abs_err, ".3g"),
+            num(t.max_rel_err, ".3g"), num(t.instructions_per_step, ",.0f"),
+            num(t.flash_bytes, ","), num(t.ram_bytes, ","),
+            num(t.stack_bytes, ",") + ("+libm" if t.stack_external and t.stack_bytes is not None else ""),
+            {True: "yes", False: "[red]no[/red]", None: "-"}[t.fits_budget],
             t.reason,
         )
     return table
@@ -147,23 +172,46 @@ def _verify_table(report) -> Table:
 @click.option("--jobs", default=2, show_default=True, help="Targets built and run at once.")
 @click.option("--timeout", "timeout_s", default=60.0, show_default=True, help="Seconds per target run.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON document on stdout.")
+@click.option("--junit", "junit_path", type=click.Path(path_type=Path), default=None,
+              help="Also write the result as JUnit XML for CI systems.")
+@click.option("--debug", is_flag=True,
+              help="Dump every layer's output at every step and name the first one out of tolerance.")
+@click.option("--keep", "keep_dir", type=click.Path(path_type=Path), default=None,
+              help="Keep the library, runners, builds and debug dumps in this folder.")
+@click.option("--no-budget-check", is_flag=True, help="Run even on targets whose part the model does not fit.")
 def verify_cmd(model: Path, target_spec: str | None, inputs: Path | None, sequences: int, steps: int,
-               seed: int, jobs: int, timeout_s: float, as_json: bool) -> None:
+               seed: int, jobs: int, timeout_s: float, as_json: bool, junit_path: Path | None,
+               debug: bool, keep_dir: Path | None, no_budget_check: bool) -> None:
     """Generate MODEL's library, run it on each target and compare with the reference executor."""
+    from rich.progress import Progress
+
     from dkgen.harness.targets import resolve_targets
-    from dkgen.harness.verify import file_sha256, load_inputs, verify_model
+    from dkgen.harness.verify import file_sha256, junit_xml, load_inputs, verify_model
     from dkgen.onnx_io.importer import load_onnx
 
     ir = load_onnx(model)
     targets = resolve_targets(target_spec)
     x = load_inputs(inputs, ir) if inputs is not None else None
-    report = verify_model(ir, targets, inputs=x, sequences=sequences, steps=steps, seed=seed,
-                          jobs=jobs, source=str(model), source_sha256=file_sha256(model),
-                          timeout_s=timeout_s)
+    if keep_dir is not None and keep_dir.exists() and any(keep_dir.iterdir()):
+        raise DkgenError("exists and is not empty", path=keep_dir, fix="choose an empty or new folder")
+    if junit_path is not None and junit_path.exists():
+        raise DkgenError("exists; refusing to overwrite", path=junit_path, fix="remove it or choose another")
+    with Progress(console=_err, transient=True, disable=not _err.is_terminal) as progress:
+        task = progress.add_task(f"verifying on {len(targets)} target(s)", total=len(targets))
+        report = verify_model(ir, targets, inputs=x, sequences=sequences, steps=steps, seed=seed,
+                              jobs=jobs, source=str(model), source_sha256=file_sha256(model),
+                              timeout_s=timeout_s, workdir=keep_dir, debug=debug,
+                              budget_check=not no_budget_check,
+                              progress=lambda r: progress.advance(task))
+    if junit_path is not None:
+        junit_path.write_text(junit_xml(report))
     if as_json:
         _print_json(report.to_json())
     else:
         _console().print(_verify_table(report))
+        for t in report.targets:
+            if debug and t.first_layer_mismatch:
+                click.echo(f"{t.target}: first layer out of tolerance: {t.first_layer_mismatch}")
     sys.exit(0 if report.passed else 1)
 
 

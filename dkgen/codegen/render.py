@@ -15,6 +15,7 @@ import os
 import re
 import shutil
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -132,8 +133,13 @@ def build_manifest(plan: ModelPlan, files: dict[str, bytes], source: str, source
     }
 
 
-def write_tree(files: dict[str, bytes], out_dir: Path, *, force: bool) -> None:
-    """Write `files` under `out_dir` all at once: into a temporary folder, then rename."""
+def write_tree(files: dict[str, bytes], out_dir: Path, *, force: bool,
+               check: Callable[[Path], None] | None = None) -> None:
+    """Write `files` under `out_dir` all at once: into a temporary folder, then rename.
+
+    `check`, when given, is called with the temporary folder once every file is there; if
+    it raises, nothing is written (a budget check compiles the library there).
+    """
     out_dir = Path(out_dir)
     if out_dir.exists() and not out_dir.is_dir():
         raise DkgenError("exists and is not a folder", path=out_dir, fix="choose another -o")
@@ -147,6 +153,8 @@ def write_tree(files: dict[str, bytes], out_dir: Path, *, force: bool) -> None:
             path = tmp / rel
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_bytes(data)
+        if check is not None:
+            check(tmp)
         old = None
         if out_dir.exists():
             old = out_dir.parent / f".{out_dir.name}.old-{os.getpid()}"
@@ -160,9 +168,13 @@ def write_tree(files: dict[str, bytes], out_dir: Path, *, force: bool) -> None:
 
 
 def generate(model: Model, out_dir: str | os.PathLike[str], *, name: str | None = None,
-             force: bool = False, source: str | None = None, source_sha256: str | None = None
-             ) -> GeneratedLibrary:
-    """Generate the float32 C library for `model` into `out_dir`."""
+             force: bool = False, source: str | None = None, source_sha256: str | None = None,
+             check: Callable[[GeneratedLibrary], None] | None = None) -> GeneratedLibrary:
+    """Generate the float32 C library for `model` into `out_dir`.
+
+    `check` sees the complete library in its temporary folder before it is moved into
+    place (e.g. a budget check); raising there leaves `out_dir` untouched.
+    """
     try:
         plan = plan_model(model, name)
     except ValueError as exc:
@@ -171,5 +183,6 @@ def generate(model: Model, out_dir: str | os.PathLike[str], *, name: str | None 
     files = render_files(plan, source=Path(src).name)
     manifest = build_manifest(plan, files, Path(src).name, source_sha256)
     files["manifest.json"] = (json.dumps(manifest, indent=2, sort_keys=True) + "\n").encode()
-    write_tree(files, Path(out_dir), force=force)
+    hook = None if check is None else (lambda tmp: check(GeneratedLibrary(tmp, plan.name, plan, manifest)))
+    write_tree(files, Path(out_dir), force=force, check=hook)
     return GeneratedLibrary(Path(out_dir), plan.name, plan, manifest)

@@ -127,7 +127,7 @@ class BuildResult:
     startup and board objects.  ``log`` holds every command and its output.
     """
 
-    elf: Path
+    elf: Path | None
     objects: list[Path]
     log: str
     support_objects: list[Path] = field(default_factory=list)
@@ -181,7 +181,7 @@ def build(target: Target, sources: Sequence[Path], out_dir: Path, *,
           include_dirs: Iterable[Path] = (), defines: Mapping[str, str | None] | None = None,
           extra_cflags: Iterable[str] = (), opt: str = "-O2",
           warnings_as_errors: bool = True, extra_ldflags: Iterable[str] = (),
-          name: str | None = None) -> BuildResult:
+          name: str | None = None, link: bool = True) -> BuildResult:
     """Compile ``sources`` for ``target`` into ``out_dir`` and link an executable.
 
     Each source becomes its own object in ``out_dir/obj`` (with a ``.su`` stack-usage file
@@ -195,6 +195,10 @@ def build(target: Target, sources: Sequence[Path], out_dir: Path, *,
     ``extra_ldflags``, and writes ``<name>.elf`` (name defaults to the first source's stem)
     and a map file.  Everything run, with its output, is in ``BuildResult.log`` and
     ``out_dir/build.log``.
+
+    With ``link=False`` only ``sources`` are compiled (no support files, no executable;
+    ``BuildResult.elf`` is None): enough to measure a library's sizes and stack.  GCC also
+    writes a ``.ci`` call graph with stack sizes (-fcallgraph-info=su) beside each object.
 
     Raises ToolchainError with the compiler's first error line(s) when a step fails.
     """
@@ -217,7 +221,8 @@ def build(target: Target, sources: Sequence[Path], out_dir: Path, *,
     extra_cflags = list(extra_cflags)
     incs = [f"-I{Path(d)}" for d in include_dirs] + [f"-I{d}" for d in target.include_dirs]
     defs = [f"-D{k}" if v is None else f"-D{k}={v}" for k, v in (defines or {}).items()]
-    common = ["-std=c99", "-ffunction-sections", "-fdata-sections", "-fstack-usage"]
+    common = ["-std=c99", "-ffunction-sections", "-fdata-sections", "-fstack-usage",
+              "-fcallgraph-info=su"]
 
     def compile_cmd(src: Path, obj: Path, level: str, werror: bool) -> list[str]:
         return [cc, *target.cflags, level, *common, *STRICT_WARNINGS,
@@ -225,11 +230,12 @@ def build(target: Target, sources: Sequence[Path], out_dir: Path, *,
                 "-c", str(src), "-o", str(obj)]
 
     objects = _object_names(sources, obj_dir)
-    support_objects = _object_names(list(target.support_sources), support_dir)
+    support_objects = _object_names(list(target.support_sources), support_dir) if link else []
     jobs = [(src, obj, compile_cmd(src, obj, opt, warnings_as_errors))
             for src, obj in zip(sources, objects, strict=True)]
-    jobs += [(src, obj, compile_cmd(src, obj, SUPPORT_OPT, True))
-             for src, obj in zip(target.support_sources, support_objects, strict=True)]
+    if link:
+        jobs += [(src, obj, compile_cmd(src, obj, SUPPORT_OPT, True))
+                 for src, obj in zip(target.support_sources, support_objects, strict=True)]
 
     for obj in [*objects, *support_objects, elf]:
         obj.unlink(missing_ok=True)
@@ -252,15 +258,19 @@ def build(target: Target, sources: Sequence[Path], out_dir: Path, *,
         if proc.returncode != 0:
             raise fail(f"compiling {src.name}", proc)
 
-    link = [cc, *target.cflags, *target.ldflags, *extra_cflags, *extra_ldflags]
+    if not link:
+        log = "".join(log_parts)
+        log_file.write_text(log)
+        return BuildResult(elf=None, objects=objects, log=log, support_objects=[], map_file=None)
+    link_cmd = [cc, *target.cflags, *target.ldflags, *extra_cflags, *extra_ldflags]
     if target.linker_script is not None:
-        link += ["-T", str(target.linker_script), f"-L{target.linker_script.parent}"]
+        link_cmd += ["-T", str(target.linker_script), f"-L{target.linker_script.parent}"]
     if target.stack_bytes is not None:
-        link.append(f"-Wl,--defsym=DKGEN_STACK_SIZE={target.stack_bytes}")
-    link += ["-Wl,--gc-sections", f"-Wl,-Map={map_file}",
-             *map(str, objects), *map(str, support_objects), "-lm", "-o", str(elf)]
-    proc = _run_tool(link)
-    log_parts.append(_format(link, proc))
+        link_cmd.append(f"-Wl,--defsym=DKGEN_STACK_SIZE={target.stack_bytes}")
+    link_cmd += ["-Wl,--gc-sections", f"-Wl,-Map={map_file}",
+                 *map(str, objects), *map(str, support_objects), "-lm", "-o", str(elf)]
+    proc = _run_tool(link_cmd)
+    log_parts.append(_format(link_cmd, proc))
     if proc.returncode != 0 or not elf.is_file():
         raise fail("linking", proc)
     log = "".join(log_parts)

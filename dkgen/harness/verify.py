@@ -22,6 +22,7 @@ from dkgen.codegen.pack import CArray
 from dkgen.codegen.render import GeneratedLibrary, generate, template_env
 from dkgen.errors import DkgenError, ToolchainError
 from dkgen.harness import toolchain
+from dkgen.harness.budget import budget_problems, measure_library
 from dkgen.harness.targets import Target
 from dkgen.ir.graph import Model
 from dkgen.ir.reference import ReferenceExecutor
@@ -32,6 +33,7 @@ _RESULT = re.compile(
     r"^DKGEN_RESULT (PASS|FAIL) max_abs=([0-9a-f]{8}) max_rel=([0-9a-f]{8}) steps=(\d+) "
     r"ticks=([0-9a-f]{16}) fails=(\d+) first=(-?\d+),(-?\d+),(-?\d+)\s*$", re.M)
 _ARGMAX = re.compile(r"^DKGEN_ARGMAX (\d+) (\d+)\s*$", re.M)
+_TRACE = re.compile(r"^DKGEN_TRACE (\d+)((?: [0-9a-f]{8})*)\s*$", re.M)
 
 
 def _bits_to_float(hex_bits: str) -> float:
@@ -40,10 +42,12 @@ def _bits_to_float(hex_bits: str) -> float:
 
 @dataclass
 class GoldenSet:
-    """Inputs (batch, time[, features]) and the oracle's outputs (batch, time, out)."""
+    """Inputs (batch, time[, features]) and the oracle's outputs (batch, time, out);
+    `traces` holds every layer's outputs (batch, time, size), in layer order."""
 
     inputs: np.ndarray
     outputs: np.ndarray
+    traces: list[np.ndarray] = field(default_factory=list)
 
     @property
     def sequences(self) -> int:
@@ -89,8 +93,9 @@ def load_inputs(path: Path, model: Model) -> np.ndarray:
 
 
 def golden_set(model: Model, inputs: np.ndarray) -> GoldenSet:
-    outputs, _ = ReferenceExecutor(model).run(inputs)
-    return GoldenSet(inputs, outputs.astype(np.float32))
+    outputs, traces = ReferenceExecutor(model).run(inputs, trace=True)
+    return GoldenSet(inputs, outputs.astype(np.float32),
+                     [traces[layer.name].astype(np.float32) for layer in model.layers])
 
 
 @dataclass
@@ -102,12 +107,16 @@ class TargetReport:
     instructions_per_step: float | None = None
     flash_bytes: int | None = None
     ram_bytes: int | None = None
+    stack_bytes: int | None = None
+    fits_budget: bool | None = None
     reason: str = ""
     steps: int = 0
     mismatches: int = 0
     first_mismatch: dict | None = None
     predictions: list[int] | None = None
     wall_s: float = 0.0
+    stack_external: list[str] = field(default_factory=list)
+    first_layer_mismatch: dict | None = None  # --debug: first layer, step, element out of tolerance
 
     def to_json(self) -> dict:
         d = asdict(self)
@@ -131,7 +140,7 @@ class VerifyReport:
 
 
 def write_runner(lib: GeneratedLibrary, golden: GoldenSet, out_dir: Path, *, atol: float,
-                 print_argmax: bool = False) -> Path:
+                 print_argmax: bool = False, debug: bool = False) -> Path:
     """Render the runner and its golden-vector header into `out_dir`; return runner.c."""
     env = template_env()
     name = lib.name
@@ -141,6 +150,7 @@ def write_runner(lib: GeneratedLibrary, golden: GoldenSet, out_dir: Path, *, ato
         "sequences": golden.sequences, "steps": golden.steps,
         "atol": f"{atol!r}f" if atol else "0.0f",
         "print_argmax": print_argmax,
+        "debug": debug,
         "inputs": CArray("golden_inputs", in_type, golden.inputs),
         "outputs": CArray("golden_outputs", "float", golden.outputs),
     }
@@ -166,33 +176,72 @@ def parse_result(stdout: str) -> dict | None:
     }
 
 
+def first_layer_mismatch(model: Model, golden: GoldenSet, stdout: str, atol: float) -> dict | None:
+    """From a --debug run's trace lines, the first layer output out of tolerance.
+
+    Lines arrive in execution order: for each sequence, each step, each layer.  Returns
+    None when every layer agrees; a dict naming layer, sequence, step and element if not.
+    """
+    lines = _TRACE.findall(stdout)
+    n_layers = len(model.layers)
+    expected = golden.sequences * golden.steps * n_layers
+    if len(lines) != expected:
+        return {"error": f"expected {expected} trace lines, got {len(lines)}"}
+    for k, (layer_text, values_text) in enumerate(lines):
+        layer = int(layer_text)
+        seq, rest = divmod(k, golden.steps * n_layers)
+        step = rest // n_layers
+        got = np.array([_bits_to_float(v) for v in values_text.split()], dtype=np.float32)
+        want = golden.traces[layer][seq, step]
+        if got.shape != want.shape:
+            return {"error": f"layer {layer} traced {got.size} values, expected {want.size}"}
+        bad = np.flatnonzero(~(np.abs(got.astype(np.float64) - want) <= atol))
+        if bad.size:
+            i = int(bad[0])
+            return {"layer": layer, "layer_name": model.layers[layer].name, "sequence": seq,
+                    "step": step, "index": i, "got": float(got[i]), "expected": float(want[i])}
+    return None
+
+
 def run_target(target: Target, lib: GeneratedLibrary, golden: GoldenSet, work: Path, *,
                atol: float, timeout_s: float = 60.0, print_argmax: bool = False,
-               defines: dict[str, str] | None = None) -> TargetReport:
-    """Build the runner for one target, run it, and report."""
+               defines: dict[str, str] | None = None, budget_check: bool = True,
+               debug: bool = False) -> TargetReport:
+    """Measure the library on one target, check its budget, build the runner, run it, report."""
     report = TargetReport(target.name, False)
+    defines = dict(defines or {})
+    if debug:
+        defines["DKGEN_TRACE_HOOK"] = "dkgen_trace_hook"
     try:
         toolchain.check_toolchain(target)
-        runner = write_runner(lib, golden, work / "runner", atol=atol, print_argmax=print_argmax)
-        lib_sources = lib.c_sources
-        build = toolchain.build(target, [*lib_sources, runner], work / "build",
+        fp = measure_library(lib, target, work / "footprint", defines=defines)
+        report.flash_bytes, report.ram_bytes = fp.flash_bytes, fp.ram_bytes
+        report.stack_bytes, report.stack_external = fp.stack_bytes, fp.stack_external
+        problems = budget_problems(fp, target)
+        report.fits_budget = not problems
+        if problems and budget_check:
+            report.reason = f"does not fit {target.example_part}: " + "; ".join(problems)
+            return report
+        runner = write_runner(lib, golden, work / "runner", atol=atol, print_argmax=print_argmax,
+                              debug=debug)
+        build = toolchain.build(target, [*lib.c_sources, runner], work / "build",
                                 include_dirs=[*lib.include_dirs, runner.parent], defines=defines)
     except ToolchainError as exc:
         report.reason = str(exc)
         return report
-    lib_objects = build.objects[:len(lib_sources)]  # one object per source, in order
-    sizes = toolchain.section_sizes(target, lib_objects)
-    report.flash_bytes = int(sizes["flash"])
-    report.ram_bytes = int(sizes["ram"]) + lib.plan.state_bytes + lib.plan.scratch_bytes
     result = toolchain.run(target, build.elf, timeout_s=timeout_s)
     report.wall_s = result.wall_s
+    if debug:
+        (work / "debug-trace.txt").write_text(result.stdout)
+        report.first_layer_mismatch = first_layer_mismatch(lib.plan.model, golden, result.stdout, atol)
     parsed = parse_result(result.stdout)
     if result.timed_out:
         report.reason = f"timed out after {timeout_s:g} s"
         return report
     if parsed is None:
-        tail = (result.stdout + result.stderr).strip().splitlines()[-3:]
-        report.reason = f"no result line (exit status {result.returncode}): " + " | ".join(tail)
+        why = result.fault or f"exit status {result.returncode}"
+        tail = (result.stdout + result.stderr).strip().splitlines()[-2:]
+        report.reason = f"no result line ({why})" + (": " + " | ".join(tail) if tail else "")
         return report
     report.max_abs_err = parsed["max_abs"]
     report.max_rel_err = parsed["max_rel"]
@@ -203,6 +252,10 @@ def run_target(target: Target, lib: GeneratedLibrary, golden: GoldenSet, work: P
         report.first_mismatch = {"sequence": seq, "step": step, "index": index}
         report.reason = (f"{parsed['fails']} outputs differ from the reference; first at sequence "
                          f"{seq}, step {step}, index {index}")
+        m = report.first_layer_mismatch
+        if m and "layer" in m:
+            report.reason += (f"; first layer out of tolerance: {m['layer_name']} (layer {m['layer']}) "
+                              f"at sequence {m['sequence']}, step {m['step']}, element {m['index']}")
     if target.kind != "host" and parsed["steps"]:
         instr = target.ticks_to_instructions(parsed["ticks"])
         report.instructions_per_step = None if instr is None else instr / parsed["steps"]
@@ -221,7 +274,8 @@ def verify_model(model: Model, targets: list[Target], *, inputs: np.ndarray | No
                  workdir: Path | None = None, jobs: int = 2, source: str | None = None,
                  source_sha256: str | None = None, print_argmax: bool = False,
                  golden_hook=None, timeout_s: float = 60.0,
-                 defines: dict[str, str] | None = None, progress=None) -> VerifyReport:
+                 defines: dict[str, str] | None = None, progress=None, budget_check: bool = True,
+                 debug: bool = False) -> VerifyReport:
     """Generate, build and run `model` on each target; compare with the reference."""
     if inputs is None:
         inputs = make_inputs(model, sequences, steps, seed)
@@ -232,6 +286,7 @@ def verify_model(model: Model, targets: list[Target], *, inputs: np.ndarray | No
     if workdir is None:
         tmp = tempfile.TemporaryDirectory(prefix="dkgen-verify-")
         workdir = Path(tmp.name)
+    workdir = Path(workdir)
     try:
         lib = generate(model, workdir / "lib", force=True, source=source or model.name,
                        source_sha256=source_sha256)
@@ -240,7 +295,8 @@ def verify_model(model: Model, targets: list[Target], *, inputs: np.ndarray | No
 
         def one(target: Target) -> TargetReport:
             r = run_target(target, lib, golden, workdir / target.name, atol=atol,
-                           print_argmax=print_argmax, timeout_s=timeout_s, defines=defines)
+                           print_argmax=print_argmax, timeout_s=timeout_s, defines=defines,
+                           budget_check=budget_check, debug=debug)
             if progress is not None:
                 progress(r)
             return r
@@ -255,3 +311,23 @@ def verify_model(model: Model, targets: list[Target], *, inputs: np.ndarray | No
 
 def file_sha256(path: Path) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def junit_xml(report: VerifyReport) -> str:
+    """The report as JUnit XML: one test case per target, a failure carrying the reason."""
+    import xml.etree.ElementTree as ET
+
+    failures = sum(not t.passed for t in report.targets)
+    suite = ET.Element("testsuite", name=f"dkgen verify {report.model}", tests=str(len(report.targets)),
+                       failures=str(failures), errors="0",
+                       time=f"{sum(t.wall_s for t in report.targets):.3f}")
+    for t in report.targets:
+        case = ET.SubElement(suite, "testcase", classname="dkgen.verify", name=t.target,
+                             time=f"{t.wall_s:.3f}")
+        props = ET.SubElement(case, "properties")
+        for key in ("max_abs_err", "max_rel_err", "instructions_per_step", "flash_bytes", "ram_bytes",
+                    "stack_bytes", "fits_budget"):
+            ET.SubElement(props, "property", name=key, value=str(getattr(t, key)))
+        if not t.passed:
+            ET.SubElement(case, "failure", message=t.reason or "failed").text = t.reason
+    return ET.tostring(suite, encoding="unicode", xml_declaration=True) + "\n"

@@ -1,0 +1,98 @@
+"""The harness across the whole target table: every target passes a correct build and
+fails a deliberately wrong kernel; a hanging firmware times out; budgets are enforced;
+--debug names the first layer out of tolerance; --junit writes JUnit XML."""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from random_models import mixed_model
+
+from dkgen.cli import cli
+from dkgen.codegen.render import generate
+from dkgen.errors import DkgenError
+from dkgen.harness.budget import check_budget
+from dkgen.harness.targets import get_target, resolve_targets
+from dkgen.harness.verify import verify_model
+from dkgen.ir.graph import LSTM, InputSpec, Linear, Model
+from dkgen.ir.weights import DenseWeight
+from dkgen.onnx_io.export import save_onnx
+
+ALL = resolve_targets("all")
+
+
+def test_all_targets_pass_and_all_catch_a_wrong_kernel(tmp_path):
+    good = verify_model(mixed_model(5), ALL, workdir=tmp_path / "good", jobs=2)
+    assert [t.target for t in good.targets] == [t.name for t in ALL] and len(ALL) == 7
+    assert good.passed, {t.target: t.reason for t in good.targets}
+    for t in good.targets:
+        assert t.fits_budget and t.stack_bytes and t.stack_bytes > 0
+    bad = verify_model(mixed_model(5), ALL, workdir=tmp_path / "bad", jobs=2,
+                       defines={"DKGEN_TEST_WRONG_KERNEL": "1"})
+    assert not any(t.passed for t in bad.targets)
+    assert all("differ from the reference" in t.reason for t in bad.targets)
+
+
+def test_hanging_firmware_times_out(tmp_path):
+    report = verify_model(mixed_model(0), resolve_targets("host,cortex-m4"), workdir=tmp_path, jobs=2,
+                          timeout_s=2.0, defines={"DKGEN_TEST_HANG": "1"})
+    for t in report.targets:
+        assert not t.passed and "timed out" in t.reason
+
+
+def _big_dense_model() -> Model:
+    rng = np.random.default_rng(0)
+    h = 128  # two 512x128 float matrices: 512 KB of weights, twice a Cortex-M0 part's flash
+    return Model("big", InputSpec("vector", 128), [
+        LSTM("lstm", h, DenseWeight(rng.normal(size=(4 * h, 128))), DenseWeight(rng.normal(size=(4 * h, h)))),
+        Linear("fc", DenseWeight(rng.normal(size=(4, h)))),
+    ])
+
+
+def test_model_over_the_cortex_m0_budget(tmp_path):
+    model = _big_dense_model()
+    m0 = get_target("cortex-m0")
+    with pytest.raises(DkgenError, match=r"does not fit cortex-m0.*flash .* \(over by [\d,]+ B\)"):
+        generate(model, tmp_path / "lib", check=lambda lib: check_budget(lib, m0))
+    assert not (tmp_path / "lib").exists()
+    report = verify_model(model, [m0], workdir=tmp_path / "verify", sequences=1, steps=1)
+    t = report.targets[0]
+    assert not t.passed and t.fits_budget is False and "over by" in t.reason
+    assert t.flash_bytes > m0.flash_bytes
+
+
+def test_cli_generate_budget_check(tmp_path):
+    path = save_onnx(_big_dense_model(), tmp_path / "big.onnx")
+    r = CliRunner().invoke(cli, ["generate", str(path), "-o", str(tmp_path / "lib"), "--target", "cortex-m0"])
+    assert r.exit_code == 2 and "over by" in r.output and not (tmp_path / "lib").exists()
+    r = CliRunner().invoke(cli, ["generate", str(path), "-o", str(tmp_path / "lib"), "--target", "cortex-m0",
+                                 "--no-budget-check"])
+    assert r.exit_code == 0 and (tmp_path / "lib/include/big.h").exists()
+    r = CliRunner().invoke(cli, ["generate", str(path), "-o", str(tmp_path / "lib2"), "--target", "cortex-m7"])
+    assert r.exit_code == 0 and "fits cortex-m7" in r.output
+
+
+def test_debug_names_the_first_bad_layer(tmp_path):
+    report = verify_model(mixed_model(0), resolve_targets("cortex-m4"), workdir=tmp_path, debug=True,
+                          sequences=2, steps=3, defines={"DKGEN_TEST_WRONG_KERNEL": "1"})
+    m = report.targets[0].first_layer_mismatch
+    assert m["layer"] == 0 and m["layer_name"] == "lstm0" and m["sequence"] == 0 and m["step"] == 0
+    assert "first layer out of tolerance: lstm0" in report.targets[0].reason
+    ok = verify_model(mixed_model(0), resolve_targets("host"), workdir=tmp_path / "ok", debug=True,
+                      sequences=2, steps=3)
+    assert ok.passed and ok.targets[0].first_layer_mismatch is None
+    assert (tmp_path / "ok/host/debug-trace.txt").read_text().count("DKGEN_TRACE") == 2 * 3 * 6
+
+
+def test_junit_output(tmp_path):
+    path = save_onnx(mixed_model(0), tmp_path / "m.onnx")
+    junit = tmp_path / "out.xml"
+    r = CliRunner().invoke(cli, ["verify", str(path), "--target", "host,cortex-m3", "--junit", str(junit),
+                                 "--json"])
+    assert r.exit_code == 0, r.output
+    suite = ET.parse(junit).getroot()
+    assert suite.tag == "testsuite" and suite.get("tests") == "2" and suite.get("failures") == "0"
+    assert [c.get("name") for c in suite.iter("testcase")] == ["host", "cortex-m3"]
