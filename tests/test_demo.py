@@ -25,6 +25,19 @@ def test_demo_end_to_end(tmp_path):
     assert report["passed"] and report["c_test_accuracy"]["cortex-m4"] >= 0.95
     assert (out / "lib/include/digits.h").exists() and (out / "digits.onnx").exists()
 
+    # the trained example also passes on every target, within the float tolerance
+    import numpy as np
+
+    from dkgen.harness.targets import resolve_targets
+    from dkgen.harness.verify import verify_model
+    from dkgen.onnx_io.importer import load_onnx
+
+    x = np.load(out / "digits.npz")["x"][:16]
+    everywhere = verify_model(load_onnx(out / "digits.onnx"), resolve_targets("all"), inputs=x,
+                              workdir=tmp_path / "all")
+    assert everywhere.passed, {t.target: t.reason for t in everywhere.targets}
+    assert all(t.fits_budget and t.max_abs_err <= 1e-5 for t in everywhere.targets)
+
 
 def test_demo_refuses_a_folder_it_did_not_make(tmp_path):
     (tmp_path / "mine.txt").write_text("user data")
