@@ -153,7 +153,7 @@ def _verify_table(report) -> Table:
             "exact" if t.max_abs_err == 0.0 else num(t.max_abs_err, ".3g"),
             num(t.max_rel_err, ".3g"), num(t.instructions_per_step, ",.0f"),
             num(t.flash_bytes, ","), num(t.ram_bytes, ","),
-            num(t.stack_bytes, ",") + ("+libm" if t.stack_external and t.stack_bytes is not None else ""),
+            num(t.stack_bytes, ",") + ("+ext" if t.stack_external and t.stack_bytes is not None else ""),
             {True: "yes", False: "[red]no[/red]", None: "-"}[t.fits_budget],
             t.reason,
         )

@@ -203,11 +203,27 @@ def first_layer_mismatch(model: Model, golden: GoldenSet, stdout: str, atol: flo
     return None
 
 
+def golden_chunks(golden: GoldenSet, limit_bytes: int) -> list[tuple[int, GoldenSet]]:
+    """Split the golden set by whole sequences so each runner's vectors stay under
+    `limit_bytes` (a Cortex-M0 part has 256 KB of flash); at least one sequence each."""
+    per_seq = (golden.inputs[:1].nbytes + golden.outputs[:1].nbytes) or 1
+    size = max(1, limit_bytes // per_seq)
+    return [(a, GoldenSet(golden.inputs[a:a + size], golden.outputs[a:a + size],
+                          [t[a:a + size] for t in golden.traces]))
+            for a in range(0, golden.sequences, size)]
+
+
+def golden_limit(target: Target) -> int:
+    """Bytes of golden vectors one runner may carry on `target`: a quarter of its part's flash."""
+    return max(16 * 1024, min(1 << 20, target.flash_bytes // 4))
+
+
 def run_target(target: Target, lib: GeneratedLibrary, golden: GoldenSet, work: Path, *,
                atol: float, timeout_s: float = 60.0, print_argmax: bool = False,
                defines: dict[str, str] | None = None, budget_check: bool = True,
                debug: bool = False) -> TargetReport:
-    """Measure the library on one target, check its budget, build the runner, run it, report."""
+    """Measure the library on one target, check its budget, then build and run the runner
+    (in several parts when the golden vectors would not fit the part's flash) and report."""
     report = TargetReport(target.name, False)
     defines = dict(defines or {})
     if debug:
@@ -215,57 +231,79 @@ def run_target(target: Target, lib: GeneratedLibrary, golden: GoldenSet, work: P
     try:
         toolchain.check_toolchain(target)
         fp = measure_library(lib, target, work / "footprint", defines=defines)
-        report.flash_bytes, report.ram_bytes = fp.flash_bytes, fp.ram_bytes
-        report.stack_bytes, report.stack_external = fp.stack_bytes, fp.stack_external
-        problems = budget_problems(fp, target)
-        report.fits_budget = not problems
-        if problems and budget_check:
-            report.reason = f"does not fit {target.example_part}: " + "; ".join(problems)
-            return report
-        runner = write_runner(lib, golden, work / "runner", atol=atol, print_argmax=print_argmax,
-                              debug=debug)
-        build = toolchain.build(target, [*lib.c_sources, runner], work / "build",
-                                include_dirs=[*lib.include_dirs, runner.parent], defines=defines)
     except ToolchainError as exc:
         report.reason = str(exc)
         return report
-    result = toolchain.run(target, build.elf, timeout_s=timeout_s)
-    report.wall_s = result.wall_s
-    if debug:
-        (work / "debug-trace.txt").write_text(result.stdout)
-        report.first_layer_mismatch = first_layer_mismatch(lib.plan.model, golden, result.stdout, atol)
-    parsed = parse_result(result.stdout)
-    if result.timed_out:
-        report.reason = f"timed out after {timeout_s:g} s"
+    report.flash_bytes, report.ram_bytes = fp.flash_bytes, fp.ram_bytes
+    report.stack_bytes, report.stack_external = fp.stack_bytes, fp.stack_external
+    problems = budget_problems(fp, target)
+    report.fits_budget = not problems
+    if problems and budget_check:
+        report.reason = f"does not fit {target.example_part}: " + "; ".join(problems)
         return report
-    if parsed is None:
-        why = result.fault or f"exit status {result.returncode}"
-        tail = (result.stdout + result.stderr).strip().splitlines()[-2:]
-        report.reason = f"no result line ({why})" + (": " + " | ".join(tail) if tail else "")
-        return report
-    report.max_abs_err = parsed["max_abs"]
-    report.max_rel_err = parsed["max_rel"]
-    report.steps = parsed["steps"]
-    report.mismatches = parsed["fails"]
-    if parsed["fails"]:
-        seq, step, index = parsed["first"]
-        report.first_mismatch = {"sequence": seq, "step": step, "index": index}
-        report.reason = (f"{parsed['fails']} outputs differ from the reference; first at sequence "
-                         f"{seq}, step {step}, index {index}")
+
+    chunks = golden_chunks(golden, golden_limit(target))
+    ticks = 0
+    predictions: list[int] = []
+    max_abs = max_rel = 0.0
+    for i, (offset, part) in enumerate(chunks):
+        part_dir = work if len(chunks) == 1 else work / f"part{i}"
+        try:
+            runner = write_runner(lib, part, part_dir / "runner", atol=atol, print_argmax=print_argmax,
+                                  debug=debug)
+            build = toolchain.build(target, [*lib.c_sources, runner], part_dir / "build",
+                                    include_dirs=[*lib.include_dirs, runner.parent], defines=defines)
+        except ToolchainError as exc:
+            report.reason = str(exc)
+            return report
+        result = toolchain.run(target, build.elf, timeout_s=timeout_s)
+        report.wall_s += result.wall_s
+        if debug:
+            (part_dir / "debug-trace.txt").write_text(result.stdout)
+            m = first_layer_mismatch(lib.plan.model, part, result.stdout, atol)
+            if m is not None and report.first_layer_mismatch is None:
+                if "sequence" in m:
+                    m["sequence"] += offset
+                report.first_layer_mismatch = m
+        if result.timed_out:
+            report.reason = f"timed out after {timeout_s:g} s"
+            return report
+        parsed = parse_result(result.stdout)
+        if parsed is None:
+            why = result.fault or f"exit status {result.returncode}"
+            tail = (result.stdout + result.stderr).strip().splitlines()[-2:]
+            report.reason = f"no result line ({why})" + (": " + " | ".join(tail) if tail else "")
+            return report
+        max_abs, max_rel = max(max_abs, parsed["max_abs"]), max(max_rel, parsed["max_rel"])
+        report.steps += parsed["steps"]
+        ticks += parsed["ticks"]
+        if parsed["fails"] and report.first_mismatch is None:
+            seq, step, index = parsed["first"]
+            report.first_mismatch = {"sequence": seq + offset, "step": step, "index": index}
+        report.mismatches += parsed["fails"]
+        if print_argmax:
+            preds = {int(a): int(b) for a, b in _ARGMAX.findall(result.stdout)}
+            predictions += [preds.get(j, -1) for j in range(part.sequences)]
+        if result.returncode != 0 and not parsed["fails"]:
+            report.reason = f"runner exit status {result.returncode}"
+            return report
+    report.max_abs_err, report.max_rel_err = max_abs, max_rel
+    if print_argmax:
+        report.predictions = predictions
+    if target.kind != "host" and report.steps:
+        instr = target.ticks_to_instructions(ticks)
+        report.instructions_per_step = None if instr is None else instr / report.steps
+    if report.mismatches:
+        fm = report.first_mismatch
+        report.reason = (f"{report.mismatches} outputs differ from the reference; first at sequence "
+                         f"{fm['sequence']}, step {fm['step']}, index {fm['index']}")
         m = report.first_layer_mismatch
         if m and "layer" in m:
             report.reason += (f"; first layer out of tolerance: {m['layer_name']} (layer {m['layer']}) "
                               f"at sequence {m['sequence']}, step {m['step']}, element {m['index']}")
-    if target.kind != "host" and parsed["steps"]:
-        instr = target.ticks_to_instructions(parsed["ticks"])
-        report.instructions_per_step = None if instr is None else instr / parsed["steps"]
-    if print_argmax:
-        preds = {int(a): int(b) for a, b in _ARGMAX.findall(result.stdout)}
-        report.predictions = [preds.get(i, -1) for i in range(golden.sequences)]
-    report.passed = parsed["passed"] and result.returncode == 0 and parsed["steps"] == (
-        golden.sequences * golden.steps)
+    report.passed = report.mismatches == 0 and report.steps == golden.sequences * golden.steps
     if not report.passed and not report.reason:
-        report.reason = f"runner exit status {result.returncode}"
+        report.reason = f"ran {report.steps} of {golden.sequences * golden.steps} steps"
     return report
 
 

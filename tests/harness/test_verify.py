@@ -66,3 +66,21 @@ def test_parse_result_rejects_garbage():
     parsed = parse_result("noise\n" + line)
     assert parsed["passed"] and parsed["steps"] == 8 and parsed["ticks"] == 16
     assert abs(parsed["max_abs"] - 1e-7) < 1e-12
+
+
+def test_golden_vectors_split_across_runners(tmp_path, monkeypatch):
+    import dkgen.harness.verify as verify
+
+    model = mixed_model(0)
+    per_seq = 4 * 3 * (6 + 5)  # steps x (inputs + outputs) floats
+    monkeypatch.setattr(verify, "golden_limit", lambda target: 5 * per_seq)
+
+    def corrupt(golden):
+        golden.outputs[11, 1, 2] += 1.0
+
+    report = verify_model(model, resolve_targets("host,cortex-m4"), sequences=12, steps=3,
+                          workdir=tmp_path, jobs=1, golden_hook=corrupt, print_argmax=True)
+    for t in report.targets:
+        assert (tmp_path / t.target / "part2").is_dir()  # 12 sequences, 5 per runner
+        assert t.steps == 36 and len(t.predictions) == 12 and t.mismatches == 1
+        assert t.first_mismatch == {"sequence": 11, "step": 1, "index": 2}
