@@ -1,0 +1,323 @@
+"""Post-training quantisation: float IR model + calibration inputs -> `QuantModel`.
+
+Scales (docs/quantization.md):
+- weights: symmetric int8, one scale per matrix or Kronecker factor, or one per row where
+  the row is long enough (>= `per_row_min_cols` entries) that its multiplier's 5 bytes
+  are small beside it;
+- activations between layers: symmetric int8, scale = calibrated max |value| / 127;
+- the intermediate of a two-step product (Kronecker T, low-rank V x): int16 with its own
+  calibrated scale, saturated at `t_max` (chosen so that no int32 accumulator can
+  overflow for any input);
+- the dope: int8 values in units of the Kronecker part's accumulator times 2**shift, so
+  both sum in one int32 accumulator;
+- LSTM/GRU gate pre-activations Q3.12 int16, sigmoid/tanh outputs Q0.15, LSTM cell state
+  int16 with a calibrated power-of-two scale;
+- the model's last layer: a Linear writes int16 (logits keep their resolution), a Softmax
+  writes Q0.15 probabilities.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from dkgen.codegen.pack import KRON_ORDER_AX, kron_order
+from dkgen.errors import DkgenError
+from dkgen.ir.graph import GRU, LSTM, Embedding, Linear, Model, Softmax
+from dkgen.ir.weights import (
+    DenseWeight,
+    KronWeight,
+    LowRankWeight,
+    RowStackWeight,
+    SparseDope,
+    SparseWeight,
+    Weight,
+)
+from dkgen.quant.arith import (
+    ACT_FRAC,
+    GATE_FRAC,
+    INT16_MAX,
+    INT16_MIN,
+    INT32_MAX,
+    quantize_symmetric,
+    to_q,
+)
+from dkgen.quant.calibrate import CalibrationStats, calibrate
+from dkgen.quant.lut import exp_beta
+from dkgen.quant.model import (
+    PER_INNER,
+    PER_OUTER,
+    PER_TENSOR,
+    QGRU,
+    QLSTM,
+    QDense,
+    QDope,
+    QEmbedding,
+    QKron,
+    QLayer,
+    QLinear,
+    QLowRank,
+    QMatrix,
+    QRowStack,
+    QSoftmax,
+    QuantModel,
+    Requant,
+)
+
+GATE_SCALE = 2.0**-GATE_FRAC
+Q30 = 2.0**-30
+
+
+@dataclass(frozen=True)
+class QuantOptions:
+    """Knobs of post-training quantisation (the defaults are what the bars were met with)."""
+
+    per_row_min_cols: int = 16  # a factor/matrix gets per-row scales when rows are this long
+    int16_headroom: float = 2.0  # int16 intermediates and outputs: calibrated max * this
+    cell_headroom: float = 2.0  # LSTM cell state range: calibrated max * this
+
+
+def _safe(absmax: float, fallback: float = 1.0) -> float:
+    return absmax if absmax > 0 and math.isfinite(absmax) else fallback
+
+
+def _row_scales(w: np.ndarray, per_row: bool) -> np.ndarray:
+    """Scale(s) of a symmetric int8 matrix: max |row| / 127, or one for the whole matrix."""
+    w = np.asarray(w, np.float64)
+    if per_row:
+        m = np.abs(w).max(axis=1) if w.shape[1] else np.zeros(w.shape[0])
+    else:
+        m = np.array([np.abs(w).max() if w.size else 0.0])
+    return np.where(m > 0, m / 127.0, 1.0)
+
+
+def _quant_rows(w: np.ndarray, scales: np.ndarray) -> np.ndarray:
+    s = scales[:, None] if scales.size > 1 else scales
+    return quantize_symmetric(w, s)
+
+
+def _pow2_shift(units: np.ndarray) -> int:
+    """Smallest k >= 0 with every round-half-up(units / 2**k) inside [-127, 127]."""
+    if units.size == 0:
+        return 0
+    k = 0
+    while np.abs(np.floor(units / 2.0**k + 0.5)).max() > 127:
+        k += 1
+    return k
+
+
+def _quant_dope(dope: SparseDope, in_scale: float, acc_scale_rows: np.ndarray, acc: dict) -> QDope:
+    """Dope values in the Kronecker part's accumulator units (times 2**shift)."""
+    units = dope.values.astype(np.float64) * in_scale / acc_scale_rows[dope.row_index]
+    k = _pow2_shift(units)
+    val = np.floor(units / 2.0**k + 0.5).astype(np.int64)
+    return QDope(dope.rows, dope.cols, **acc, index=dope.index.copy(), val=val, shift=k)
+
+
+class Quantizer:
+    def __init__(self, model: Model, stats: CalibrationStats, options: QuantOptions) -> None:
+        self.model = model
+        self.stats = stats
+        self.seen = stats.inputs
+        self.opt = options
+
+    # --- matrices ---------------------------------------------------------------------
+
+    def matrix(self, weight: Weight, in_scale: float, xs: np.ndarray, bias: np.ndarray | None,
+               where: str) -> tuple[QMatrix, np.ndarray | None]:
+        """Quantise one weight for inputs of scale `in_scale`; returns it and its int32 bias
+        (Linear only) at the accumulator scale."""
+        rows, cols = weight.shape
+        if isinstance(weight, DenseWeight):
+            per_row = cols >= self.opt.per_row_min_cols and rows > 1
+            ws = _row_scales(weight.values, per_row)
+            q = QDense(rows, cols, PER_OUTER if per_row else PER_TENSOR, rows, 1, ws * in_scale,
+                       w=_quant_rows(weight.values, ws), w_scale=ws)
+            return q, self._bias(q, bias, where)
+        if isinstance(weight, SparseWeight):
+            s = _row_scales(weight.sparse.values.reshape(1, -1), False)
+            acc = {"acc_per": PER_TENSOR, "acc_outer": rows, "acc_inner": 1, "acc_scale": s * in_scale}
+            q = QDope(rows, cols, **acc, index=weight.sparse.index.copy(),
+                      val=quantize_symmetric(weight.sparse.values, s[0]), shift=0)
+            return q, self._bias(q, bias, where)
+        if isinstance(weight, KronWeight):
+            return self._kron(weight, in_scale, xs, bias, where)
+        if isinstance(weight, LowRankWeight):
+            return self._low_rank(weight, in_scale, xs, bias, where)
+        if isinstance(weight, RowStackWeight):
+            parts, biases, row = [], [], 0
+            for i, part in enumerate(weight.parts):
+                n = part.shape[0]
+                pb = None if bias is None else np.asarray(bias)[row:row + n]
+                q, b = self.matrix(part, in_scale, xs, pb, f"{where}.part{i}")
+                parts.append(q)
+                biases.append(b)
+                row += n
+            stack = QRowStack(rows, cols, parts=parts)
+            return stack, (None if bias is None else np.concatenate(biases))
+        raise DkgenError(f"{where}: int8 has no rule for weight kind {weight.kind}")
+
+    @staticmethod
+    def _bias_q(q: QMatrix, bias: np.ndarray) -> np.ndarray:
+        """The bias in accumulator units (int32 in the C)."""
+        return np.floor(np.asarray(bias, np.float64) / q.acc_scale_rows() + 0.5)
+
+    def _bias(self, q: QMatrix, bias: np.ndarray | None, where: str) -> np.ndarray | None:
+        if bias is None:
+            return None
+        b = self._bias_q(q, bias)
+        if np.abs(b).max(initial=0) > INT32_MAX // 2:
+            raise DkgenError(f"{where}: bias is too large beside the weights for an int32 accumulator",
+                             fix="retrain with weight decay or rescale the layer")
+        return b.astype(np.int64)
+
+    def _t_levels(self, bias: np.ndarray | None, where: str, build) -> tuple[QMatrix, np.ndarray | None]:
+        """Try t_max = 32767, 16383, ... until no accumulator can overflow."""
+        # A dope much larger than its Kronecker part needs a coarse T (a large accumulator
+        # scale) to fit int32; the Kronecker part is negligible there anyway.
+        t_max = INT16_MAX
+        while t_max >= 1:
+            q = build(t_max)
+            b = self._bias_q(q, bias) if bias is not None else None
+            bound = q.acc_bound() + (np.abs(b) if b is not None else 0)
+            if float(bound.max(initial=0)) <= INT32_MAX:
+                return q, (None if b is None else b.astype(np.int64))
+            t_max //= 2
+        raise DkgenError(f"{where}: the matrix is too large for int32 accumulation of its "
+                         "int16 intermediate", fix="use smaller Kronecker factors")
+
+    def _kron(self, w: KronWeight, in_scale: float, xs: np.ndarray, bias: np.ndarray | None,
+              where: str) -> tuple[QMatrix, np.ndarray | None]:
+        (m1, n1), (m2, n2) = w.a.shape, w.b.shape
+        order = kron_order(w.a.shape, w.b.shape)[0]
+        a_row = n1 >= self.opt.per_row_min_cols and m1 > 1
+        b_row = n2 >= self.opt.per_row_min_cols and m2 > 1
+        a_s, b_s = _row_scales(w.a, a_row), _row_scales(w.b, b_row)
+        a_q, b_q = _quant_rows(w.a, a_s), _quant_rows(w.b, b_s)
+        xm = xs.reshape(-1, n1, n2)
+        if order == KRON_ORDER_AX:
+            t = np.matmul(w.a.astype(np.float64), xm)
+            f1_s, f1_rows, f1_per = a_s, m1, a_row
+        else:
+            t = np.matmul(w.b.astype(np.float64), xm.transpose(0, 2, 1))
+            f1_s, f1_rows, f1_per = b_s, m2, b_row
+        t_absmax = _safe(float(np.abs(t).max()) if t.size else 0.0)
+
+        def build(t_max: int) -> QKron:
+            t_scale = self.opt.int16_headroom * t_absmax / t_max
+            t_rq = Requant.from_real(f1_s * in_scale / t_scale, PER_OUTER if f1_per else PER_TENSOR,
+                                     f1_rows, 1)
+            if order == KRON_ORDER_AX:
+                acc = {"acc_per": PER_INNER if b_row else PER_TENSOR, "acc_outer": m1, "acc_inner": m2,
+                       "acc_scale": t_scale * b_s}
+            else:
+                acc = {"acc_per": PER_OUTER if a_row else PER_TENSOR, "acc_outer": m1, "acc_inner": m2,
+                       "acc_scale": a_s * t_scale}
+            q = QKron(m1 * m2, n1 * n2, **acc, a=a_q, b=b_q, order=order, t_rq=t_rq, t_max=t_max,
+                      t_scale=t_scale, a_scale=a_s, b_scale=b_s)
+            if w.dope is not None and w.dope.nnz:
+                q.dope = _quant_dope(w.dope, in_scale, q.acc_scale_rows(), acc)
+            return q
+
+        return self._t_levels(bias, where, build)
+
+    def _low_rank(self, w: LowRankWeight, in_scale: float, xs: np.ndarray, bias: np.ndarray | None,
+                  where: str) -> tuple[QMatrix, np.ndarray | None]:
+        rows, cols = w.shape
+        rank = w.u.shape[1]
+        v_row = cols >= self.opt.per_row_min_cols and rank > 1
+        u_row = rank >= self.opt.per_row_min_cols and rows > 1
+        v_s, u_s = _row_scales(w.v, v_row), _row_scales(w.u, u_row)
+        t = xs @ w.v.astype(np.float64).T
+        t_absmax = _safe(float(np.abs(t).max()) if t.size else 0.0)
+
+        def build(t_max: int) -> QLowRank:
+            t_scale = self.opt.int16_headroom * t_absmax / t_max
+            t_rq = Requant.from_real(v_s * in_scale / t_scale, PER_OUTER if v_row else PER_TENSOR, rank, 1)
+            return QLowRank(rows, cols, PER_OUTER if u_row else PER_TENSOR, rows, 1, u_s * t_scale,
+                            u=_quant_rows(w.u, u_s), v=_quant_rows(w.v, v_s), t_rq=t_rq, t_max=t_max,
+                            t_scale=t_scale)
+
+        return self._t_levels(bias, where, build)
+
+    # --- layers -----------------------------------------------------------------------
+
+    def run(self) -> QuantModel:
+        model, stats = self.model, self.stats
+        if model.input.kind == "token":
+            inv = np.float32(1.0)
+        else:
+            inv = np.float32(127.0 / _safe(stats.input_absmax))
+        scale = 1.0 / float(inv)
+        layers: list[QLayer] = []
+        n = len(model.layers)
+        for i, layer in enumerate(model.layers):
+            st = stats.layers[i]
+            last = i == n - 1
+            seen = self.seen.get(layer.name, {})
+            where = f"layer {layer.name}"
+            if isinstance(layer, Embedding):
+                if not isinstance(layer.table, DenseWeight):
+                    raise DkgenError(f"{where}: only dense embedding tables are supported")
+                s = _row_scales(layer.table.values, False)
+                q = QEmbedding(layer.name, scale, float(s[0]), 8, table=_quant_rows(layer.table.values, s))
+            elif isinstance(layer, Linear):
+                bits = 16 if last else 8
+                out_scale = (self.opt.int16_headroom * _safe(st.out_absmax) / INT16_MAX if bits == 16
+                             else _safe(st.out_absmax) / 127.0)
+                m, b = self.matrix(layer.weight, scale, seen.get("weight", np.zeros((0, layer.in_size))),
+                                   layer.bias, where)
+                q = QLinear(layer.name, scale, out_scale, bits, weight=m, bias=b, rq=m.requant_to(out_scale))
+            elif isinstance(layer, LSTM | GRU):
+                q = self._recurrent(layer, scale, st, seen, where)
+            elif isinstance(layer, Softmax):
+                if not last:
+                    raise DkgenError(f"{where}: int8 supports Softmax only as the last layer")
+                q = QSoftmax(layer.name, scale, 2.0**-ACT_FRAC, 16, size=layer.size, beta=exp_beta(scale))
+            else:
+                raise DkgenError(f"{where}: int8 has no rule for {type(layer).__name__} layers")
+            layers.append(q)
+            scale = q.out_scale
+        qm = QuantModel(model.name, model.input, layers, inv, model, dict(model.metadata))
+        try:
+            qm.check_accumulators()
+        except ValueError as exc:
+            raise DkgenError(str(exc)) from None
+        return qm
+
+    def _recurrent(self, layer: LSTM | GRU, in_scale: float, st, seen: dict, where: str) -> QLayer:
+        h = layer.hidden_size
+        h_scale = min(_safe(st.out_absmax), 1.0) / 127.0
+        w_ih, _ = self.matrix(layer.w_ih, in_scale, seen.get("w_ih", np.zeros((0, layer.in_size))),
+                              None, f"{where}.w_ih")
+        w_hh, _ = self.matrix(layer.w_hh, h_scale, seen.get("w_hh", np.zeros((0, h))), None,
+                              f"{where}.w_hh")
+        rq_ih, rq_hh = w_ih.requant_to(GATE_SCALE), w_hh.requant_to(GATE_SCALE)
+        assert layer.b_ih is not None and layer.b_hh is not None
+        if isinstance(layer, LSTM):
+            bias = to_q(layer.b_ih.astype(np.float64) + layer.b_hh.astype(np.float64), GATE_FRAC,
+                        INT16_MIN, INT16_MAX)
+            cmax = _safe(st.cell_absmax) * self.opt.cell_headroom
+            int_bits = max(0, math.ceil(math.log2(cmax))) if cmax > 1 else 0
+            return QLSTM(layer.name, in_scale, h_scale, 8, hidden=h, w_ih=w_ih, w_hh=w_hh, rq_ih=rq_ih,
+                         rq_hh=rq_hh, bias=bias, cell_frac=max(0, 15 - int_bits),
+                         h_rq=Requant.from_real(Q30 / h_scale, PER_TENSOR, h, 1))
+        return QGRU(layer.name, in_scale, h_scale, 8, hidden=h, w_ih=w_ih, w_hh=w_hh, rq_ih=rq_ih,
+                    rq_hh=rq_hh, b_ih=to_q(layer.b_ih, GATE_FRAC, INT16_MIN, INT16_MAX),
+                    b_hh=to_q(layer.b_hh, GATE_FRAC, INT16_MIN, INT16_MAX),
+                    n_rq=Requant.from_real(Q30 / h_scale, PER_TENSOR, h, 1))
+
+
+def quantize_model(model: Model, calib_inputs: np.ndarray, *,
+                   options: QuantOptions | None = None) -> QuantModel:
+    """Post-training int8 quantisation of `model`, calibrated on `calib_inputs`
+    ((batch, time, features) floats, or (batch, time) token ids)."""
+    if not model.layers:
+        raise DkgenError(f"{model.name}: the model has no layers")
+    stats = calibrate(model, calib_inputs)
+    try:
+        return Quantizer(model, stats, options or QuantOptions()).run()
+    except ValueError as exc:  # a scale no int32 multiplier can express
+        raise DkgenError(f"{model.name}: {exc}", fix="check the model's weights for extreme values") from None

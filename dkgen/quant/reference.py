@@ -1,0 +1,159 @@
+"""The numpy integer reference executor: the definition of dkgen's int8 arithmetic.
+
+`QuantReferenceExecutor(qmodel).run(xs)` runs float inputs (or token ids) through the
+quantised model exactly as the generated C does: the inputs are quantised to int8 with the
+same float32 operations, every layer computes in integers, and the outputs are
+dequantised with one float32 multiplication each.  Generated int8 C must reproduce every
+output, and every layer's integer output at every timestep, bit for bit.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from dkgen.quant.arith import (
+    dequantize,
+    quantize_input,
+    requantize,
+    rshift_round,
+    sat8,
+    sat16,
+    sat32,
+)
+from dkgen.quant.lut import exp_neg_q15, sigmoid_q15, tanh_q15
+from dkgen.quant.model import QGRU, QLSTM, QEmbedding, QLayer, QLinear, QSoftmax, QuantModel
+
+
+def lstm_cell_q(gates: np.ndarray, c: np.ndarray, cell_frac: int, h_mult: int, h_shift: int
+                ) -> tuple[np.ndarray, np.ndarray]:
+    """The pointwise LSTM step (dkgen_lstm_cell_s16): int32 Q3.12 gates (..., 4H), int16
+    cell state with `cell_frac` fraction bits -> (h int8, new c)."""
+    hsz = c.shape[-1]
+    g = sat16(gates)
+    i = sigmoid_q15(g[..., 0:hsz])
+    o = sigmoid_q15(g[..., hsz:2 * hsz])
+    f = sigmoid_q15(g[..., 2 * hsz:3 * hsz])
+    cand = tanh_q15(g[..., 3 * hsz:])
+    c_new = sat16(rshift_round(f * c, 15) + rshift_round(i * cand, 30 - cell_frac))
+    if cell_frac > 12:
+        c12 = rshift_round(c_new, cell_frac - 12)
+    else:
+        c12 = sat16(c_new * (1 << (12 - cell_frac)))
+    h_new = sat8(requantize(o * tanh_q15(c12), h_mult, h_shift))
+    return h_new, c_new
+
+
+def gru_cell_q(gx: np.ndarray, gh: np.ndarray, h: np.ndarray, n_mult: int, n_shift: int) -> np.ndarray:
+    """The pointwise GRU step (dkgen_gru_cell_s16): int32 Q3.12 input and recurrent parts
+    (..., 3H), int8 h -> new h."""
+    hsz = h.shape[-1]
+    z = sigmoid_q15(sat16(gx[..., :hsz] + gh[..., :hsz]))
+    r = sigmoid_q15(sat16(gx[..., hsz:2 * hsz] + gh[..., hsz:2 * hsz]))
+    rgh = rshift_round(r * sat16(gh[..., 2 * hsz:]), 15)
+    n = tanh_q15(sat16(gx[..., 2 * hsz:] + rgh))
+    return sat8(requantize((32768 - z) * n, n_mult, n_shift) + rshift_round(z * h, 15))
+
+
+def _lstm_step(layer: QLSTM, x: np.ndarray, state: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    assert layer.w_ih and layer.w_hh and layer.rq_ih and layer.rq_hh and layer.h_rq
+    hsz = layer.hidden
+    h, c = state[:, :hsz], state[:, hsz:]
+    g = np.broadcast_to(layer.bias.astype(np.int64), (x.shape[0], 4 * hsz))
+    g = sat32(g + layer.rq_ih.apply(layer.w_ih.acc(x)))
+    g = sat32(g + layer.rq_hh.apply(layer.w_hh.acc(h)))
+    h_new, c_new = lstm_cell_q(g, c, layer.cell_frac, int(layer.h_rq.mult[0]), int(layer.h_rq.shift[0]))
+    return h_new, np.concatenate([h_new, c_new], axis=1)
+
+
+def _gru_step(layer: QGRU, x: np.ndarray, h: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    assert layer.w_ih and layer.w_hh and layer.rq_ih and layer.rq_hh and layer.n_rq
+    gx = sat32(layer.b_ih.astype(np.int64) + layer.rq_ih.apply(layer.w_ih.acc(x)))
+    gh = sat32(layer.b_hh.astype(np.int64) + layer.rq_hh.apply(layer.w_hh.acc(h)))
+    h_new = gru_cell_q(gx, gh, h, int(layer.n_rq.mult[0]), int(layer.n_rq.shift[0]))
+    return h_new, h_new
+
+
+def softmax_q(x: np.ndarray, beta: int) -> np.ndarray:
+    """dkgen_softmax_s8: int8 logits (..., n) -> Q0.15 probabilities."""
+    d = x.max(axis=-1, keepdims=True) - x
+    e = exp_neg_q15(d, beta)
+    s = e.sum(axis=-1, keepdims=True)
+    return np.minimum((2 * 32768 * e + s) // (2 * s), 32767)
+
+
+def qlayer_step(layer: QLayer, x: np.ndarray, state: np.ndarray | None
+                ) -> tuple[np.ndarray, np.ndarray | None]:
+    """One timestep of one integer layer on a batch (int64 arrays of integer values)."""
+    if isinstance(layer, QEmbedding):
+        return layer.table.astype(np.int64)[x.reshape(-1)], None
+    if isinstance(layer, QLinear):
+        assert layer.weight is not None and layer.rq is not None
+        acc = layer.bias.astype(np.int64) + layer.weight.acc(x)
+        out = layer.rq.apply(acc)
+        return (sat16(out) if layer.out_bits == 16 else sat8(out)), None
+    if isinstance(layer, QLSTM):
+        assert state is not None
+        return _lstm_step(layer, x, state)
+    if isinstance(layer, QGRU):
+        assert state is not None
+        return _gru_step(layer, x, state)
+    if isinstance(layer, QSoftmax):
+        return softmax_q(x, layer.beta), None
+    raise NotImplementedError(f"integer reference has no rule for {type(layer).__name__}")
+
+
+class QuantReferenceExecutor:
+    """Runs a `QuantModel` on batches of sequences in exact integer arithmetic."""
+
+    def __init__(self, qmodel: QuantModel) -> None:
+        self.qmodel = qmodel
+
+    def initial_state(self, batch: int = 1) -> list[np.ndarray | None]:
+        return [np.zeros((batch, layer.state_size), np.int64) if layer.state_size else None
+                for layer in self.qmodel.layers]
+
+    def quantize_inputs(self, xs: np.ndarray) -> np.ndarray:
+        """(batch, time[, features]) inputs -> the int8 values (or token ids) layer 0 sees."""
+        spec = self.qmodel.input
+        xs = np.asarray(xs)
+        if spec.kind == "token":
+            if xs.ndim != 2:
+                raise ValueError(f"token inputs must be (batch, time), got {xs.shape}")
+            if xs.size and (xs.min() < 0 or xs.max() >= spec.size):
+                raise ValueError(f"token ids must lie in [0, {spec.size})")
+            return xs.astype(np.int64)
+        if xs.ndim != 3 or xs.shape[2] != spec.size:
+            raise ValueError(f"inputs must be (batch, time, {spec.size}), got {xs.shape}")
+        return quantize_input(xs.astype(np.float32), self.qmodel.input_inv_scale)
+
+    def run_q(self, xs: np.ndarray, state: list[np.ndarray | None] | None = None, *,
+              trace: bool = False) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        """Like `run`, but the outputs are the integers of the last layer (int64)."""
+        xq = self.quantize_inputs(xs)
+        batch, steps = xq.shape[0], xq.shape[1]
+        state = list(state) if state is not None else self.initial_state(batch)
+        outputs = np.zeros((batch, steps, self.qmodel.output_size), np.int64)
+        traces: dict[str, list[np.ndarray]] = {layer.name: [] for layer in self.qmodel.layers} if trace else {}
+        for t in range(steps):
+            v = xq[:, t]
+            for i, layer in enumerate(self.qmodel.layers):
+                v, state[i] = qlayer_step(layer, v, state[i])
+                if trace:
+                    traces[layer.name].append(v)
+            outputs[:, t] = v
+        self.last_state = state
+        return outputs, {k: np.stack(v, axis=1) for k, v in traces.items()}
+
+    def run(self, xs: np.ndarray, state: list[np.ndarray | None] | None = None, *,
+            trace: bool = False) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        """Run (batch, time[, features]) inputs from `state` (zeros if None).
+
+        Returns the dequantised float32 outputs (batch, time, out) -- exactly what the
+        generated `<name>_step` writes -- and, with `trace`, each layer's integer outputs by
+        layer name as int64 (batch, time, size).
+        """
+        q, traces = self.run_q(xs, state, trace=trace)
+        return dequantize(q, self.qmodel.output_scale), traces
+
+    def __call__(self, xs: np.ndarray) -> np.ndarray:
+        return self.run(xs)[0]

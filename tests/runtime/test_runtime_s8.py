@@ -1,0 +1,261 @@
+"""The int8 runtime kernels against the numpy integer reference (dkgen.quant), bit for bit.
+
+The driver (kernel_driver_s8.c) is built with the strict flags plus AddressSanitizer and
+UndefinedBehaviorSanitizer, so an out-of-bounds access or a signed overflow in a kernel
+fails the test even when the numbers happen to agree.  Shapes and values come from
+hypothesis (including 0- and 1-sized dimensions and the extremes of every integer type);
+sigmoid and tanh are checked exhaustively over all 65536 inputs.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from dkgen.quant import arith, lut
+from dkgen.quant.model import PER_INNER, PER_OUTER, PER_TENSOR, QDope, QKron, Requant
+from dkgen.quant.reference import gru_cell_q, lstm_cell_q, softmax_q
+
+HERE = Path(__file__).resolve().parent
+RUNTIME = HERE.parents[1] / "runtime"
+S8_SOURCES = sorted(p for p in RUNTIME.glob("*.c")
+                    if p.stem.endswith(("_s8", "_s16", "_s32", "_s8s16")))
+SETTINGS = settings(max_examples=25, deadline=None, derandomize=True,
+                    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+
+
+class Driver:
+    def __init__(self, exe: Path) -> None:
+        self.exe = exe
+        self.env = dict(os.environ, ASAN_OPTIONS="detect_leaks=0",
+                        UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1")
+
+    def run(self, kernel: str, sizes: list[int], *arrays: np.ndarray) -> bytes:
+        parts = [np.asarray(sizes, dtype="<i8").astype("<u4").tobytes()]
+        parts += [np.ascontiguousarray(a).tobytes() for a in arrays]
+        proc = subprocess.run([str(self.exe), kernel], input=b"".join(parts), capture_output=True,
+                              timeout=60, env=self.env)
+        assert proc.returncode == 0, f"{kernel} {sizes}: exit {proc.returncode}: {proc.stderr.decode()}"
+        return proc.stdout
+
+
+@pytest.fixture(scope="module")
+def s8(cbuild, tmp_path_factory) -> Driver:
+    out = tmp_path_factory.mktemp("driver_s8") / "kernel_driver_s8"
+    cbuild.compile_or_fail([cbuild.toolchain("gcc")[0], *cbuild.strict_flags, *cbuild.extra_flags,
+                            "-O1", "-g", "-fsanitize=address,undefined", "-fno-sanitize-recover=all",
+                            f"-I{RUNTIME}", str(HERE / "kernel_driver_s8.c"),
+                            *(str(p) for p in S8_SOURCES), "-o", str(out)])
+    return Driver(out)
+
+
+def i8(a) -> np.ndarray:
+    return np.asarray(a, dtype=np.int8)
+
+
+def i16(a) -> np.ndarray:
+    return np.asarray(a, dtype="<i2")
+
+
+def i32(a) -> np.ndarray:
+    return np.asarray(a, dtype="<i4")
+
+
+def int_arrays(rng: np.random.Generator, lo: int, hi: int, size, extreme: float = 0.2) -> np.ndarray:
+    """Uniform integers with a share of them at the ends of the range."""
+    v = rng.integers(lo, hi + 1, size=size, dtype=np.int64)
+    pick = rng.random(size) < extreme
+    return np.where(pick, rng.choice([lo, hi], size=size), v)
+
+
+def random_requant(rng: np.random.Generator, per: str, outer: int, inner: int) -> Requant:
+    n = {PER_TENSOR: 1, PER_OUTER: outer, PER_INNER: inner}[per]
+    real = np.exp(rng.uniform(np.log(1e-12), np.log(2.0**29), size=n))
+    return Requant.from_real(real, per, outer, inner)
+
+
+# --- activations and tables ------------------------------------------------------------
+
+
+def test_tables_in_the_c_files_are_the_functions():
+    made, read = lut.make_tables(), lut.tables()
+    for name in ("sigmoid", "tanh", "exp2"):
+        assert np.array_equal(made[name], read[name]), name
+
+
+@pytest.mark.parametrize("fn", ["sigmoid", "tanh"])
+def test_activation_exhaustive(s8, fn):
+    q = np.arange(-32768, 32768, dtype=np.int64)
+    got = np.frombuffer(s8.run(fn, [q.size], i16(q)), dtype="<i2").astype(np.int64)
+    ref = lut.sigmoid_q15(q) if fn == "sigmoid" else lut.tanh_q15(q)
+    assert np.array_equal(got, ref)
+    x = q / 4096.0
+    exact = 1.0 / (1.0 + np.exp(-x)) if fn == "sigmoid" else np.tanh(x)
+    assert np.abs(got / 32768.0 - exact).max() < 4 / 32768.0
+    assert np.all(np.diff(got) >= 0)
+
+
+# --- requantisation --------------------------------------------------------------------
+
+
+@SETTINGS
+@given(seed=st.integers(0, 2**32 - 1), outer=st.integers(1, 9), inner=st.integers(1, 9),
+       per=st.sampled_from([PER_TENSOR, PER_OUTER, PER_INNER]))
+def test_requant_kernels(s8, seed, outer, inner, per):
+    rng = np.random.default_rng(seed)
+    rq = random_requant(rng, per, outer, inner)
+    acc = int_arrays(rng, arith.INT32_MIN, arith.INT32_MAX, outer * inner, extreme=0.3)
+    head = [outer, inner, rq.per_code, rq.mult.size]
+    ref = rq.apply(acc)
+    got8 = np.frombuffer(s8.run("requant8", head, i32(rq.mult), i8(rq.shift), i32(acc)), np.int8)
+    assert np.array_equal(got8, arith.sat8(ref))
+    lo, hi = sorted(int(v) for v in rng.integers(-32768, 32768, size=2))
+    got16 = np.frombuffer(s8.run("requant16", [*head, lo, hi], i32(rq.mult), i8(rq.shift), i32(acc)), "<i2")
+    assert np.array_equal(got16, np.clip(ref, lo, hi))
+    out = int_arrays(rng, arith.INT32_MIN, arith.INT32_MAX, outer * inner, extreme=0.3)
+    gota = np.frombuffer(s8.run("requantadd", head, i32(rq.mult), i8(rq.shift), i32(acc), i32(out)), "<i4")
+    assert np.array_equal(gota, arith.sat32(out + ref))
+
+
+def test_quantize_multiplier_is_close_and_in_range():
+    rng = np.random.default_rng(1)
+    for real in np.exp(rng.uniform(np.log(1e-15), np.log(2.0**29), size=500)):
+        m, r = arith.quantize_multiplier(float(real))
+        assert 1 <= r <= 62 and 0 <= m < 2**31
+        if r < 62:
+            assert m >= 2**30 and abs(m * 2.0**-r / real - 1) < 2**-30
+    with pytest.raises(ValueError):
+        arith.quantize_multiplier(2.0**31)
+
+
+# --- matrix products -------------------------------------------------------------------
+
+
+@SETTINGS
+@given(seed=st.integers(0, 2**32 - 1), rows=st.integers(0, 12), cols=st.integers(0, 40),
+       wide=st.booleans())
+def test_dense(s8, seed, rows, cols, wide):
+    rng = np.random.default_rng(seed)
+    w = int_arrays(rng, -128, 127, (rows, cols))
+    x = int_arrays(rng, -32768, 32767, cols) if wide else int_arrays(rng, -128, 127, cols)
+    acc0 = rng.integers(-2**20, 2**20, size=rows)
+    got = s8.run("dense16" if wide else "dense", [rows, cols], i8(w), i16(x) if wide else i8(x), i32(acc0))
+    assert np.array_equal(np.frombuffer(got, "<i4"), acc0 + w @ x)
+
+
+@SETTINGS
+@given(seed=st.integers(0, 2**32 - 1), dims=st.tuples(*[st.integers(1, 9)] * 4),
+       order=st.sampled_from([0, 1]), per_row=st.booleans(), t_max=st.sampled_from([1, 255, 32767]))
+def test_kron(s8, seed, dims, order, per_row, t_max):
+    rng = np.random.default_rng(seed)
+    m1, n1, m2, n2 = dims
+    a, b = int_arrays(rng, -127, 127, (m1, n1)), int_arrays(rng, -127, 127, (m2, n2))
+    first_rows = m1 if order == 1 else m2
+    rq = random_requant(rng, PER_OUTER if per_row else PER_TENSOR, first_rows, 1)
+    k = QKron(m1 * m2, n1 * n2, a=a, b=b, order=order, t_rq=rq, t_max=t_max)
+    x = int_arrays(rng, -128, 127, (1, n1 * n2))
+    acc0 = rng.integers(-2**20, 2**20, size=m1 * m2)
+    raw = s8.run("kron", [m1, n1, m2, n2, order, int(per_row), t_max, rq.mult.size],
+                 i8(a), i8(b), i32(rq.mult), i8(rq.shift), i8(x), i32(acc0))
+    scratch = int(np.frombuffer(raw[:4], "<u4")[0])
+    assert scratch == 2 * (m1 * n2 if order == 1 else n1 * m2)
+    assert np.array_equal(np.frombuffer(raw[4:], "<i4"), acc0 + k.acc(x)[0])
+
+
+@SETTINGS
+@given(seed=st.integers(0, 2**32 - 1), rows=st.integers(1, 20), cols=st.integers(1, 300),
+       density=st.floats(0.0, 0.3), shift=st.integers(0, 12))
+def test_dope(s8, seed, rows, cols, density, shift):
+    rng = np.random.default_rng(seed)
+    nnz = int(density * rows * cols)
+    index = np.sort(rng.choice(rows * cols, size=nnz, replace=False)).astype(np.int64)
+    d = QDope(rows, cols, index=index, val=int_arrays(rng, -127, 127, nnz), shift=shift)
+    steps, vals, bits = d.encode()
+    x = int_arrays(rng, -128, 127, (1, cols))
+    acc0 = rng.integers(-2**20, 2**20, size=rows)
+    step = steps.astype(np.uint8 if bits == 8 else "<u2")
+    got = s8.run("dope", [steps.size, cols, shift, bits, rows], step, i8(vals), i8(x), i32(acc0))
+    assert np.array_equal(np.frombuffer(got, "<i4"), acc0 + d.acc(x)[0])
+
+
+def test_dope_long_gaps_use_fillers(s8):
+    d = QDope(3, 1000, index=np.array([0, 2999]), val=np.array([5, -7]), shift=2)
+    steps, vals, bits = d.encode()
+    assert bits == 16 and steps.tolist() == [0, 2999]
+    index = np.array([*range(1, 11), 599])
+    d8 = QDope(2, 300, index=index, val=np.array([1] * 10 + [-7]), shift=0)
+    steps8, vals8, bits8 = d8.encode()
+    assert bits8 == 8 and steps8.tolist() == [1] + [1] * 9 + [255, 255, 79]
+    assert vals8.tolist() == [1] * 10 + [0, 0, -7]
+    x = np.arange(300) % 256 - 128
+    got = s8.run("dope", [steps8.size, 300, 0, 8, 2], steps8.astype(np.uint8), i8(vals8), i8(x),
+                 i32([0, 0]))
+    assert np.frombuffer(got, "<i4").tolist() == [int(x[1:11].sum()), -7 * int(x[299])]
+
+
+# --- recurrent cells, softmax ------------------------------------------------------------
+
+
+@SETTINGS
+@given(seed=st.integers(0, 2**32 - 1), hidden=st.integers(1, 20), cell_frac=st.integers(0, 15))
+def test_lstm_cell(s8, seed, hidden, cell_frac):
+    rng = np.random.default_rng(seed)
+    gates = int_arrays(rng, -60000, 60000, 4 * hidden)  # beyond int16: saturates
+    c = int_arrays(rng, -32768, 32767, hidden)
+    h = int_arrays(rng, -128, 127, hidden)
+    m, r = arith.quantize_multiplier(float(np.exp(rng.uniform(-40, -10))))
+    raw = s8.run("lstm", [hidden, cell_frac, m, r], i32(gates), i16(c), i8(h))
+    h_ref, c_ref = lstm_cell_q(gates, c, cell_frac, m, r)
+    assert np.array_equal(np.frombuffer(raw[:2 * hidden], "<i2"), c_ref)
+    assert np.array_equal(np.frombuffer(raw[2 * hidden:], np.int8), h_ref)
+
+
+@SETTINGS
+@given(seed=st.integers(0, 2**32 - 1), hidden=st.integers(1, 20))
+def test_gru_cell(s8, seed, hidden):
+    rng = np.random.default_rng(seed)
+    gx = int_arrays(rng, arith.INT32_MIN, arith.INT32_MAX, 3 * hidden, extreme=0.1)
+    gx = np.where(rng.random(gx.size) < 0.7, gx % 80000 - 40000, gx)
+    gh = int_arrays(rng, -70000, 70000, 3 * hidden)
+    h = int_arrays(rng, -128, 127, hidden)
+    m, r = arith.quantize_multiplier(float(np.exp(rng.uniform(-40, -10))))
+    raw = s8.run("gru", [hidden, m, r], i32(gx), i32(gh), i8(h))
+    assert np.array_equal(np.frombuffer(raw, np.int8), gru_cell_q(gx, gh, h, m, r))
+
+
+@SETTINGS
+@given(seed=st.integers(0, 2**32 - 1), n=st.integers(1, 300), scale=st.floats(1e-4, 50.0))
+def test_softmax(s8, seed, n, scale):
+    rng = np.random.default_rng(seed)
+    x = int_arrays(rng, -128, 127, n)
+    beta = lut.exp_beta(scale)
+    got = np.frombuffer(s8.run("softmax", [n, beta], i8(x)), "<i2")
+    ref = softmax_q(x, beta)
+    assert np.array_equal(got, ref)
+    exact = np.exp((x - x.max()) * scale)
+    assert np.abs(got / 32768.0 - exact / exact.sum()).max() < 2e-3
+
+
+# --- the float boundary --------------------------------------------------------------------
+
+
+def test_quantize_and_dequantize_bit_exact(s8):
+    rng = np.random.default_rng(7)
+    inv = np.float32(37.25)
+    halves = (np.arange(-260, 260) + 0.5) / inv
+    specials = [0.0, -0.0, np.inf, -np.inf, np.nan, 1e30, -1e30, 1e-45, -1e-45,
+                127.5 / inv, -128.5 / inv, 126.5 / inv, -127.5 / inv, 0.5 / inv, -0.5 / inv]
+    x = np.concatenate([rng.normal(scale=3.0, size=2000), halves, specials,
+                        np.nextafter(halves, np.inf), np.nextafter(halves, -np.inf)]).astype(np.float32)
+    got = np.frombuffer(s8.run("quantize", [x.size, int(inv.view(np.uint32))], x.astype("<f4")), np.int8)
+    assert np.array_equal(got, arith.quantize_input(x, inv))
+    scale = np.float32(0.0123)
+    for kind, q in (("dequant8", i8(np.arange(-128, 128))), ("dequant16", i16(np.arange(-32768, 32768, 7)))):
+        y = np.frombuffer(s8.run(kind, [q.size, int(scale.view(np.uint32))], q), "<f4")
+        assert np.array_equal(y.view(np.uint32), arith.dequantize(q, scale).view(np.uint32))
