@@ -38,6 +38,30 @@ def _console() -> Console:
     return Console(highlight=False, width=None if probe.is_terminal else 160)
 
 
+def _dtype_options(fn):
+    fn = click.option("--calib", "calib_path", type=click.Path(path_type=Path), default=None,
+                      help="int8: .npz of representative inputs (array x) to calibrate scales on.")(fn)
+    return click.option("--dtype", type=click.Choice(["float32", "int8"]), default="float32",
+                        show_default=True, help="Arithmetic of the generated C.")(fn)
+
+
+def _calibration(model, dtype: str, calib_path: Path | None, *, required: bool):
+    """The calibration inputs for an int8 build (None for float32)."""
+    from dkgen.harness.verify import load_inputs
+
+    if dtype != "int8":
+        if calib_path is not None:
+            raise DkgenError("--calib only applies to --dtype int8", field="--calib",
+                             fix="add --dtype int8 or drop --calib")
+        return None
+    if calib_path is None:
+        if required:
+            raise DkgenError("int8 needs calibration data", field="--calib",
+                             fix="pass --calib inputs.npz (array x of representative input sequences)")
+        return None
+    return load_inputs(calib_path, model)
+
+
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="dkgen")
 def cli() -> None:
@@ -69,32 +93,50 @@ def targets_cmd(as_json: bool) -> None:
 @cli.command("inspect")
 @click.argument("model", type=click.Path(path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="One JSON document on stdout.")
-def inspect_cmd(model: Path, as_json: bool) -> None:
+@_dtype_options
+def inspect_cmd(model: Path, as_json: bool, dtype: str, calib_path: Path | None) -> None:
     """Per-layer structure, parameters, bytes, MACs per timestep and compression."""
     from dkgen.inspect import model_summary
     from dkgen.onnx_io.importer import load_onnx
 
-    summary = model_summary(load_onnx(model))
+    ir = load_onnx(model)
+    calib = _calibration(ir, dtype, calib_path, required=True)
+    plan = None
+    if calib is not None:
+        from dkgen.quant import plan_int8, quant_summary, quantize_model
+
+        qm = quantize_model(ir, calib)
+        plan = plan_int8(qm)
+    summary = model_summary(ir, plan)
+    if plan is not None:
+        summary["quantization"] = quant_summary(qm)
+    if as_json:
+        _print_json(summary)
+        return
     if as_json:
         _print_json(summary)
         return
     table = Table(title=f"{model}: {summary['name']}")
-    for col in ("layer", "op", "in→out", "weight", "structure", "params", "bytes", "dense bytes",
-                "ratio", "MACs/step"):
-        table.add_column(col, justify="right" if col in ("params", "bytes", "dense bytes", "ratio",
-                                                          "MACs/step") else "left")
+    cols = ["layer", "op", "in→out", "weight", "structure", "params", "bytes", "dense bytes", "ratio",
+            "MACs/step"] + (["int8 bytes"] if plan is not None else [])
+    for col in cols:
+        table.add_column(col, justify="left" if col in ("layer", "op", "in→out", "weight", "structure")
+                         else "right")
     for layer in summary["layers"]:
         ws = layer["weights"] or [None]
         for i, w in enumerate(ws):
             head = (layer["name"], layer["op"], f"{layer['in']}→{layer['out']}") if i == 0 else ("", "", "")
+            extra = [] if plan is None else [f"{w['int8_bytes']:,}" if w else ""]
             if w is None:
-                table.add_row(*head, "", "", "", "", "", "", "")
+                table.add_row(*head, "", "", "", "", "", "", "", *extra)
             else:
                 table.add_row(*head, w["role"], w["structure"], f"{w['params']:,}", f"{w['bytes']:,}",
-                              f"{w['dense_bytes']:,}", f"{w['compression']:.1f}x", f"{w['macs']:,}")
+                              f"{w['dense_bytes']:,}", f"{w['compression']:.1f}x", f"{w['macs']:,}",
+                              *extra)
     t = summary["total"]
+    extra = [] if plan is None else [f"{t['int8_weight_bytes']:,}"]
     table.add_row("total", "", "", "", "", f"{t['params']:,}", f"{t['bytes']:,}", f"{t['dense_bytes']:,}",
-                  f"{t['compression']:.1f}x", f"{t['macs']:,}")
+                  f"{t['compression']:.1f}x", f"{t['macs']:,}", *extra)
     _console().print(table)
 
 
@@ -107,8 +149,9 @@ def inspect_cmd(model: Path, as_json: bool) -> None:
 @click.option("--target", "target_name", default=None,
               help="Refuse a model that does not fit this target's part (flash, RAM incl. stack).")
 @click.option("--no-budget-check", is_flag=True, help="With --target: generate even if it does not fit.")
+@_dtype_options
 def generate_cmd(model: Path, out_dir: Path, name: str | None, force: bool, target_name: str | None,
-                 no_budget_check: bool) -> None:
+                 no_budget_check: bool, dtype: str, calib_path: Path | None) -> None:
     """Generate the C99 library for MODEL (an ONNX file)."""
     from dkgen.codegen.render import generate
     from dkgen.harness.budget import check_budget
@@ -118,6 +161,7 @@ def generate_cmd(model: Path, out_dir: Path, name: str | None, force: bool, targ
     from dkgen.onnx_io.importer import load_onnx
 
     ir = load_onnx(model)
+    calib = _calibration(ir, dtype, calib_path, required=True)
     check = None
     footprints = []
     if target_name is not None and not no_budget_check:
@@ -127,10 +171,16 @@ def generate_cmd(model: Path, out_dir: Path, name: str | None, force: bool, targ
         def check(lib):  # noqa: ANN001 - runs on the library in its temporary folder
             footprints.append(check_budget(lib, target))
 
-    lib = generate(ir, out_dir, name=name, force=force, source=str(model),
-                   source_sha256=file_sha256(model), check=check)
+    if calib is not None:
+        from dkgen.quant import generate_int8
+
+        lib = generate_int8(ir, calib, out_dir, name=name, force=force, source=str(model),
+                            source_sha256=file_sha256(model), check=check)
+    else:
+        lib = generate(ir, out_dir, name=name, force=force, source=str(model),
+                       source_sha256=file_sha256(model), check=check)
     s = lib.manifest["sizes"]
-    click.echo(f"wrote {out_dir}/ ({lib.name}: weights {s['weight_bytes']:,} B, state "
+    click.echo(f"wrote {out_dir}/ ({lib.name}, {dtype}: weights {s['weight_bytes']:,} B, state "
                f"{s['state_bytes']:,} B, scratch {s['scratch_bytes']:,} B, "
                f"{lib.plan.macs:,} MACs/step)")
     for fp in footprints:
@@ -139,7 +189,7 @@ def generate_cmd(model: Path, out_dir: Path, name: str | None, force: bool, targ
 
 
 def _verify_table(report) -> Table:
-    table = Table(title=f"dkgen verify {report.model}")
+    table = Table(title=f"dkgen verify {report.model} ({report.library.get('dtype', 'float32')})")
     for col in ("target", "result", "max abs err", "max rel err", "instr/step", "flash (B)", "RAM (B)",
                 "stack (B)", "fits", "note"):
         table.add_column(col, justify="left" if col in ("target", "result", "note") else "right")
@@ -179,10 +229,15 @@ def _verify_table(report) -> Table:
 @click.option("--keep", "keep_dir", type=click.Path(path_type=Path), default=None,
               help="Keep the library, runners, builds and debug dumps in this folder.")
 @click.option("--no-budget-check", is_flag=True, help="Run even on targets whose part the model does not fit.")
+@_dtype_options
 def verify_cmd(model: Path, target_spec: str | None, inputs: Path | None, sequences: int, steps: int,
                seed: int, jobs: int, timeout_s: float, as_json: bool, junit_path: Path | None,
-               debug: bool, keep_dir: Path | None, no_budget_check: bool) -> None:
-    """Generate MODEL's library, run it on each target and compare with the reference executor."""
+               debug: bool, keep_dir: Path | None, no_budget_check: bool, dtype: str,
+               calib_path: Path | None) -> None:
+    """Generate MODEL's library, run it on each target and compare with the reference executor.
+
+    float32 outputs must agree with the float64 reference within 1e-5; int8 outputs must
+    equal the integer reference bit for bit (calibrated on --calib, else on the inputs)."""
     from rich.progress import Progress
 
     from dkgen.harness.targets import resolve_targets
@@ -192,6 +247,7 @@ def verify_cmd(model: Path, target_spec: str | None, inputs: Path | None, sequen
     ir = load_onnx(model)
     targets = resolve_targets(target_spec)
     x = load_inputs(inputs, ir) if inputs is not None else None
+    calib = _calibration(ir, dtype, calib_path, required=False)
     if keep_dir is not None and keep_dir.exists() and any(keep_dir.iterdir()):
         raise DkgenError("exists and is not empty", path=keep_dir, fix="choose an empty or new folder")
     if junit_path is not None and junit_path.exists():
@@ -201,7 +257,7 @@ def verify_cmd(model: Path, target_spec: str | None, inputs: Path | None, sequen
         report = verify_model(ir, targets, inputs=x, sequences=sequences, steps=steps, seed=seed,
                               jobs=jobs, source=str(model), source_sha256=file_sha256(model),
                               timeout_s=timeout_s, workdir=keep_dir, debug=debug,
-                              budget_check=not no_budget_check,
+                              budget_check=not no_budget_check, dtype=dtype, calib=calib,
                               progress=lambda r: progress.advance(task))
     if junit_path is not None:
         junit_path.write_text(junit_xml(report))
@@ -233,12 +289,17 @@ def example_cmd(which: str, out_path: Path, seed: int, force: bool) -> None:
               type=click.Path(path_type=Path), help="Folder for the model, library and report.")
 @click.option("--seed", default=0, show_default=True)
 @click.option("--target", "target_spec", default="host,cortex-m4", show_default=True)
+@click.option("--dtype", type=click.Choice(["float32", "int8", "both"]), default="both", show_default=True,
+              help="Which builds to generate and verify.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON document on stdout.")
-def demo_cmd(out_dir: Path, seed: int, target_spec: str, as_json: bool) -> None:
-    """Train the digits example, export, generate, verify on host and Cortex-M4, summarise."""
-    from dkgen.demo import run_demo
+def demo_cmd(out_dir: Path, seed: int, target_spec: str, dtype: str, as_json: bool) -> None:
+    """Train the digits example, export, generate float32 and int8 C, verify on host and
+    Cortex-M4, summarise."""
+    from dkgen.demo import DTYPES, run_demo
 
-    summary = run_demo(out_dir, seed=seed, target_spec=target_spec, console=None if as_json else _console())
+    dtypes = DTYPES if dtype == "both" else (dtype,)
+    summary = run_demo(out_dir, seed=seed, target_spec=target_spec, dtypes=dtypes,
+                       console=None if as_json else _console())
     if as_json:
         _print_json(summary.to_json())
     sys.exit(0 if summary.passed else 1)

@@ -1,8 +1,9 @@
 """`dkgen example`: train a bundled example model and write it as ONNX.
 
 Needs the `train` extra (torch, scikit-learn).  Beside the model it writes
-`<model>.npz` holding the test inputs (`x`) and labels (`labels`), usable with
-`dkgen verify --inputs` and as calibration data.
+`<model>.npz` holding the test inputs (`x`) and labels (`labels`), for
+`dkgen verify --inputs`, and `<model>.calib.npz` holding 256 training inputs (`x`), for
+`--dtype int8 --calib`.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ class ExampleResult:
     name: str
     model_path: Path
     data_path: Path
+    calib_path: Path
     ir: Model
     accuracy: float
     compression: float
@@ -37,7 +39,8 @@ class ExampleResult:
     training: object  # the trainer's full result (DigitsResult)
 
     def summary_line(self) -> str:
-        return (f"wrote {self.model_path} and {self.data_path}: {self.name}, test accuracy "
+        return (f"wrote {self.model_path}, {self.data_path} (test set) and {self.calib_path} "
+                f"(calibration set): {self.name}, test accuracy "
                 f"{100 * self.accuracy:.2f}%, LSTM gate matrices {self.compression:.1f}x smaller "
                 f"than dense, trained in {self.train_seconds:.1f} s")
 
@@ -59,13 +62,14 @@ def build_example(which: str, out_path: Path, *, seed: int = 0, force: bool = Fa
         raise DkgenError(f"unknown example '{which}'", fix=f"choose one of {', '.join(EXAMPLES)}")
     out_path = Path(out_path)
     data_path = out_path.with_suffix(".npz")
-    for p in (out_path, data_path):
+    calib_path = out_path.with_suffix(".calib.npz")
+    for p in (out_path, data_path, calib_path):
         if p.exists() and not force:
             raise DkgenError("exists; refusing to overwrite", path=p, fix="pass --force to replace it")
     try:
         import torch
 
-        from dkgen.train.digits import digits_model_to_ir, train_digits
+        from dkgen.train.digits import digits_model_to_ir, load_digits_split, train_digits
     except ImportError as exc:
         raise DkgenError(f"training needs the train extra ({exc.name} is missing)",
                          fix="pip install 'dkgen[train]'") from None
@@ -79,5 +83,7 @@ def build_example(which: str, out_path: Path, *, seed: int = 0, force: bool = Fa
     out_path.parent.mkdir(parents=True, exist_ok=True)
     save_onnx(ir, out_path, force=force)
     _save_npz(data_path, x=result.x_test.astype(np.float32), labels=result.y_test.astype(np.int64))
-    return ExampleResult(which, out_path, data_path, ir, result.accuracy, result.compression, seconds,
+    x_train = load_digits_split(seed)[0]
+    _save_npz(calib_path, x=x_train[:256].astype(np.float32))
+    return ExampleResult(which, out_path, data_path, calib_path, ir, result.accuracy, result.compression, seconds,
                          result.x_test, result.y_test, probs, result)

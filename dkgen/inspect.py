@@ -21,8 +21,10 @@ def _structure(w: Weight) -> str:
     return "dense"
 
 
-def model_summary(model: Model) -> dict:
-    """A JSON-ready description of `model`, layer by layer, float32 sizes."""
+def model_summary(model: Model, int8_plan: object | None = None) -> dict:
+    """A JSON-ready description of `model`, layer by layer, float32 sizes; with the plan
+    of its int8 build (`dkgen.quant.plan_int8`), also the int8 bytes of every weight
+    (values, per-row scales and the packed dope) and layer (with its int32 biases)."""
     layers = []
     totals = {"params": 0, "bytes": 0, "dense_params": 0, "dense_bytes": 0, "macs": 0, "dense_macs": 0}
     for layer in model.layers:
@@ -49,10 +51,19 @@ def model_summary(model: Model) -> dict:
             "dense_macs": sum(w["dense_macs"] for w in weights),
         }
         entry["compression"] = entry["dense_bytes"] / max(entry["bytes"], 1)
-        for k in totals:
+        if int8_plan is not None:
+            qlp = int8_plan.layers[len(layers)]
+            for w in weights:
+                w["int8_bytes"] = qlp.matrices[w["role"]].nbytes
+            entry["int8_bytes"] = sum(m.nbytes for m in qlp.matrices.values()) + sum(
+                v.nbytes for v in qlp.vectors.values())
+            totals["int8_bytes"] = totals.get("int8_bytes", 0) + entry["int8_bytes"]
+        for k in ("params", "bytes", "dense_params", "dense_bytes", "macs", "dense_macs"):
             totals[k] += entry[k]
         layers.append(entry)
     totals["compression"] = totals["dense_bytes"] / max(totals["bytes"], 1)
+    if int8_plan is not None:
+        totals["int8_weight_bytes"] = int8_plan.weight_bytes  # every constant, tables included
     return {
         "name": model.name,
         "input": {"kind": model.input.kind, "size": model.input.size},

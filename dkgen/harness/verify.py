@@ -313,11 +313,28 @@ def verify_model(model: Model, targets: list[Target], *, inputs: np.ndarray | No
                  source_sha256: str | None = None, print_argmax: bool = False,
                  golden_hook=None, timeout_s: float = 60.0,
                  defines: dict[str, str] | None = None, progress=None, budget_check: bool = True,
-                 debug: bool = False) -> VerifyReport:
-    """Generate, build and run `model` on each target; compare with the reference."""
+                 debug: bool = False, dtype: str = "float32",
+                 calib: np.ndarray | None = None) -> VerifyReport:
+    """Generate, build and run `model` on each target; compare with the reference.
+
+    float32: the float64 reference executor is the oracle, within `atol`.  int8: the model
+    is quantised on `calib` (default: the test inputs themselves) and every output must
+    equal the numpy integer reference's bit for bit.
+    """
     if inputs is None:
         inputs = make_inputs(model, sequences, steps, seed)
-    golden = golden_set(model, inputs)
+    qmodel = None
+    if dtype == "int8":
+        from dkgen.quant import golden_int8, quantize_model
+
+        qmodel = quantize_model(model, inputs if calib is None else calib)
+        g8 = golden_int8(qmodel, inputs)
+        golden = GoldenSet(g8.inputs, g8.outputs, g8.float_traces)
+        atol = 0.0
+    elif dtype == "float32":
+        golden = golden_set(model, inputs)
+    else:
+        raise DkgenError(f"unknown dtype '{dtype}'", field="--dtype", fix="use float32 or int8")
     if golden_hook is not None:  # tests corrupt a vector here to prove the harness can fail
         golden_hook(golden)
     tmp = None
@@ -326,9 +343,16 @@ def verify_model(model: Model, targets: list[Target], *, inputs: np.ndarray | No
         workdir = Path(tmp.name)
     workdir = Path(workdir)
     try:
-        lib = generate(model, workdir / "lib", force=True, source=source or model.name,
-                       source_sha256=source_sha256)
-        library = {"name": lib.name, **lib.manifest["sizes"], "macs_per_step": lib.plan.macs}
+        if qmodel is not None:
+            from dkgen.quant import generate_int8
+
+            lib = generate_int8(qmodel, None, workdir / "lib", force=True, source=source or model.name,
+                                source_sha256=source_sha256)
+        else:
+            lib = generate(model, workdir / "lib", force=True, source=source or model.name,
+                           source_sha256=source_sha256)
+        library = {"name": lib.name, "dtype": dtype, **lib.manifest["sizes"],
+                   "macs_per_step": lib.plan.macs}
         report = VerifyReport(source or model.name, library)
 
         def one(target: Target) -> TargetReport:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import os
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -497,7 +498,8 @@ def _as_quant_model(model: Model | QuantModel, calib_inputs: np.ndarray | None,
 def generate_int8(model: Model | QuantModel, calib_inputs: np.ndarray | None,
                   out_dir: str | os.PathLike[str], *, name: str | None = None, force: bool = False,
                   source: str | None = None, source_sha256: str | None = None,
-                  options: QuantOptions | None = None) -> GeneratedLibrary:
+                  options: QuantOptions | None = None,
+                  check: Callable[[GeneratedLibrary], None] | None = None) -> GeneratedLibrary:
     """Quantise `model` on `calib_inputs` (unless it is a QuantModel already) and generate
     its int8 C library into `out_dir`.  `lib.plan.qmodel` is the quantised model, whose
     `QuantReferenceExecutor` the library matches bit for bit."""
@@ -511,7 +513,9 @@ def generate_int8(model: Model | QuantModel, calib_inputs: np.ndarray | None,
     manifest = build_manifest(plan, files, Path(src).name, source_sha256, dtype="int8")  # type: ignore[arg-type]
     manifest["quantization"] = quant_summary(qmodel)
     files["manifest.json"] = (json.dumps(manifest, indent=2, sort_keys=True) + "\n").encode()
-    write_tree(files, Path(out_dir), force=force)
+    hook = None if check is None else (
+        lambda tmp: check(GeneratedLibrary(tmp, plan.name, plan, manifest)))  # type: ignore[arg-type]
+    write_tree(files, Path(out_dir), force=force, check=hook)
     return GeneratedLibrary(Path(out_dir), plan.name, plan, manifest)  # type: ignore[arg-type]
 
 
