@@ -86,3 +86,24 @@ def test_bad_input_is_one_line_exit_2(model_file, args, needle):
     assert proc.returncode == 2
     assert needle in proc.stderr.lower()
     assert len(proc.stderr.strip().splitlines()) == 1 and "Traceback" not in proc.stderr
+
+
+def test_int8_options(tmp_path, model_file):
+    import numpy as np
+
+    np.savez(tmp_path / "calib.npz", x=np.random.default_rng(0).uniform(-1, 1, (8, 5, 6)).astype(np.float32))
+    calib = str(tmp_path / "calib.npz")
+    r = CliRunner().invoke(cli, ["generate", str(model_file), "-o", str(tmp_path / "q"), "--dtype", "int8"])
+    assert r.exit_code == 2 and "--calib" in r.output and not (tmp_path / "q").exists()
+    r = CliRunner().invoke(cli, ["generate", str(model_file), "-o", str(tmp_path / "f"), "--calib", calib])
+    assert r.exit_code == 2 and "--dtype int8" in r.output
+    r = _run("generate", str(model_file), "-o", str(tmp_path / "q"), "--dtype", "int8", "--calib", calib)
+    assert r.exit_code == 0 and json.loads((tmp_path / "q/manifest.json").read_text())["dtype"] == "int8"
+    r = _run("inspect", str(model_file), "--dtype", "int8", "--calib", calib, "--json")
+    doc = json.loads(r.output)
+    assert doc["total"]["int8_bytes"] < doc["total"]["bytes"] and doc["quantization"]["rounding"] == "half up"
+    r = _run("verify", str(model_file), "--dtype", "int8", "--calib", calib, "--target", "host,cortex-m0",
+             "--json", "--sequences", "2")
+    doc = json.loads(r.output)
+    assert r.exit_code == 0 and doc["library"]["dtype"] == "int8"
+    assert all(t["passed"] and t["max_abs_err"] == 0.0 for t in doc["targets"])
