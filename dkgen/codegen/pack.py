@@ -24,12 +24,14 @@ from dkgen.ir.weights import (
 KRON_ORDER_XBT = 0  # T = X Bᵀ first, then Y += A T
 KRON_ORDER_AX = 1  # T = A X first, then Y += T Bᵀ
 
-_CTYPES = {
+# C element type name -> (numpy dtype, bytes)
+CTYPES = {
     "float": (np.float32, 4),
     "int8_t": (np.int8, 1),
+    "uint8_t": (np.uint8, 1),
     "int16_t": (np.int16, 2),
-    "int32_t": (np.int32, 4),
     "uint16_t": (np.uint16, 2),
+    "int32_t": (np.int32, 4),
     "uint32_t": (np.uint32, 4),
 }
 
@@ -52,15 +54,21 @@ def c_literal(value: float | int, ctype: str) -> str:
 
 @dataclass
 class CArray:
-    """One `static const` array of the weights file."""
+    """One `static const` array of a weights file (or of a runner's golden vectors):
+    its symbol, C element type and values (flattened; integers must fit the type)."""
 
     symbol: str
     ctype: str
     values: np.ndarray
 
     def __post_init__(self) -> None:
-        dtype, _ = _CTYPES[self.ctype]
-        self.values = np.ascontiguousarray(self.values, dtype=dtype).reshape(-1)
+        dtype, _ = CTYPES[self.ctype]
+        v = np.asarray(self.values).reshape(-1)
+        if self.ctype != "float":
+            info = np.iinfo(dtype)
+            if v.size and (v.min() < info.min or v.max() > info.max):
+                raise ValueError(f"{self.symbol}: values do not fit {self.ctype}")
+        self.values = np.ascontiguousarray(v, dtype=dtype)
 
     @property
     def length(self) -> int:
@@ -68,19 +76,22 @@ class CArray:
 
     @property
     def nbytes(self) -> int:
-        return self.length * _CTYPES[self.ctype][1]
+        return self.length * CTYPES[self.ctype][1]
 
     def literal_rows(self, per_line: int = 8) -> list[str]:
+        """The values as C literals, `per_line` to a row (the template chooses the layout)."""
         lits = [c_literal(v, self.ctype) for v in self.values.tolist()]
         return [", ".join(lits[i:i + per_line]) for i in range(0, len(lits), per_line)]
 
 
 @dataclass
 class CMatrix:
-    """How one IR weight is multiplied in C: its kernel, struct fields and arrays.
+    """How one weight matrix is multiplied in C: its kernel, struct fields and arrays.
 
-    `kind` selects the template macro: dense, kron (with optional dope), csr, low_rank.
-    `scratch` is the floats of scratch its matrix-vector product needs.
+    `kind` selects the template macro: dense, kron (with optional dope), csr, low_rank,
+    row_stack (whose blocks are `parts`).  `scratch` is the entries of scratch its
+    matrix-vector product needs (float: floats; int8: the int16 intermediate).
+    Used for both the float32 and the int8 library; the fields differ by dtype.
     """
 
     member: str
@@ -97,6 +108,10 @@ class CMatrix:
     @property
     def nbytes(self) -> int:
         return sum(a.nbytes for a in self.arrays)
+
+    def leaves(self) -> list[CMatrix]:
+        """The matrices a kernel multiplies: the blocks of a row stack, else itself."""
+        return [p for _, p in self.parts] or [self]
 
 
 def kron_order(a_shape: tuple[int, int], b_shape: tuple[int, int]) -> tuple[int, int, int]:

@@ -15,7 +15,9 @@ The model input `x` and output `y` belong to the caller.  The last layer writes 
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import numpy as np
 
@@ -34,13 +36,40 @@ def c_identifier(text: str) -> str:
     return re.sub(r"_+", "_", ident)
 
 
+class _Named(Protocol):
+    name: str
+
+
+def layer_cnames(layers: Sequence[_Named]) -> list[str]:
+    """A distinct C identifier for each layer of a chain (float or int8): l<i>_<name>."""
+    names: list[str] = []
+    for i, layer in enumerate(layers):
+        lname = c_identifier(f"l{i}_{layer.name}")
+        while lname in names:
+            lname += "_"
+        names.append(lname)
+    return names
+
+
 @dataclass(frozen=True)
 class Buffer:
-    """Where a vector lives: the caller's input/output, a state member or the scratch arena."""
+    """Where a vector lives: the caller's input/output, a state member or the scratch.
+
+    The float library's scratch is one float arena (`offset` in floats, no `member`); the
+    int8 library's is a struct of typed arrays (`member`, and `offset` entries into it).
+    """
 
     where: str  # "input" | "output" | "state" | "scratch" | "token"
-    member: str = ""  # state member name
-    offset: int = 0  # scratch offset, floats
+    member: str = ""  # state or scratch member name
+    offset: int = 0  # scratch offset, entries
+
+
+def ping_pong(bufs: Sequence[Buffer], inp: Buffer, turn: int) -> tuple[Buffer, int]:
+    """The activation buffer a layer reading `inp` writes: `bufs[turn]`, or the other one if
+    that is its input.  Returns it and the next turn."""
+    if inp == bufs[turn]:
+        turn ^= 1
+    return bufs[turn], turn ^ 1
 
 
 @dataclass
@@ -112,7 +141,7 @@ class ModelPlan:
         """Runtime kernels the generated code calls (names of runtime file stems)."""
         used = {"dkgen_vector_f32"}
         for lp in self.layers:
-            for m in (q for top in lp.matrices.values() for q in ([p for _, p in top.parts] or [top])):
+            for m in (q for top in lp.matrices.values() for q in top.leaves()):
                 if m.kind in ("dense", "low_rank"):
                     used.add("dkgen_dense_matvec_f32")
                 elif m.kind == "kron":
@@ -146,12 +175,7 @@ def plan_model(model: Model, name: str | None = None) -> ModelPlan:
     inp = Buffer("token" if model.input.kind == "token" else "input")
     next_act = 0
     mat_scratch = 0
-    seen: set[str] = set()
-    for i, layer in enumerate(model.layers):
-        lname = c_identifier(f"l{i}_{layer.name}")
-        while lname in seen:
-            lname += "_"
-        seen.add(lname)
+    for i, (layer, lname) in enumerate(zip(model.layers, layer_cnames(model.layers), strict=True)):
         last = i == n - 1
         lp = LayerPlan(i, layer, lname, layer.op, inp, inp, layer.in_size, layer.out_size)
         for role, weight in layer.weights().items():
@@ -184,10 +208,7 @@ def plan_model(model: Model, name: str | None = None) -> ModelPlan:
             if last:
                 lp.out = Buffer("output")
             else:
-                if inp == act[next_act]:
-                    next_act ^= 1
-                lp.out = act[next_act]
-                next_act ^= 1
+                lp.out, next_act = ping_pong(act, inp, next_act)
         arrays += list(lp.vectors.values())
         plans.append(lp)
         inp = lp.out

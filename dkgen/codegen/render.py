@@ -18,20 +18,29 @@ import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import jinja2
 
 from dkgen import __version__
+from dkgen.codegen.pack import c_literal
 from dkgen.codegen.plan import ModelPlan, plan_model
 from dkgen.errors import DkgenError
 from dkgen.ir.graph import Model
 from dkgen.resources import runtime_dir, templates_dir
 
+if TYPE_CHECKING:
+    from dkgen.quant.codegen import QuantPlan
+
+    AnyPlan = ModelPlan | QuantPlan
+
 _INCLUDE = re.compile(r'#include\s+"(dkgen_[a-z0-9_]+)\.h"')
 
 
 def template_env() -> jinja2.Environment:
-    return jinja2.Environment(
+    """The templates' environment; the filter `c_literal(ctype)` writes a number as a C
+    literal of that type (`dkgen.codegen.pack.c_literal`)."""
+    env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(templates_dir())),
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
@@ -39,6 +48,8 @@ def template_env() -> jinja2.Environment:
         keep_trailing_newline=True,
         autoescape=False,
     )
+    env.filters["c_literal"] = c_literal
+    return env
 
 
 def runtime_closure(stems: set[str]) -> list[str]:
@@ -61,7 +72,7 @@ def runtime_closure(stems: set[str]) -> list[str]:
 class GeneratedLibrary:
     out_dir: Path
     name: str
-    plan: ModelPlan
+    plan: AnyPlan
     manifest: dict
 
     @property
@@ -73,8 +84,14 @@ class GeneratedLibrary:
         return [self.out_dir / d for d in ("include", "runtime", "src")]
 
 
-def render_files(plan: ModelPlan, *, source: str = "model") -> dict[str, bytes]:
-    """All files of the library as {relative path: bytes} (manifest included)."""
+def render_library(plan: AnyPlan, templates: dict[str, str], macros: str, *, source: str = "model",
+                   extra: dict | None = None) -> dict[str, bytes]:
+    """Render a library (float32 or int8) as {relative path: bytes}, manifest excepted.
+
+    `plan` is a ModelPlan or an int8 QuantPlan (name, kernels, macs); `templates` maps
+    each template to its output path (`{name}` is filled in); `macros` is the macro
+    template the others call as `macros`; `extra` adds to the templates' context.
+    """
     env = template_env()
     name = plan.name
     stems = runtime_closure(plan.kernels)
@@ -94,17 +111,31 @@ def render_files(plan: ModelPlan, *, source: str = "model") -> dict[str, bytes]:
         "macs": plan.macs,
         "kernel_headers": [s for s in stems if s != "dkgen_common" and (rt / f"{s}.h").exists()],
         "c_sources": c_sources,
-        "macros": env.get_template("lib/macros.j2").module,
+        "macros": env.get_template(macros).module,
+        **(extra or {}),
     }
-    for tpl, out in (("lib/model.h.j2", f"include/{name}.h"), ("lib/model.c.j2", f"src/{name}.c"),
-                     ("lib/model_weights.h.j2", f"src/{name}_weights.h"),
-                     ("lib/model_weights.c.j2", f"src/{name}_weights.c"),
-                     ("lib/CMakeLists.txt.j2", "CMakeLists.txt"), ("lib/model.mk.j2", f"{name}.mk")):
-        files[out] = env.get_template(tpl).render(ctx).encode()
+    for tpl, out in templates.items():
+        files[out.format(name=name)] = env.get_template(tpl).render(ctx).encode()
     return files
 
 
-def build_manifest(plan: ModelPlan, files: dict[str, bytes], source: str, source_sha256: str | None,
+# The float32 library: template -> output path.
+LIB_TEMPLATES = {
+    "lib/model.h.j2": "include/{name}.h",
+    "lib/model.c.j2": "src/{name}.c",
+    "lib/model_weights.h.j2": "src/{name}_weights.h",
+    "lib/model_weights.c.j2": "src/{name}_weights.c",
+    "lib/CMakeLists.txt.j2": "CMakeLists.txt",
+    "lib/model.mk.j2": "{name}.mk",
+}
+
+
+def render_files(plan: ModelPlan, *, source: str = "model") -> dict[str, bytes]:
+    """All files of the float32 library as {relative path: bytes} (no manifest)."""
+    return render_library(plan, LIB_TEMPLATES, "lib/macros.j2", source=source)
+
+
+def build_manifest(plan: AnyPlan, files: dict[str, bytes], source: str, source_sha256: str | None,
                    dtype: str = "float32") -> dict:
     model = plan.model
     layers = []
@@ -179,9 +210,16 @@ def generate(model: Model, out_dir: str | os.PathLike[str], *, name: str | None 
         plan = plan_model(model, name)
     except ValueError as exc:
         raise DkgenError(str(exc), path=source, field="model") from None
-    src = source or model.name
-    files = render_files(plan, source=Path(src).name)
-    manifest = build_manifest(plan, files, Path(src).name, source_sha256)
+    src = Path(source or model.name).name
+    files = render_files(plan, source=src)
+    manifest = build_manifest(plan, files, src, source_sha256)
+    return write_library(plan, files, manifest, out_dir, force=force, check=check)
+
+
+def write_library(plan: AnyPlan, files: dict[str, bytes], manifest: dict, out_dir: str | os.PathLike[str], *,
+                  force: bool, check: Callable[[GeneratedLibrary], None] | None) -> GeneratedLibrary:
+    """Add the manifest to `files` and write them to `out_dir` (see `write_tree`); `check`
+    sees the complete library in its temporary folder first."""
     files["manifest.json"] = (json.dumps(manifest, indent=2, sort_keys=True) + "\n").encode()
     hook = None if check is None else (lambda tmp: check(GeneratedLibrary(tmp, plan.name, plan, manifest)))
     write_tree(files, Path(out_dir), force=force, check=hook)

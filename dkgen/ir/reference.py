@@ -8,9 +8,24 @@ layer-by-layer debugging.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+from typing import Protocol, TypeVar
+
 import numpy as np
 
-from dkgen.ir.graph import GRU, LSTM, Embedding, Layer, Linear, Model, Softmax
+from dkgen.ir.graph import GRU, LSTM, Embedding, InputSpec, Layer, Linear, Model, Softmax
+
+
+class ChainLayer(Protocol):
+    """What `run_chain` needs of a layer (an IR `Layer` or a quantised `QLayer`)."""
+
+    name: str
+
+    @property
+    def state_size(self) -> int: ...
+
+
+L = TypeVar("L", bound=ChainLayer)
 
 
 def sigmoid(x: np.ndarray) -> np.ndarray:
@@ -67,6 +82,49 @@ def layer_step(layer: Layer, x: np.ndarray, state: np.ndarray | None) -> tuple[n
     raise NotImplementedError(f"reference executor has no rule for {type(layer).__name__}")
 
 
+def check_inputs(spec: InputSpec, xs: np.ndarray) -> np.ndarray:
+    """Check (batch, time[, features]) inputs against the model's input spec; token ids come
+    back as int64, vectors as given."""
+    xs = np.asarray(xs)
+    if spec.kind == "token":
+        if xs.ndim != 2:
+            raise ValueError(f"token inputs must be (batch, time), got {xs.shape}")
+        if xs.size and (xs.min() < 0 or xs.max() >= spec.size):
+            raise ValueError(f"token ids must lie in [0, {spec.size})")
+        return xs.astype(np.int64)
+    if xs.ndim != 3 or xs.shape[2] != spec.size:
+        raise ValueError(f"inputs must be (batch, time, {spec.size}), got {xs.shape}")
+    return xs
+
+
+def zero_state(layers: Sequence[ChainLayer], batch: int, dtype: type = np.float64
+               ) -> list[np.ndarray | None]:
+    """Each layer's recurrent state at the start of a sequence (None for stateless layers)."""
+    return [np.zeros((batch, layer.state_size), dtype) if layer.state_size else None for layer in layers]
+
+
+def run_chain(layers: Sequence[L], step: Callable[[L, np.ndarray, np.ndarray | None], tuple],
+              xs: np.ndarray, state: list[np.ndarray | None] | None, output_size: int, *,
+              dtype: type, trace: bool
+              ) -> tuple[np.ndarray, dict[str, np.ndarray], list[np.ndarray | None]]:
+    """Run a chain of layers over the time axis of `xs` from `state` (zeros of `dtype` if
+    None), one `step(layer, x, state)` per layer and timestep.  Returns outputs (batch,
+    time, out) of `dtype`; with `trace`, each layer's outputs by layer name as (batch,
+    time, size); and the final state."""
+    batch, steps = xs.shape[0], xs.shape[1]
+    state = list(state) if state is not None else zero_state(layers, batch, dtype)
+    outputs = np.zeros((batch, steps, output_size), dtype)
+    traces: dict[str, list[np.ndarray]] = {layer.name: [] for layer in layers} if trace else {}
+    for t in range(steps):
+        v = xs[:, t]
+        for i, layer in enumerate(layers):
+            v, state[i] = step(layer, v, state[i])
+            if trace:
+                traces[layer.name].append(v)
+        outputs[:, t] = v
+    return outputs, {k: np.stack(v, axis=1) for k, v in traces.items()}, state
+
+
 class ReferenceExecutor:
     """Runs a `Model` on batches of sequences in float64."""
 
@@ -74,21 +132,11 @@ class ReferenceExecutor:
         self.model = model
 
     def initial_state(self, batch: int = 1) -> list[np.ndarray | None]:
-        return [np.zeros((batch, layer.state_size)) if layer.state_size else None
-                for layer in self.model.layers]
+        return zero_state(self.model.layers, batch)
 
     def _check_inputs(self, xs: np.ndarray) -> np.ndarray:
-        spec = self.model.input
-        xs = np.asarray(xs)
-        if spec.kind == "token":
-            if xs.ndim != 2:
-                raise ValueError(f"token inputs must be (batch, time), got {xs.shape}")
-            if xs.size and (xs.min() < 0 or xs.max() >= spec.size):
-                raise ValueError(f"token ids must lie in [0, {spec.size})")
-            return xs.astype(np.int64)
-        if xs.ndim != 3 or xs.shape[2] != spec.size:
-            raise ValueError(f"inputs must be (batch, time, {spec.size}), got {xs.shape}")
-        return xs.astype(np.float32).astype(np.float64)
+        xs = check_inputs(self.model.input, xs)
+        return xs if self.model.input.kind == "token" else xs.astype(np.float32).astype(np.float64)
 
     def run(self, xs: np.ndarray, state: list[np.ndarray | None] | None = None, *,
             trace: bool = False) -> tuple[np.ndarray, dict[str, np.ndarray]]:
@@ -97,20 +145,10 @@ class ReferenceExecutor:
         Returns outputs (batch, time, out) and, with `trace`, each layer's outputs by
         layer name as (batch, time, size).
         """
-        xs = self._check_inputs(xs)
-        batch, steps = xs.shape[0], xs.shape[1]
-        state = list(state) if state is not None else self.initial_state(batch)
-        outputs = np.zeros((batch, steps, self.model.output_size))
-        traces: dict[str, list[np.ndarray]] = {layer.name: [] for layer in self.model.layers} if trace else {}
-        for t in range(steps):
-            v = xs[:, t]
-            for i, layer in enumerate(self.model.layers):
-                v, state[i] = layer_step(layer, v, state[i])
-                if trace:
-                    traces[layer.name].append(v)
-            outputs[:, t] = v
-        self.last_state = state
-        return outputs, {k: np.stack(v, axis=1) for k, v in traces.items()}
+        outputs, traces, self.last_state = run_chain(
+            self.model.layers, layer_step, self._check_inputs(xs), state, self.model.output_size,
+            dtype=np.float64, trace=trace)
+        return outputs, traces
 
     def __call__(self, xs: np.ndarray) -> np.ndarray:
         return self.run(xs)[0]

@@ -8,12 +8,13 @@ outputs equal the integer reference's bit for bit (compare with atol = 0).
 `<name>_step_q(state, xq, yq)` is the integer core alone, for int8 pipelines.
 
 Layout, planning of buffers and the manifest follow `dkgen.codegen` (float32); buffers
-are typed (int32 accumulators, int16 intermediates, int8 activations).
+are typed (int32 accumulators, int16 intermediates, int8 activations).  As there, the
+plan is data only (symbols, numbers, `Buffer`s, `CMatrix`/`Descriptor` field dicts) and
+templates/lib/int8/ writes every piece of C syntax.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import re
 from collections.abc import Callable
@@ -23,14 +24,14 @@ from pathlib import Path
 import numpy as np
 
 from dkgen import __version__
-from dkgen.codegen.pack import c_literal
-from dkgen.codegen.plan import c_identifier
+from dkgen.codegen.pack import CTYPES, CArray, CMatrix
+from dkgen.codegen.plan import Buffer, LayerPlan, c_identifier, layer_cnames, ping_pong
 from dkgen.codegen.render import (
     GeneratedLibrary,
     build_manifest,
-    runtime_closure,
+    render_library,
     template_env,
-    write_tree,
+    write_library,
 )
 from dkgen.errors import DkgenError
 from dkgen.ir.graph import Model
@@ -54,107 +55,40 @@ from dkgen.quant.model import (
 )
 from dkgen.quant.quantize import QuantOptions, quantize_model
 from dkgen.quant.reference import QuantReferenceExecutor
-from dkgen.resources import runtime_dir
-
-_CTYPES = {
-    "int8_t": (np.int8, 1),
-    "uint8_t": (np.uint8, 1),
-    "int16_t": (np.int16, 2),
-    "uint16_t": (np.uint16, 2),
-    "int32_t": (np.int32, 4),
-    "float": (np.float32, 4),
-}
 
 # Build the int8 runner with this define so the model calls its per-layer trace hooks.
 RUNNER_DEFINES: dict[str, str | None] = {"DKGEN_TRACE_HOOKS": None}
 
 
 @dataclass
-class QArray:
-    """One `static const` array of the weights file."""
-
-    symbol: str
-    ctype: str
-    values: np.ndarray
-
-    def __post_init__(self) -> None:
-        dtype, _ = _CTYPES[self.ctype]
-        v = np.asarray(self.values).reshape(-1)
-        if self.ctype != "float":
-            info = np.iinfo(dtype)
-            if v.size and (v.min() < info.min or v.max() > info.max):
-                raise ValueError(f"{self.symbol}: values do not fit {self.ctype}")
-        self.values = np.ascontiguousarray(v, dtype=dtype)
-
-    @property
-    def length(self) -> int:
-        return int(self.values.size)
-
-    @property
-    def nbytes(self) -> int:
-        return self.length * _CTYPES[self.ctype][1]
-
-    def literal_rows(self, per_line: int = 16) -> list[str]:
-        ctype = self.ctype if self.ctype in ("float", "int32_t") else "int"
-        lits = [c_literal(v, ctype) + ("u" if self.ctype.startswith("uint") else "")
-                for v in self.values.tolist()]
-        return [", ".join(lits[i:i + per_line]) for i in range(0, len(lits), per_line)]
-
-
-@dataclass
 class Descriptor:
-    """A member of the weights struct: its C type, name and initialiser."""
+    """A member of the weights struct, as data: `kind` names its struct type (array: a
+    pointer to a constant array; kron, dope, requant, lstm_cell, gru_cell: the runtime's
+    descriptor types) and `fields` its values; templates/lib/int8/macros.j2 writes the C
+    declaration and initialiser of each kind."""
 
-    ctype: str
+    kind: str
     member: str
-    init: str
+    fields: dict[str, object]
 
 
 @dataclass
-class QCMatrix:
-    """How one quantised matrix is multiplied in C (field names as `dkgen.codegen.pack.CMatrix`
-    where the manifest reads them)."""
+class QLayerPlan(LayerPlan):
+    """A layer of the int8 library: the float plan's fields (buffers are typed members of
+    the int8 state, `Buffer("input")` is the integer input the core reads) plus the
+    output width and the weights-struct members of its requantisations and cell."""
 
-    member: str
-    kind: str  # dense | kron | csr | low_rank
-    rows: int
-    cols: int
-    arrays: list[QArray] = field(default_factory=list)
-    fields: dict[str, object] = field(default_factory=dict)
-    t16: int = 0  # int16 scratch entries
-    lr: int = 0  # int32 scratch entries (low-rank)
-    macs: int = 0
-
-    @property
-    def nbytes(self) -> int:
-        return sum(a.nbytes for a in self.arrays)
-
-
-@dataclass
-class QLayerPlan:
-    index: int
-    layer: QLayer
-    cname: str
-    op: str
-    inp: str  # C expression of the input buffer
-    out: str  # C expression of the output buffer
-    in_size: int
-    out_size: int
-    out_bits: int
-    matrices: dict[str, QCMatrix] = field(default_factory=dict)
-    vectors: dict[str, QArray] = field(default_factory=dict)
-    descriptors: dict[str, str] = field(default_factory=dict)  # role -> member
+    layer: QLayer  # type: ignore[assignment]  # (the float plan's is an IR Layer)
+    out_bits: int = 8
     requants: dict[str, list[tuple[int, str]]] = field(default_factory=dict)  # role -> [(row, member)]
-    hidden: int = 0
+    cell: str = ""  # LSTM/GRU: member of the cell's descriptor
+    cell_state: Buffer | None = None  # LSTM: the int16 cell state
+    beta: int = 0  # softmax: exp(-d * in_scale) = 2**-(d * beta / 2**16)
 
     @property
-    def macs(self) -> int:
-        return sum(m.macs for m in self.matrices.values())
-
-    @property
-    def trace_scale(self) -> str:
-        """The layer's output scale as a float literal (what a trace dequantises with)."""
-        return c_literal(float(np.float32(self.layer.out_scale)), "float")
+    def trace_scale(self) -> float:
+        """The layer's output scale in float32 (what a trace dequantises with)."""
+        return float(np.float32(self.layer.out_scale))
 
 
 @dataclass
@@ -162,11 +96,11 @@ class QuantPlan:
     name: str
     qmodel: QuantModel
     layers: list[QLayerPlan]
-    arrays: list[QArray]
+    arrays: list[CArray]
     descriptors: list[Descriptor]
-    state_members: list[tuple[str, str, int]]  # (ctype, member, entries)
+    state_members: list[tuple[str, str, int]]  # (element type, member, entries)
     scratch_members: list[tuple[str, str, int]]
-    final: str  # C expression of the last layer's output
+    final: Buffer  # the last layer's output
 
     @property
     def model(self) -> QuantModel:
@@ -187,8 +121,8 @@ class QuantPlan:
 
     @staticmethod
     def _struct_bytes(members: list[tuple[str, str, int]]) -> int:
-        size = sum(_CTYPES[t][1] * n for t, _, n in members)
-        align = max((_CTYPES[t][1] for t, _, _ in members), default=1)
+        size = sum(CTYPES[t][1] * n for t, _, n in members)
+        align = max((CTYPES[t][1] for t, _, _ in members), default=1)
         return -(-size // align) * align
 
     @property
@@ -204,16 +138,10 @@ class QuantPlan:
         return sum(lp.macs for lp in self.layers)
 
     @property
-    def mat_scratch_used(self) -> bool:
-        return any(m.t16 for lp in self.layers for m in lp.matrices.values())
-
-    @property
     def kernels(self) -> set[str]:
         used = {"dkgen_vector_s8", "dkgen_convert_s8"}
         for lp in self.layers:
-            mats = [p for m in lp.matrices.values()
-                    for p in ([q for _, q in m.fields["parts"]] if m.kind == "row_stack" else [m])]
-            for m in mats:
+            for m in (q for top in lp.matrices.values() for q in top.leaves()):
                 if m.kind == "dense":
                     used.add("dkgen_dense_matvec_s8")
                 elif m.kind == "kron":
@@ -236,80 +164,84 @@ class QuantPlan:
 # --- packing --------------------------------------------------------------------------
 
 
-def _rq_arrays(prefix: str, rq: Requant) -> tuple[list[QArray], str]:
-    mult = QArray(f"{prefix}_mult", "int32_t", rq.mult)
-    shift = QArray(f"{prefix}_shift", "int8_t", rq.shift)
-    init = f"{{ {mult.symbol}, {shift.symbol}, {rq.outer}u, {rq.inner}u, {rq.per_code}u }}"
-    return [mult, shift], init
+def _rq_arrays(prefix: str, rq: Requant) -> tuple[list[CArray], dict[str, object]]:
+    mult = CArray(f"{prefix}_mult", "int32_t", rq.mult)
+    shift = CArray(f"{prefix}_shift", "int8_t", rq.shift)
+    return [mult, shift], {"mult": mult.symbol, "shift": shift.symbol, "outer": rq.outer,
+                           "inner": rq.inner, "per": rq.per_code}
 
 
-def _dope_arrays(prefix: str, dope: QDope) -> tuple[list[QArray], str]:
+def _dope_arrays(prefix: str, dope: QDope) -> tuple[list[CArray], dict[str, object]]:
     steps, vals, bits = dope.encode()
-    step = QArray(f"{prefix}_step", "uint8_t" if bits == 8 else "uint16_t", steps)
-    val = QArray(f"{prefix}_val", "int8_t", vals)
-    s8 = step.symbol if bits == 8 else "NULL"
-    s16 = step.symbol if bits == 16 else "NULL"
-    init = f"{{ {s8}, {s16}, {val.symbol}, {step.length}u, {dope.cols}u, {dope.shift}u }}"
-    return [step, val], init
+    step = CArray(f"{prefix}_step", "uint8_t" if bits == 8 else "uint16_t", steps)
+    val = CArray(f"{prefix}_val", "int8_t", vals)
+    return [step, val], {"step8": step.symbol if bits == 8 else None,
+                         "step16": step.symbol if bits == 16 else None, "val": val.symbol,
+                         "count": step.length, "cols": dope.cols, "shift": dope.shift}
 
 
-def pack_qmatrix(prefix: str, m: QMatrix, descriptors: list[Descriptor]) -> QCMatrix:
-    """The arrays and descriptors of one quantised matrix."""
+def _array(arr: CArray, member: str | None = None) -> Descriptor:
+    """A weights-struct member pointing at a constant array."""
+    return Descriptor("array", member or arr.symbol, {"array": arr})
+
+
+def pack_qmatrix(prefix: str, m: QMatrix, descriptors: list[Descriptor]) -> CMatrix:
+    """The arrays of one quantised matrix; its weights-struct members go to `descriptors`.
+    `scratch` is the int16 intermediate's entries."""
     if max(m.rows, m.cols) >= 65536:
         raise DkgenError(f"{prefix}: matrices are limited to 65535 rows and columns")
     if isinstance(m, QRowStack):
         parts = [(row, pack_qmatrix(f"{prefix}_p{i}", part, descriptors))
                  for i, (row, part) in enumerate(zip(m.offsets, m.parts, strict=True))]
-        return QCMatrix(prefix, "row_stack", m.rows, m.cols, [a for _, p in parts for a in p.arrays],
-                        {"parts": parts}, t16=max(p.t16 for _, p in parts),
-                        lr=max(p.lr for _, p in parts), macs=m.macs)
+        cm = CMatrix(prefix, "row_stack", m.rows, m.cols, [a for _, p in parts for a in p.arrays],
+                     {}, scratch=max(p.scratch for _, p in parts), macs=m.macs)
+        cm.parts = parts
+        return cm
     if isinstance(m, QDense):
-        arr = QArray(prefix, "int8_t", m.w)
-        descriptors.append(Descriptor("const int8_t *", prefix, arr.symbol))
-        return QCMatrix(prefix, "dense", m.rows, m.cols, [arr], {}, macs=m.macs)
+        arr = CArray(prefix, "int8_t", m.w)
+        descriptors.append(_array(arr))
+        return CMatrix(prefix, "dense", m.rows, m.cols, [arr], {}, macs=m.macs)
     if isinstance(m, QKron):
         assert m.t_rq is not None
         (m1, n1), (m2, n2) = m.a.shape, m.b.shape
-        a, b = QArray(f"{prefix}_a", "int8_t", m.a), QArray(f"{prefix}_b", "int8_t", m.b)
-        rq_arrays, _ = _rq_arrays(f"{prefix}_t", m.t_rq)
-        per_row = 1 if m.t_rq.per != "tensor" else 0
-        init = (f"{{ {a.symbol}, {b.symbol}, {rq_arrays[0].symbol}, {rq_arrays[1].symbol}, "
-                f"{m1}u, {n1}u, {m2}u, {n2}u, {m.t_max}, {m.order}u, {per_row}u }}")
-        descriptors.append(Descriptor("dkgen_kron_s8_t", prefix, init))
+        a, b = CArray(f"{prefix}_a", "int8_t", m.a), CArray(f"{prefix}_b", "int8_t", m.b)
+        rq_arrays, rq = _rq_arrays(f"{prefix}_t", m.t_rq)
+        descriptors.append(Descriptor("kron", prefix, {
+            "a": a.symbol, "b": b.symbol, "t_mult": rq["mult"], "t_shift": rq["shift"],
+            "m1": m1, "n1": n1, "m2": m2, "n2": n2, "t_max": m.t_max, "order": m.order,
+            "per_row": 1 if m.t_rq.per != "tensor" else 0}))
         arrays = [a, b, *rq_arrays]
         fields: dict[str, object] = {"dope": None}
         if m.dope is not None and m.dope.nnz:
-            d_arrays, d_init = _dope_arrays(f"{prefix}_dope", m.dope)
+            d_arrays, d_fields = _dope_arrays(f"{prefix}_dope", m.dope)
             arrays += d_arrays
-            descriptors.append(Descriptor("dkgen_dope_s8_t", f"{prefix}_dope", d_init))
+            descriptors.append(Descriptor("dope", f"{prefix}_dope", d_fields))
             fields["dope"] = f"{prefix}_dope"
-        return QCMatrix(prefix, "kron", m.rows, m.cols, arrays, fields, t16=m.scratch, macs=m.macs)
+        return CMatrix(prefix, "kron", m.rows, m.cols, arrays, fields, scratch=m.scratch, macs=m.macs)
     if isinstance(m, QDope):
-        arrays, init = _dope_arrays(prefix, m)
-        descriptors.append(Descriptor("dkgen_dope_s8_t", prefix, init))
-        return QCMatrix(prefix, "csr", m.rows, m.cols, arrays, {}, macs=m.macs)
+        arrays, d_fields = _dope_arrays(prefix, m)
+        descriptors.append(Descriptor("dope", prefix, d_fields))
+        return CMatrix(prefix, "csr", m.rows, m.cols, arrays, {}, macs=m.macs)
     if isinstance(m, QLowRank):
         assert m.t_rq is not None
-        u, v = QArray(f"{prefix}_u", "int8_t", m.u), QArray(f"{prefix}_v", "int8_t", m.v)
-        rq_arrays, rq_init = _rq_arrays(f"{prefix}_t", m.t_rq)
-        descriptors += [Descriptor("const int8_t *", f"{prefix}_u", u.symbol),
-                        Descriptor("const int8_t *", f"{prefix}_v", v.symbol),
-                        Descriptor("dkgen_requant_t", f"{prefix}_t", rq_init)]
+        u, v = CArray(f"{prefix}_u", "int8_t", m.u), CArray(f"{prefix}_v", "int8_t", m.v)
+        rq_arrays, rq = _rq_arrays(f"{prefix}_t", m.t_rq)
+        descriptors += [_array(u), _array(v), Descriptor("requant", f"{prefix}_t", rq)]
         rank = int(m.v.shape[0])
-        return QCMatrix(prefix, "low_rank", m.rows, m.cols, [u, v, *rq_arrays],
-                        {"rank": rank, "t_max": m.t_max}, t16=rank, lr=rank, macs=m.macs)
+        return CMatrix(prefix, "low_rank", m.rows, m.cols, [u, v, *rq_arrays],
+                       {"rank": rank, "t_max": m.t_max}, scratch=rank, macs=m.macs)
     raise DkgenError(f"{prefix}: int8 code generation has no rule for matrix kind {m.kind}")
 
 
-def _add_vector(lp: QLayerPlan, role: str, ctype: str, values: np.ndarray, arrays: list[QArray],
+def _add_vector(lp: QLayerPlan, role: str, ctype: str, values: np.ndarray, arrays: list[CArray],
                 descriptors: list[Descriptor]) -> None:
-    arr = QArray(f"{lp.cname}_{role}", ctype, values)
+    arr = CArray(f"{lp.cname}_{role}", ctype, values)
     lp.vectors[role] = arr
     arrays.append(arr)
-    descriptors.append(Descriptor(f"const {ctype} *", arr.symbol, arr.symbol))
+    descriptors.append(_array(arr))
 
 
-def _add_requant(lp: QLayerPlan, role: str, rq: Requant | RequantStack | None, arrays: list[QArray],
+def _add_requant(lp: QLayerPlan, role: str, rq: Requant | RequantStack | None, arrays: list[CArray],
                  descriptors: list[Descriptor]) -> None:
     """Descriptors of one requantisation: one, or one per part of a row stack; the layer
     plan records [(first row, member)]."""
@@ -317,9 +249,9 @@ def _add_requant(lp: QLayerPlan, role: str, rq: Requant | RequantStack | None, a
     parts = [(0, rq, f"{lp.cname}_{role}")] if isinstance(rq, Requant) else [
         (row, part, f"{lp.cname}_{role}_p{i}") for i, (row, part) in enumerate(rq.parts)]
     for _, part, member in parts:
-        rq_arrays, init = _rq_arrays(member, part)
+        rq_arrays, fields = _rq_arrays(member, part)
         arrays.extend(rq_arrays)
-        descriptors.append(Descriptor("dkgen_requant_t", member, init))
+        descriptors.append(Descriptor("requant", member, fields))
     lp.requants[role] = [(row, member) for row, _, member in parts]
 
 
@@ -329,30 +261,26 @@ def plan_int8(qmodel: QuantModel, name: str | None = None) -> QuantPlan:
     n = len(qmodel.layers)
     if n == 0:
         raise DkgenError(f"{qmodel.name}: the model has no layers")
-    arrays: list[QArray] = []
+    arrays: list[CArray] = []
     descriptors: list[Descriptor] = []
     plans: list[QLayerPlan] = []
     state16: list[tuple[str, str, int]] = []
     state8: list[tuple[str, str, int]] = []
     acc = gates = t16 = lr = out16 = act = 0
-    act_bufs = ["s->scratch.act0", "s->scratch.act1"]
+    act_bufs = [Buffer("scratch", "act0"), Buffer("scratch", "act1")]
     next_act = 0
-    inp = "xq"
-    seen: set[str] = set()
-    for i, layer in enumerate(qmodel.layers):
-        lname = c_identifier(f"l{i}_{layer.name}")
-        while lname in seen:
-            lname += "_"
-        seen.add(lname)
+    inp = Buffer("input")
+    for i, (layer, lname) in enumerate(zip(qmodel.layers, layer_cnames(qmodel.layers), strict=True)):
         last = i == n - 1
-        lp = QLayerPlan(i, layer, lname, layer.op, inp, inp, layer.in_size, layer.out_size, layer.out_bits)
+        lp = QLayerPlan(i, layer, lname, layer.op, inp, inp, layer.in_size, layer.out_size,
+                        out_bits=layer.out_bits)
         for role, m in layer.matrices().items():
             cm = pack_qmatrix(f"{lname}_{role}", m, descriptors)
             lp.matrices[role] = cm
             arrays.extend(cm.arrays)
             acc = max(acc, cm.rows)
-            t16 = max(t16, cm.t16)
-            lr = max(lr, cm.lr)
+            t16 = max(t16, cm.scratch)
+            lr = max([lr] + [q.scratch for q in cm.leaves() if q.kind == "low_rank"])  # its rank
 
         if isinstance(layer, QEmbedding):
             _add_vector(lp, "table", "int8_t", layer.table, arrays, descriptors)
@@ -363,42 +291,39 @@ def plan_int8(qmodel: QuantModel, name: str | None = None) -> QuantPlan:
         elif isinstance(layer, QLSTM | QGRU):
             h = layer.hidden
             lp.hidden = h
+            lp.cell = f"{lname}_cell"
             _add_requant(lp, "rq_ih", layer.rq_ih, arrays, descriptors)
             _add_requant(lp, "rq_hh", layer.rq_hh, arrays, descriptors)
             if isinstance(layer, QLSTM):
                 _add_vector(lp, "bias", "int16_t", layer.bias, arrays, descriptors)
                 assert layer.h_rq is not None
-                init = (f"{{ {c_literal(int(layer.h_rq.mult[0]), 'int32_t')}, {h}u, "
-                        f"{int(layer.h_rq.shift[0])}, {layer.cell_frac}u }}")
-                descriptors.append(Descriptor("dkgen_lstm_s16_t", f"{lname}_cell", init))
+                descriptors.append(Descriptor("lstm_cell", lp.cell, {
+                    "mult": int(layer.h_rq.mult[0]), "hidden": h, "shift": int(layer.h_rq.shift[0]),
+                    "cell_frac": layer.cell_frac}))
                 state16.append(("int16_t", f"{lname}_c", h))
+                lp.cell_state = Buffer("state", f"{lname}_c")
                 gates = max(gates, 4 * h)
             else:
                 _add_vector(lp, "b_ih", "int16_t", layer.b_ih, arrays, descriptors)
                 _add_vector(lp, "b_hh", "int16_t", layer.b_hh, arrays, descriptors)
                 assert layer.n_rq is not None
-                init = (f"{{ {c_literal(int(layer.n_rq.mult[0]), 'int32_t')}, {h}u, "
-                        f"{int(layer.n_rq.shift[0])} }}")
-                descriptors.append(Descriptor("dkgen_gru_s16_t", f"{lname}_cell", init))
+                descriptors.append(Descriptor("gru_cell", lp.cell, {
+                    "mult": int(layer.n_rq.mult[0]), "hidden": h, "shift": int(layer.n_rq.shift[0])}))
                 gates = max(gates, 6 * h)
-            lp.descriptors["cell"] = f"{lname}_cell"
             state8.append(("int8_t", f"{lname}_h", h))
-            lp.out = f"s->rnn.{lname}_h"
+            lp.out = Buffer("state", f"{lname}_h")
         elif isinstance(layer, QSoftmax):
-            lp.descriptors["beta"] = str(layer.beta)
+            lp.beta = layer.beta
         else:
             raise DkgenError(f"layer {layer.name}: int8 code generation has no rule for {layer.op}")
         if not isinstance(layer, QLSTM | QGRU):
             if layer.out_bits == 16:
                 if not last:
                     raise DkgenError(f"layer {layer.name}: an int16 output must be the model's last")
-                lp.out = "s->scratch.out16"
+                lp.out = Buffer("scratch", "out16")
                 out16 = layer.out_size
             else:
-                if inp == act_bufs[next_act]:
-                    next_act ^= 1
-                lp.out = act_bufs[next_act]
-                next_act ^= 1
+                lp.out, next_act = ping_pong(act_bufs, inp, next_act)
                 act = max(act, layer.out_size)
         plans.append(lp)
         inp = lp.out
@@ -446,41 +371,21 @@ def quant_summary(qmodel: QuantModel) -> dict:
             "layers": layers}
 
 
+# The int8 library: template -> output path (the build files are the float library's).
+INT8_TEMPLATES = {
+    "lib/int8/model.h.j2": "include/{name}.h",
+    "lib/int8/model.c.j2": "src/{name}.c",
+    "lib/int8/model_weights.h.j2": "src/{name}_weights.h",
+    "lib/int8/model_weights.c.j2": "src/{name}_weights.c",
+    "lib/CMakeLists.txt.j2": "CMakeLists.txt",
+    "lib/model.mk.j2": "{name}.mk",
+}
+
+
 def render_files_int8(plan: QuantPlan, *, source: str = "model") -> dict[str, bytes]:
     """All files of the int8 library as {relative path: bytes} (no manifest)."""
-    env = template_env()
-    name = plan.name
-    qm = plan.qmodel
-    stems = runtime_closure(plan.kernels)
-    rt = runtime_dir()
-    files: dict[str, bytes] = {}
-    runtime_files = [f"{s}{x}" for s in stems for x in (".h", ".c") if (rt / f"{s}{x}").exists()]
-    for f in runtime_files:
-        files[f"runtime/{f}"] = (rt / f).read_bytes()
-    c_sources = [f"src/{name}.c", f"src/{name}_weights.c"] + [
-        f"runtime/{f}" for f in runtime_files if f.endswith(".c")]
-    ctx = {
-        "name": name,
-        "NAME": name.upper(),
-        "plan": plan,
-        "qm": qm,
-        "version": __version__,
-        "source": source,
-        "macs": plan.macs,
-        "kernel_headers": [s for s in stems if s != "dkgen_common" and (rt / f"{s}.h").exists()],
-        "c_sources": c_sources,
-        "input_inv_scale": c_literal(float(qm.input_inv_scale), "float"),
-        "output_scale": c_literal(float(qm.output_scale), "float"),
-        "out_ctype": "int16_t" if qm.output_bits == 16 else "int8_t",
-        "out_suffix": "s16" if qm.output_bits == 16 else "s8",
-        "macros": env.get_template("lib/int8/macros.j2").module,
-    }
-    for tpl, out in (("lib/int8/model.h.j2", f"include/{name}.h"), ("lib/int8/model.c.j2", f"src/{name}.c"),
-                     ("lib/int8/model_weights.h.j2", f"src/{name}_weights.h"),
-                     ("lib/int8/model_weights.c.j2", f"src/{name}_weights.c"),
-                     ("lib/CMakeLists.txt.j2", "CMakeLists.txt"), ("lib/model.mk.j2", f"{name}.mk")):
-        files[out] = env.get_template(tpl).render(ctx).encode()
-    return files
+    return render_library(plan, INT8_TEMPLATES, "lib/int8/macros.j2", source=source,
+                          extra={"qm": plan.qmodel})
 
 
 def _as_quant_model(model: Model | QuantModel, calib_inputs: np.ndarray | None,
@@ -508,15 +413,11 @@ def generate_int8(model: Model | QuantModel, calib_inputs: np.ndarray | None,
         plan = plan_int8(qmodel, name)
     except ValueError as exc:
         raise DkgenError(str(exc), path=source, field="model") from None
-    src = source or qmodel.name
-    files = render_files_int8(plan, source=Path(src).name)
-    manifest = build_manifest(plan, files, Path(src).name, source_sha256, dtype="int8")  # type: ignore[arg-type]
+    src = Path(source or qmodel.name).name
+    files = render_files_int8(plan, source=src)
+    manifest = build_manifest(plan, files, src, source_sha256, dtype="int8")
     manifest["quantization"] = quant_summary(qmodel)
-    files["manifest.json"] = (json.dumps(manifest, indent=2, sort_keys=True) + "\n").encode()
-    hook = None if check is None else (
-        lambda tmp: check(GeneratedLibrary(tmp, plan.name, plan, manifest)))  # type: ignore[arg-type]
-    write_tree(files, Path(out_dir), force=force, check=hook)
-    return GeneratedLibrary(Path(out_dir), plan.name, plan, manifest)  # type: ignore[arg-type]
+    return write_library(plan, files, manifest, out_dir, force=force, check=check)
 
 
 # --- golden vectors and the int8 runner ------------------------------------------------
@@ -570,7 +471,6 @@ def write_runner_int8(lib: GeneratedLibrary, golden: Int8Golden, out_dir: Path, 
     """
     env = template_env()
     name = lib.name
-    plan = lib.plan
     in_type = "int32_t" if golden.inputs.dtype.kind in "iu" else "float"
     sizes = [int(t.shape[2]) for t in golden.traces]
     offsets = np.concatenate([[0], np.cumsum([t.size for t in golden.traces])])[:-1]
@@ -580,12 +480,12 @@ def write_runner_int8(lib: GeneratedLibrary, golden: Int8Golden, out_dir: Path, 
         "sequences": golden.sequences, "steps": golden.steps,
         "print_argmax": print_argmax, "trace": trace_layers,
         "layers": len(golden.traces),
-        "inputs": QArray("golden_inputs", in_type, golden.inputs),
-        "outputs": QArray("golden_outputs", "float", golden.outputs),
-        "trace_values": QArray("golden_trace", "int16_t", flat),
+        "inputs": CArray("golden_inputs", in_type, golden.inputs),
+        "outputs": CArray("golden_outputs", "float", golden.outputs),
+        "trace_values": CArray("golden_trace", "int16_t", flat),
         "trace_offsets": [int(o) for o in offsets],
         "trace_sizes": sizes,
-        "layer_names": [lp.layer.name for lp in plan.layers],  # type: ignore[attr-defined]
+        "layer_names": [lp.layer.name for lp in lib.plan.layers],
     }
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)

@@ -430,15 +430,14 @@ class QLinear(QLayer):
 
 
 @dataclass(eq=False)
-class QLSTM(QLayer):
+class _QRecurrent(QLayer):
+    """What the integer LSTM and GRU share: the two matrices and their requantisations."""
+
     hidden: int = 0
     w_ih: QMatrix | None = None
     w_hh: QMatrix | None = None
     rq_ih: Requant | RequantStack | None = None  # accumulators -> Q3.12 gate units
     rq_hh: Requant | RequantStack | None = None
-    bias: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))  # int16 Q3.12, b_ih + b_hh
-    cell_frac: int = 12  # cell state is int16 with this many fraction bits
-    h_rq: Requant | None = None  # Q0.30 (o * tanh(c)) -> h units
 
     def matrices(self) -> dict[str, QMatrix]:
         assert self.w_ih is not None and self.w_hh is not None
@@ -452,6 +451,13 @@ class QLSTM(QLayer):
     @property
     def out_size(self) -> int:
         return self.hidden
+
+
+@dataclass(eq=False)
+class QLSTM(_QRecurrent):
+    bias: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))  # int16 Q3.12, b_ih + b_hh
+    cell_frac: int = 12  # cell state is int16 with this many fraction bits
+    h_rq: Requant | None = None  # Q0.30 (o * tanh(c)) -> h units
 
     @property
     def state_size(self) -> int:
@@ -459,28 +465,10 @@ class QLSTM(QLayer):
 
 
 @dataclass(eq=False)
-class QGRU(QLayer):
-    hidden: int = 0
-    w_ih: QMatrix | None = None
-    w_hh: QMatrix | None = None
-    rq_ih: Requant | RequantStack | None = None
-    rq_hh: Requant | RequantStack | None = None
+class QGRU(_QRecurrent):
     b_ih: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))  # int16 Q3.12
     b_hh: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
     n_rq: Requant | None = None  # Q0.30 ((1 - z) * n) -> h units
-
-    def matrices(self) -> dict[str, QMatrix]:
-        assert self.w_ih is not None and self.w_hh is not None
-        return {"w_ih": self.w_ih, "w_hh": self.w_hh}
-
-    @property
-    def in_size(self) -> int:
-        assert self.w_ih is not None
-        return self.w_ih.cols
-
-    @property
-    def out_size(self) -> int:
-        return self.hidden
 
     @property
     def state_size(self) -> int:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from dkgen.ir.reference import check_inputs, run_chain, zero_state
 from dkgen.quant.arith import (
     dequantize,
     quantize_input,
@@ -109,40 +110,22 @@ class QuantReferenceExecutor:
         self.qmodel = qmodel
 
     def initial_state(self, batch: int = 1) -> list[np.ndarray | None]:
-        return [np.zeros((batch, layer.state_size), np.int64) if layer.state_size else None
-                for layer in self.qmodel.layers]
+        return zero_state(self.qmodel.layers, batch, np.int64)
 
     def quantize_inputs(self, xs: np.ndarray) -> np.ndarray:
         """(batch, time[, features]) inputs -> the int8 values (or token ids) layer 0 sees."""
-        spec = self.qmodel.input
-        xs = np.asarray(xs)
-        if spec.kind == "token":
-            if xs.ndim != 2:
-                raise ValueError(f"token inputs must be (batch, time), got {xs.shape}")
-            if xs.size and (xs.min() < 0 or xs.max() >= spec.size):
-                raise ValueError(f"token ids must lie in [0, {spec.size})")
-            return xs.astype(np.int64)
-        if xs.ndim != 3 or xs.shape[2] != spec.size:
-            raise ValueError(f"inputs must be (batch, time, {spec.size}), got {xs.shape}")
+        xs = check_inputs(self.qmodel.input, xs)
+        if self.qmodel.input.kind == "token":
+            return xs
         return quantize_input(xs.astype(np.float32), self.qmodel.input_inv_scale)
 
     def run_q(self, xs: np.ndarray, state: list[np.ndarray | None] | None = None, *,
               trace: bool = False) -> tuple[np.ndarray, dict[str, np.ndarray]]:
         """Like `run`, but the outputs are the integers of the last layer (int64)."""
-        xq = self.quantize_inputs(xs)
-        batch, steps = xq.shape[0], xq.shape[1]
-        state = list(state) if state is not None else self.initial_state(batch)
-        outputs = np.zeros((batch, steps, self.qmodel.output_size), np.int64)
-        traces: dict[str, list[np.ndarray]] = {layer.name: [] for layer in self.qmodel.layers} if trace else {}
-        for t in range(steps):
-            v = xq[:, t]
-            for i, layer in enumerate(self.qmodel.layers):
-                v, state[i] = qlayer_step(layer, v, state[i])
-                if trace:
-                    traces[layer.name].append(v)
-            outputs[:, t] = v
-        self.last_state = state
-        return outputs, {k: np.stack(v, axis=1) for k, v in traces.items()}
+        outputs, traces, self.last_state = run_chain(
+            self.qmodel.layers, qlayer_step, self.quantize_inputs(xs), state, self.qmodel.output_size,
+            dtype=np.int64, trace=trace)
+        return outputs, traces
 
     def run(self, xs: np.ndarray, state: list[np.ndarray | None] | None = None, *,
             trace: bool = False) -> tuple[np.ndarray, dict[str, np.ndarray]]:

@@ -6,31 +6,21 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
-from pathlib import Path
 
 import pytest
+from codegen_helpers import COMPILERS, tree
 from random_models import mixed_model, token_model
 
 from dkgen.codegen.render import generate
 from dkgen.errors import DkgenError
 
 STRICT = ["-std=c99", "-Wall", "-Wextra", "-Wpedantic", "-Wshadow", "-Wconversion", "-Werror", "-O2"]
-COMPILERS = {
-    "gcc": ["gcc"],
-    "clang": [shutil.which("clang-16") or shutil.which("clang") or "clang"],
-    "arm-m0": ["arm-none-eabi-gcc", "-mcpu=cortex-m0", "-mthumb", "-mfloat-abi=soft"],
-    "arm-m4": ["arm-none-eabi-gcc", "-mcpu=cortex-m4", "-mthumb", "-mfloat-abi=hard", "-mfpu=fpv4-sp-d16"],
-}
-
-
-def _tree(root: Path) -> dict[str, bytes]:
-    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
 
 
 @pytest.mark.parametrize("make", [mixed_model, token_model])
 def test_files_and_manifest(tmp_path, make):
     lib = generate(make(0), tmp_path / "out", name="net", source="net.onnx", source_sha256="ab" * 32)
-    files = _tree(tmp_path / "out")
+    files = tree(tmp_path / "out")
     for f in ("include/net.h", "src/net.c", "src/net_weights.c", "src/net_weights.h", "CMakeLists.txt",
               "net.mk", "manifest.json", "runtime/dkgen_common.h"):
         assert f in files, f
@@ -46,7 +36,7 @@ def test_files_and_manifest(tmp_path, make):
 def test_generation_is_byte_identical(tmp_path):
     generate(mixed_model(0), tmp_path / "a", source="m.onnx")
     generate(mixed_model(0), tmp_path / "b", source="m.onnx")
-    assert _tree(tmp_path / "a") == _tree(tmp_path / "b")
+    assert tree(tmp_path / "a") == tree(tmp_path / "b")
 
 
 def test_kron_multiplies_in_factored_form(tmp_path):
@@ -61,12 +51,12 @@ def test_kron_multiplies_in_factored_form(tmp_path):
 def test_refuses_to_overwrite_and_leaves_nothing_half_written(tmp_path):
     out = tmp_path / "out"
     generate(mixed_model(0), out)
-    before = _tree(out)
+    before = tree(out)
     with pytest.raises(DkgenError, match="--force"):
         generate(mixed_model(1), out)
-    assert _tree(out) == before
+    assert tree(out) == before
     generate(mixed_model(1), out, force=True)
-    assert _tree(out) != before
+    assert tree(out) != before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]  # no temporary folders left
 
 

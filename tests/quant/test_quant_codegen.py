@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from codegen_helpers import COMPILERS, tree
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from int8_helpers import inputs_for, random_model, run_parity
@@ -24,16 +25,6 @@ from dkgen.quant.reference import QuantReferenceExecutor
 STRICT = ["-std=c99", "-Wall", "-Wextra", "-Wpedantic", "-Wshadow", "-Wconversion", "-Wsign-conversion",
           "-Wdouble-promotion", "-Wvla", "-Wmissing-prototypes", "-Wstrict-prototypes", "-Wcast-qual",
           "-Werror", "-O2"]
-COMPILERS = {
-    "gcc": ["gcc"],
-    "clang": [shutil.which("clang-16") or shutil.which("clang") or "clang"],
-    "arm-m0": ["arm-none-eabi-gcc", "-mcpu=cortex-m0", "-mthumb", "-mfloat-abi=soft"],
-    "arm-m4": ["arm-none-eabi-gcc", "-mcpu=cortex-m4", "-mthumb", "-mfloat-abi=hard", "-mfpu=fpv4-sp-d16"],
-}
-
-
-def _tree(root: Path) -> dict[str, bytes]:
-    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
 
 
 def _golden_inputs(model, seed: int) -> np.ndarray:
@@ -79,8 +70,8 @@ def test_files_manifest_and_determinism(tmp_path):
     calib = inputs_for(model, 8, 6, 3)
     lib = generate_int8(model, calib, tmp_path / "a", name="net", source="lm.onnx", source_sha256="cd" * 32)
     generate_int8(model, calib, tmp_path / "b", name="net", source="lm.onnx", source_sha256="cd" * 32)
-    files = _tree(tmp_path / "a")
-    assert files == _tree(tmp_path / "b")
+    files = tree(tmp_path / "a")
+    assert files == tree(tmp_path / "b")
     for f in ("include/net.h", "src/net.c", "src/net_weights.c", "src/net_weights.h", "CMakeLists.txt",
               "net.mk", "manifest.json", "runtime/dkgen_kron_matvec_s8.c", "runtime/dkgen_qmath_s32.h"):
         assert f in files, f

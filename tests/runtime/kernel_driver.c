@@ -42,72 +42,24 @@
 #include "dkgen_lstm_cell_f32.h"
 #include "dkgen_vector_f32.h"
 
-#define GUARD_BYTES 64u
+#define DRIVER_NAME "kernel_driver"
+#include "driver_io.h"
+
 #define GUARD_FILL 0xFF /* 0xFFFFFFFF is a NaN as float */
-
-static void die(const char *msg)
-{
-    fprintf(stderr, "kernel_driver: %s\n", msg);
-    exit(2);
-}
-
-static void *xmalloc(size_t bytes)
-{
-    /* malloc(0) may return NULL; keep every pointer valid and distinct. */
-    void *p = malloc(bytes > 0u ? bytes : 1u);
-    if (p == NULL) {
-        die("out of memory");
-    }
-    return p;
-}
-
-static void read_exact(void *dst, size_t bytes)
-{
-    if (bytes > 0u && fread(dst, 1u, bytes, stdin) != bytes) {
-        die("short read on stdin");
-    }
-}
-
-static void expect_eof(void)
-{
-    if (fgetc(stdin) != EOF) {
-        die("trailing bytes on stdin");
-    }
-}
-
-static uint32_t read_u32(void)
-{
-    uint32_t v;
-    read_exact(&v, sizeof v);
-    return v;
-}
 
 static float *read_f32(size_t n)
 {
-    float *p = (float *)xmalloc(n * sizeof(float));
-    read_exact(p, n * sizeof(float));
-    return p;
+    return (float *)read_array(n, sizeof(float));
 }
 
 static uint16_t *read_u16(size_t n)
 {
-    uint16_t *p = (uint16_t *)xmalloc(n * sizeof(uint16_t));
-    read_exact(p, n * sizeof(uint16_t));
-    return p;
+    return (uint16_t *)read_array(n, sizeof(uint16_t));
 }
 
 static uint32_t *read_u32_array(size_t n)
 {
-    uint32_t *p = (uint32_t *)xmalloc(n * sizeof(uint32_t));
-    read_exact(p, n * sizeof(uint32_t));
-    return p;
-}
-
-static void write_bytes(const void *src, size_t bytes)
-{
-    if (bytes > 0u && fwrite(src, 1u, bytes, stdout) != bytes) {
-        die("short write on stdout");
-    }
+    return (uint32_t *)read_array(n, sizeof(uint32_t));
 }
 
 static void write_f32(const float *p, size_t n)
@@ -118,14 +70,6 @@ static void write_f32(const float *p, size_t n)
 static void write_u32(uint32_t v)
 {
     write_bytes(&v, sizeof v);
-}
-
-static uint16_t to_u16(uint32_t v)
-{
-    if (v > 0xFFFFu) {
-        die("size does not fit uint16_t");
-    }
-    return (uint16_t)v;
 }
 
 static int run_dense(void)
@@ -150,7 +94,6 @@ static int run_kron(void)
     uint32_t m1, n1, m2, n2, order, bytes;
     unsigned char *raw;
     float *a, *b, *x, *y;
-    size_t i;
     int status = 0;
 
     m1 = read_u32();
@@ -179,17 +122,13 @@ static int run_kron(void)
     if (bytes % sizeof(float) != 0u) {
         die("scratch size is not a whole number of floats");
     }
-    /* Allocated as floats so the kernel gets properly aligned scratch. */
-    raw = (unsigned char *)xmalloc(bytes + GUARD_BYTES);
-    memset(raw, GUARD_FILL, bytes + GUARD_BYTES);
+    /* malloc'd, so the kernel gets scratch aligned for floats. */
+    raw = guarded_alloc(bytes, GUARD_FILL);
     dkgen_kron_matvec_f32(&k, x, y, (float *)(void *)raw);
-    for (i = bytes; i < (size_t)bytes + GUARD_BYTES; i++) {
-        if (raw[i] != (unsigned char)GUARD_FILL) {
-            fprintf(stderr, "kernel_driver: kron wrote past its %lu scratch bytes\n",
-                    (unsigned long)bytes);
-            status = 3;
-            break;
-        }
+    if (!guard_intact(raw, bytes, GUARD_FILL)) {
+        fprintf(stderr, "kernel_driver: kron wrote past its %lu scratch bytes\n",
+                (unsigned long)bytes);
+        status = 3;
     }
     write_u32(bytes);
     write_f32(y, (size_t)m1 * m2);

@@ -46,44 +46,10 @@
 #include "dkgen_requant_s8.h"
 #include "dkgen_softmax_s8.h"
 
-#define GUARD_BYTES 64u
+#define DRIVER_NAME "kernel_driver_s8"
+#include "driver_io.h"
+
 #define GUARD_FILL 0xA5
-
-static void die(const char *msg)
-{
-    fprintf(stderr, "kernel_driver_s8: %s\n", msg);
-    exit(2);
-}
-
-static void *xmalloc(size_t bytes)
-{
-    void *p = malloc(bytes > 0u ? bytes : 1u);
-    if (p == NULL) {
-        die("out of memory");
-    }
-    return p;
-}
-
-static void read_exact(void *dst, size_t bytes)
-{
-    if (bytes > 0u && fread(dst, 1u, bytes, stdin) != bytes) {
-        die("short read on stdin");
-    }
-}
-
-static void expect_eof(void)
-{
-    if (fgetc(stdin) != EOF) {
-        die("trailing bytes on stdin");
-    }
-}
-
-static uint32_t read_u32(void)
-{
-    uint32_t v;
-    read_exact(&v, sizeof v);
-    return v;
-}
 
 static int32_t read_i32v(void)
 {
@@ -91,28 +57,6 @@ static int32_t read_i32v(void)
     int32_t v;
     memcpy(&v, &u, sizeof v);
     return v;
-}
-
-static void *read_array(size_t n, size_t elem)
-{
-    void *p = xmalloc(n * elem);
-    read_exact(p, n * elem);
-    return p;
-}
-
-static void write_bytes(const void *src, size_t bytes)
-{
-    if (bytes > 0u && fwrite(src, 1u, bytes, stdout) != bytes) {
-        die("short write on stdout");
-    }
-}
-
-static uint16_t to_u16(uint32_t v)
-{
-    if (v > 0xFFFFu) {
-        die("size does not fit uint16_t");
-    }
-    return (uint16_t)v;
 }
 
 static float bits_to_float(uint32_t u)
@@ -212,7 +156,6 @@ static int run_kron(void)
     int32_t *acc = (int32_t *)read_array((size_t)m1 * m2, sizeof(int32_t));
     uint32_t bytes;
     unsigned char *scratch;
-    uint32_t i;
 
     expect_eof();
     k.a = a;
@@ -227,14 +170,11 @@ static int run_kron(void)
     k.order = (uint8_t)order;
     k.t_per_row = (uint8_t)per_row;
     bytes = dkgen_kron_matvec_s8_get_buffer_size(&k);
-    scratch = (unsigned char *)xmalloc((size_t)bytes + GUARD_BYTES);
-    memset(scratch, GUARD_FILL, (size_t)bytes + GUARD_BYTES);
+    scratch = guarded_alloc(bytes, GUARD_FILL);
     dkgen_kron_matvec_s8(&k, x, acc, (int16_t *)(void *)scratch);
-    for (i = 0u; i < GUARD_BYTES; i++) {
-        if (scratch[bytes + i] != GUARD_FILL) {
-            fprintf(stderr, "kernel_driver_s8: kron wrote past its scratch\n");
-            exit(3);
-        }
+    if (!guard_intact(scratch, bytes, GUARD_FILL)) {
+        fprintf(stderr, "kernel_driver_s8: kron wrote past its scratch\n");
+        exit(3);
     }
     write_bytes(&bytes, sizeof bytes);
     write_bytes(acc, (size_t)m1 * m2 * sizeof(int32_t));
