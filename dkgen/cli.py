@@ -160,6 +160,10 @@ def generate_cmd(model: Path, out_dir: Path, name: str | None, force: bool, targ
     from dkgen.harness.verify import file_sha256
     from dkgen.onnx_io.importer import load_onnx
 
+    if name is not None:
+        from dkgen.codegen.plan import check_c_name
+
+        check_c_name(name)
     ir = load_onnx(model)
     calib = _calibration(ir, dtype, calib_path, required=True)
     check = None

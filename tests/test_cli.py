@@ -78,6 +78,8 @@ def test_verify_inputs_file(tmp_path, model_file):
 
 @pytest.mark.parametrize("args, needle", [
     (["inspect", "missing.onnx"], "no such file"),
+    (["inspect", "."], "is a folder"),
+    (["generate", "{model}", "-o", "out-never", "--name", "9 lives"], "--name"),
     (["verify", "{model}", "--target", "cortex-m99"], "unknown target"),
 ])
 def test_bad_input_is_one_line_exit_2(model_file, args, needle):

@@ -28,6 +28,20 @@ from dkgen.ir.weights import DenseWeight
 FLOAT_BYTES = 4
 
 
+_C_KEYWORDS = frozenset(
+    ["auto", "break", "case", "char", "const", "continue", "default", "do", "double", "else", "enum", "extern", "float", "for", "goto", "if", "inline", "int", "long", "register", "restrict", "return", "short", "signed", "sizeof", "static", "struct", "switch", "typedef", "union", "unsigned", "void", "volatile", "while"])
+
+
+def check_c_name(name: str) -> str:
+    """`name` if it can prefix every generated C symbol; a DkgenError naming --name if not."""
+    from dkgen.errors import DkgenError
+
+    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]{0,40}", name) or name.lower() in _C_KEYWORDS:
+        raise DkgenError(f"'{name}' is not usable as a C name", field="--name",
+                         fix="use letters, digits and underscores, starting with a letter (at most 41)")
+    return name
+
+
 def c_identifier(text: str) -> str:
     """A lowercase C identifier made from `text` (letters, digits, underscores)."""
     ident = re.sub(r"[^0-9a-zA-Z_]", "_", text).strip("_").lower() or "model"

@@ -75,8 +75,9 @@ def load_inputs(path: Path, model: Model) -> np.ndarray:
                 raise DkgenError("has no array 'x'", path=path, field="x",
                                  fix="save inputs with np.savez(path, x=inputs)")
             x = np.asarray(data["x"])
-    except (OSError, ValueError) as exc:
-        raise DkgenError(f"not a readable .npz file ({exc})", path=path) from None
+    except (OSError, ValueError, EOFError):
+        raise DkgenError("not a readable .npz file of plain arrays", path=path,
+                         fix="save inputs with np.savez(path, x=inputs)") from None
     if model.input.kind == "token":
         if x.ndim != 2 or not np.issubdtype(x.dtype, np.integer):
             raise DkgenError(f"must be integer token ids of shape (batch, time), got {x.dtype} {x.shape}",

@@ -361,6 +361,8 @@ class _Importer:
 def load_onnx(path: str | os.PathLike[str]) -> Model:
     """Load an ONNX file into the IR.  Errors are `DkgenError` naming the file and field."""
     path = Path(path)
+    if path.is_dir():
+        raise DkgenError("is a folder, not a model file", path=path, fix="pass the path of the .onnx file")
     if not path.is_file():
         raise DkgenError("no such file", path=path, fix="check the path to the .onnx model")
     try:
