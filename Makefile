@@ -32,3 +32,12 @@ lint: setup
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info out
+
+# The DKP-vs-baselines comparison on PTB (docs/training.md): about two hours on 2 idle CPU
+# cores; resumable (rerun to continue).  Checkpoints go to runs/ptb-small (not in git).
+paper: setup
+	$(PY) scripts/paper.py --data $(PTB) --out results/ptb-small --runs runs/ptb-small
+
+# Every step of `paper` on a few thousand PTB tokens, in minutes; results are not meaningful.
+paper-quick: setup
+	$(PY) scripts/paper.py --data $(PTB) --out out/paper-quick --runs out/paper-quick/runs --quick

@@ -1,0 +1,183 @@
+"""`dkgen train lm` and `dkgen export`: train a (compressed) PTB language model, export it.
+
+Standalone click commands, registered in `dkgen/cli.py` with
+
+    from dkgen.cli_train import export_cmd, train_group
+    cli.add_command(train_group)
+    cli.add_command(export_cmd)
+
+They also run without it: `python -m dkgen.cli_train train lm ...`, which is the form to
+give `torchrun` for data-parallel training:
+
+    torchrun --nproc_per_node=2 -m dkgen.cli_train train lm --data DIR -o RUN_DIR ...
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import click
+
+from dkgen.errors import DkgenError
+
+
+def _need_torch() -> None:
+    try:
+        import torch  # noqa: F401
+    except ImportError as exc:
+        raise DkgenError(f"training needs the train extra ({exc.name} is missing)",
+                         fix="pip install 'dkgen[train]'") from None
+
+
+def _parse_factors(text: str | None) -> list[list[int]] | None:
+    if text is None:
+        return None
+    m = re.fullmatch(r"\s*(\d+)x(\d+)\s*,\s*(\d+)x(\d+)\s*", text)
+    if not m:
+        raise DkgenError(f"cannot read factor shapes {text!r}", field="--factors",
+                         fix="write them as M1xN1,M2xN2, e.g. 8x5,100x40")
+    a, b, c, d = (int(g) for g in m.groups())
+    return [[a, b], [c, d]]
+
+
+class _Command(click.Command):
+    """A DkgenError becomes one line on stderr and exit status 2 (also when run standalone)."""
+
+    def invoke(self, ctx: click.Context):  # type: ignore[override]
+        try:
+            return super().invoke(ctx)
+        except DkgenError as exc:
+            click.echo(f"dkgen: error: {exc}", err=True)
+            ctx.exit(2)
+
+
+@click.group("train", context_settings={"help_option_names": ["-h", "--help"]})
+def train_group() -> None:
+    """Train models (needs the train extra)."""
+
+
+@train_group.command("lm", cls=_Command)
+@click.option("--data", required=True, type=click.Path(path_type=Path),
+              help="Folder with ptb.train.txt, ptb.valid.txt, ptb.test.txt.")
+@click.option("-o", "--out", "run_dir", required=True, type=click.Path(path_type=Path),
+              help="Run folder (config, checkpoints, metrics); rerunning resumes it.")
+@click.option("--size", type=click.Choice(["small", "medium", "tiny"]), default="small",
+              show_default=True,
+              help="Zaremba et al.'s recipe: small 2x200, medium 2x650 (tiny 2x64: smoke tests).")
+@click.option("--method", type=click.Choice(["dense", "dkp", "kp", "pruned", "lmf", "hmd", "small"]),
+              default="dense", show_default=True, help="How the LSTM layers are stored.")
+@click.option("--ratio", type=float, default=None, help="Compression of the LSTM gate matrices.")
+@click.option("--init-from", type=click.Path(path_type=Path), default=None,
+              help="A finished dense run to compress (needed by dkp, kp, pruned, lmf, hmd).")
+@click.option("--epochs", type=float, default=None, help="Epochs (fractions allowed; default: the recipe's).")
+@click.option("--train-fraction", type=float, default=1.0, show_default=True,
+              help="Train on this leading fraction of the training text.")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--optimizer", type=click.Choice(["sgd", "adam"]), default="sgd", show_default=True)
+@click.option("--lr", type=float, default=None, help="Learning rate (default: the recipe's).")
+@click.option("--lr-schedule", type=click.Choice(["zaremba", "constant", "cosine", "hold-cosine"]),
+              default="zaremba", show_default=True)
+@click.option("--anneal", type=(float, float), default=(0.0, 0.5), show_default=True,
+              help="Dope/pruning schedule start and end, as fractions of the run.")
+@click.option("--prune-every", type=int, default=20, show_default=True,
+              help="Steps between pruning events while annealing.")
+@click.option("--initial-density", type=float, default=1.0, show_default=True,
+              help="Dope (dkp) or mask (pruned) density the anneal starts from.")
+@click.option("--dope-share", type=float, default=0.25, show_default=True,
+              help="dkp: share of the budget kept free for the dope when factor shapes are chosen.")
+@click.option("--factors", default=None, help="Kronecker factor shapes M1xN1,M2xN2 (dkp, kp).")
+@click.option("--dope-density", type=float, default=None,
+              help="dkp: final dope density, if lower than what the factors leave of the budget.")
+@click.option("--hmd-dense-share", type=float, default=0.5, show_default=True,
+              help="hmd: share of the budget spent on dense rows.")
+@click.option("--cmr", type=float, default=0.0, show_default=True, help="Co-matrix dropout rate.")
+@click.option("--cmr-mode", type=click.Choice(["off", "entry", "example", "batch"]), default="off",
+              show_default=True, help="Drop dope entries, or the whole dope per example / batch.")
+@click.option("--cmr-schedule", type=click.Choice(["anneal", "always", "linear"]), default="anneal",
+              show_default=True, help="CMR until the anneal ends, always, or decaying to 0 there.")
+@click.option("--eval-batch", type=int, default=10, show_default=True)
+@click.option("--max-steps", type=int, default=None, help="Stop after this many steps (smoke runs).")
+@click.option("--eval-fraction", type=float, default=1.0, show_default=True,
+              help="Score only this leading fraction of valid/test (smoke runs).")
+@click.option("--threads", type=int, default=None, help="Torch threads (default: torch's; 1 per rank under torchrun).")
+@click.option("--checkpoint-every", type=int, default=500, show_default=True)
+@click.option("--force", is_flag=True, help="Start over in a folder holding a different run.")
+@click.option("--progress/--no-progress", default=None, help="Progress bar (default: on a terminal).")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as one JSON document.")
+def train_lm_cmd(data: Path, run_dir: Path, size: str, method: str, ratio: float | None,
+                 init_from: Path | None, epochs: float | None, train_fraction: float, seed: int,
+                 optimizer: str, lr: float | None, lr_schedule: str, anneal: tuple[float, float],
+                 prune_every: int, initial_density: float, dope_share: float, factors: str | None,
+                 dope_density: float | None, hmd_dense_share: float, cmr: float, cmr_mode: str,
+                 cmr_schedule: str, eval_batch: int, max_steps: int | None,
+                 eval_fraction: float, threads: int | None,
+                 checkpoint_every: int, force: bool, progress: bool | None, as_json: bool) -> None:
+    """Train a word-level LSTM language model; compressed methods fine-tune a dense run.
+
+    Prints valid and test perplexity; RUN_DIR gets config.json, checkpoints, metrics.jsonl,
+    result.json and curve.png.  Interrupted runs resume from their last checkpoint.
+    """
+    _need_torch()
+    import os
+
+    from dkgen.train.lm import RunConfig, train_lm
+
+    config = RunConfig(
+        data=str(data.resolve()), size=size, method=method, ratio=ratio,
+        init_from=None if init_from is None else str(init_from.resolve()), epochs=epochs,
+        train_fraction=train_fraction, seed=seed, optimizer=optimizer, lr=lr,
+        lr_schedule=lr_schedule, anneal=anneal, prune_every=prune_every,
+        initial_density=initial_density, dope_share=dope_share, factors=_parse_factors(factors),
+        hmd_dense_share=hmd_dense_share, cmr=cmr, cmr_mode=cmr_mode, cmr_schedule=cmr_schedule,
+        eval_batch=eval_batch, max_steps=max_steps, dope_density=dope_density,
+        eval_fraction=eval_fraction)
+    main = int(os.environ.get("RANK", "0")) == 0
+    result = train_lm(config, run_dir, force=force, threads=threads,
+                      checkpoint_every=checkpoint_every, progress=progress,
+                      log=(lambda s: click.echo(s, err=True)) if main else None)
+    if not main:
+        return
+    if as_json:
+        click.echo(json.dumps(result.summary, indent=2, default=float))
+    else:
+        s = result.summary
+        click.echo(f"{run_dir}: valid ppl {result.valid_ppl:.2f}, test ppl {result.test_ppl:.2f}, "
+                   f"LSTM {s['lstm']['params']:,} params / {s['lstm']['bytes']:,} B "
+                   f"({s['lstm']['compression']:.1f}x), {s['wall_seconds'] / 60:.1f} min")
+
+
+@click.command("export", cls=_Command)
+@click.argument("run_dir", type=click.Path(path_type=Path))
+@click.option("-o", "--out", required=True, type=click.Path(path_type=Path),
+              help="The ONNX file; calibration inputs go to the same name with .npz.")
+@click.option("--which", type=click.Choice(["best", "last"]), default="best", show_default=True,
+              help="Best validation checkpoint or the latest one.")
+@click.option("--batch", default=8, show_default=True, help="Calibration sequences.")
+@click.option("--steps", default=35, show_default=True, help="Tokens per calibration sequence.")
+@click.option("--name", default=None, help="Model name (default: lm).")
+@click.option("--logits", is_flag=True, help="End with the decoder's logits, no softmax.")
+@click.option("--force", is_flag=True, help="Replace existing files.")
+def export_cmd(run_dir: Path, out: Path, which: str, batch: int, steps: int, name: str | None,
+               logits: bool, force: bool) -> None:
+    """Export RUN_DIR's language model to ONNX (compressed weights kept compressed)."""
+    _need_torch()
+    from dkgen.train.export import export_run
+
+    res = export_run(run_dir, out, force=force, which=which, batch=batch, steps=steps, name=name,
+                     softmax=not logits)
+    click.echo(f"wrote {res.model_path} and {res.data_path} (x: {batch}x{steps} token ids); "
+               f"LSTM {res.lstm['params']:,} params, {res.lstm['bytes']:,} B")
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def main() -> None:
+    """dkgen training commands (standalone entry: python -m dkgen.cli_train)."""
+
+
+main.add_command(train_group)
+main.add_command(export_cmd)
+
+if __name__ == "__main__":
+    main()

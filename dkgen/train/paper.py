@@ -1,0 +1,466 @@
+"""`make paper`: the DKP-vs-baselines comparison on PTB, resumable, on a 2-core CPU.
+
+What it runs (each a `dkgen.train.lm` run folder under RUNS_DIR; see docs/training.md):
+
+1. `baseline`: Zaremba et al.'s small recipe (2x200 LSTM, 13 epochs), data-parallel over
+   `baseline_procs` processes.
+2. Every method at 25x on the LSTM layers, each fine-tuned from the baseline for the same
+   `FINETUNE` budget (1 epoch, SGD lr 1 with a cosine decay; dope/pruning annealed over the
+   first half): dense (the control), kp, pruned, lmf, hmd; and `small`, a dense LSTM with
+   the same parameter budget trained from scratch with the baseline's recipe.
+3. The CMR ablation at 25x (`ABLATION`, half an epoch each): the budget moved between the
+   Kronecker factors and the dope (from the smallest factors, a dope of a few percent, to
+   the largest that fit, then a dope below the budget), each without CMR, with entry-wise
+   CMR and with per-example whole-dope CMR.
+4. DKP at 25x with the ablation's best configuration (lowest validation perplexity among
+   the exact-25x points), and at 10x and 50x with the same CMR and factor share.
+
+Finished runs (result.json) are skipped and interrupted ones resume from their checkpoint,
+so an interrupted `make paper` picks up where it stopped.  After every finished run the
+results are rewritten: OUT/results.json, OUT/table.md, OUT/pareto.png.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import shlex
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from dkgen.errors import DkgenError
+from dkgen.nn.factors import _candidates, factor_shapes
+from dkgen.train.data import load_corpus
+from dkgen.train.lm import (
+    RECIPES,
+    RESULT,
+    RunConfig,
+    git_revision,
+    prepare_run,
+    train_lm,
+)
+
+SEED = 0
+RATIO = 25.0
+CMR_RATE = 0.3
+CMR_FORMS = ("off", "entry", "example")
+# The fine-tuning budget every compressed model gets, and the shorter one of the ablation.
+FINETUNE = {"epochs": 1.0, "optimizer": "sgd", "lr": 1.0, "lr_schedule": "cosine",
+            "anneal": (0.0, 0.5), "prune_every": 20}
+ABLATION = {**FINETUNE, "epochs": 0.5}
+# Shares of the 25x budget given to the Kronecker factors in the ablation (the nearest
+# available factor shapes are used), and the dope density of the below-budget point.
+KP_SHARES = (0.0, 0.63, 1.0)
+LOW_DOPE = 0.0025
+MAIN_METHODS = ("dense", "kp", "pruned", "lmf", "hmd", "small")
+LABELS = {"baseline": "dense baseline", "dense": "dense, fine-tuned as long", "dkp": "DKP",
+          "kp": "KP (no dope)", "pruned": "magnitude pruning", "lmf": "low-rank (LMF)",
+          "hmd": "HMD", "small": "small dense LSTM"}
+
+
+@dataclass
+class Job:
+    """One run of the paper; `make` builds its config once its dependencies are done."""
+
+    name: str
+    group: str  # "baseline", "main" or "ablation"
+    make: Callable[[dict[str, dict]], RunConfig]
+    deps: tuple[str, ...] = ()
+    procs: int = 1
+    meta: dict = field(default_factory=dict)
+
+
+def ablation_points(hidden: int, emb: int, ratio: float = RATIO) -> list[dict]:
+    """Factor shapes / dope densities of the ablation for 4H x in gate matrices.
+
+    All LSTM matrices of the recipes are (4H, H) since the embedding width is H.
+    """
+    rows, cols = 4 * hidden, emb
+    budget = math.floor(rows * cols / ratio)
+    fits = {}
+    for key, f in _candidates(rows, cols):
+        if key[0] <= budget and key[0] not in fits:
+            fits[key[0]] = f
+    counts = sorted(fits)
+    points, seen = [], set()
+    for share in KP_SHARES:
+        n = min(counts, key=lambda c: (abs(c - share * budget), c))
+        if n in seen:
+            continue
+        seen.add(n)
+        points.append({"factors": [list(fits[n][0]), list(fits[n][1])], "kp_params": n,
+                       "dope_density": (budget - n) / (rows * cols), "exact_budget": True})
+    top = points[-1]
+    if top["dope_density"] > LOW_DOPE:
+        points.append({**top, "dope_density": LOW_DOPE, "exact_budget": False})
+    return points
+
+
+def _point_name(p: dict, form: str) -> str:
+    return f"abl-{100 * p['dope_density']:.2f}pct-{form}"
+
+
+def plan(data: Path, runs_dir: Path, *, size: str = "small", quick: bool = False,
+         baseline_procs: int = 2, train_fraction: float = 1.0,
+         eval_fraction: float = 1.0) -> list[Job]:
+    """The paper's runs, in the order they should start."""
+    r = RECIPES[size]
+    common = {"data": str(data), "size": size, "seed": SEED}
+    if quick:
+        common.update(train_fraction=train_fraction, eval_fraction=eval_fraction)
+    base_epochs = 2.0 if quick else None
+    base_dir = str(runs_dir / "baseline")
+
+    def ft(**over: object) -> dict:
+        return {**common, **FINETUNE, "init_from": base_dir, **over}
+
+    jobs = [Job("baseline", "baseline",
+                lambda _: RunConfig(**common, method="dense", epochs=base_epochs),
+                procs=baseline_procs)]
+    # The long from-scratch run first, so it does not end up alone at the end.
+    jobs.append(Job("small-25", "main", lambda _: RunConfig(
+        **common, method="small", ratio=RATIO, epochs=base_epochs), meta={"label": "small"}))
+    points = ablation_points(r.hidden, r.hidden)
+    for p in points:
+        for form in CMR_FORMS:
+            cmr = {"cmr": 0.0, "cmr_mode": "off"} if form == "off" else \
+                  {"cmr": CMR_RATE, "cmr_mode": form}
+            extra = {} if p["exact_budget"] else {"dope_density": p["dope_density"]}
+            jobs.append(Job(
+                _point_name(p, form), "ablation",
+                lambda _, p=p, cmr=cmr, extra=extra: RunConfig(
+                    **{**ft(), **ABLATION}, method="dkp", ratio=RATIO, factors=p["factors"],
+                    **cmr, **extra),
+                deps=("baseline",), meta={**p, "cmr_form": form}))
+    for m in MAIN_METHODS:
+        if m == "small":
+            continue
+        jobs.append(Job(f"{m}-25" if m != "dense" else "dense-ft", "main",
+                        lambda _, m=m: RunConfig(**ft(), method=m,
+                                                 ratio=None if m == "dense" else RATIO),
+                        deps=("baseline",), meta={"label": m}))
+    abl_names = tuple(j.name for j in jobs if j.group == "ablation")
+    exact = {j.name: j.meta for j in jobs if j.group == "ablation" and j.meta["exact_budget"]}
+
+    def best_ablation(done: dict[str, dict]) -> tuple[dict, dict]:
+        name = min(exact, key=lambda n: (done[n]["valid_ppl"], n))
+        return exact[name], done[name]["config"]
+
+    def dkp(ratio: float) -> Callable[[dict[str, dict]], RunConfig]:
+        def make(done: dict[str, dict]) -> RunConfig:
+            point, cfg = best_ablation(done)
+            cmr = {"cmr": cfg["cmr"], "cmr_mode": cfg["cmr_mode"]}
+            if ratio == RATIO:
+                return RunConfig(**ft(), method="dkp", ratio=ratio, factors=point["factors"], **cmr)
+            # The same split of the budget between factors and dope, at another ratio; the
+            # smallest factors when that split has none that fit.
+            rows, cols = 4 * r.hidden, r.hidden
+            kp_share = point["kp_params"] / math.floor(rows * cols / RATIO)
+            try:
+                factors = factor_shapes(rows, cols, ratio, max(0.0, 1.0 - kp_share - 1e-9))
+            except ValueError:
+                factors = factor_shapes(rows, cols)
+            return RunConfig(**ft(), method="dkp", ratio=ratio,
+                             factors=[list(factors[0]), list(factors[1])], **cmr)
+        return make
+
+    for ratio in (RATIO, 10.0, 50.0):
+        jobs.append(Job(f"dkp-{ratio:g}", "main", dkp(ratio), deps=abl_names,
+                        meta={"label": "dkp"}))
+    return jobs
+
+
+# ----------------------------------------------------------------------------- running
+
+
+def default_runs_dir(out: Path) -> Path:
+    """runs/<name of the results folder>: checkpoints stay out of results/ (and git)."""
+    return Path("runs") / Path(out).name
+
+
+def _finished(runs_dir: Path, jobs: list[Job]) -> dict[str, dict]:
+    done = {}
+    for j in jobs:
+        path = runs_dir / j.name / RESULT
+        if path.is_file():
+            done[j.name] = json.loads(path.read_text())
+    return done
+
+
+def _command(job: Job, run_dir: Path, checkpoint_every: int) -> list[str]:
+    tail = ["-m", "dkgen.train.runner", str(run_dir), "--checkpoint-every", str(checkpoint_every)]
+    if job.procs > 1:
+        return [sys.executable, "-m", "torch.distributed.run", "--standalone",
+                f"--nproc_per_node={job.procs}", *tail]
+    return [sys.executable, *tail, "--threads", "1"]
+
+
+def run_paper(data: str | Path, out: str | Path, runs_dir: str | Path | None = None, *,
+              size: str = "small", jobs: int = 2, baseline_procs: int = 2, quick: bool = False,
+              in_process: bool = False, checkpoint_every: int = 250,
+              log: Callable[[str], None] = print) -> dict:
+    """Run (or resume) every run of the paper and write the results; returns results.json.
+
+    jobs: runs at once, one thread each (the baseline takes `baseline_procs` slots as
+    data-parallel ranks).  in_process: run one after another in this process (smoke tests:
+    no process start-up cost).  quick: a few hundred steps in all (smoke runs).
+    """
+    data = Path(data).resolve()
+    out = Path(out)
+    runs_dir = Path(runs_dir) if runs_dir is not None else default_runs_dir(out)
+    runs_dir = runs_dir.resolve()
+    corpus = load_corpus(data)  # fails early, with the fix, on a wrong folder
+    train_fraction = min(1.0, 20000 / len(corpus.train)) if quick else 1.0
+    eval_fraction = min(1.0, 4000 / len(corpus.valid)) if quick else 1.0
+    all_jobs = plan(data, runs_dir, size=size, quick=quick,
+                    baseline_procs=1 if in_process else min(baseline_procs, jobs),
+                    train_fraction=train_fraction, eval_fraction=eval_fraction)
+    started = time.time()
+    meta = {"command": " ".join(shlex.quote(a) for a in sys.argv), "revision": git_revision(),
+            "seed": SEED, "data": str(data), "runs_dir": str(runs_dir), "quick": quick,
+            "size": size, "jobs": jobs, "baseline_procs": baseline_procs, "started": started}
+    out.mkdir(parents=True, exist_ok=True)
+    failed: dict[str, str] = {}
+    running: dict[str, tuple[subprocess.Popen, Job, float]] = {}
+    while True:
+        done = _finished(runs_dir, all_jobs)
+        ready = [j for j in all_jobs if j.name not in done and j.name not in running
+                 and j.name not in failed and all(d in done for d in j.deps)]
+        if in_process:
+            if not ready:
+                break
+            j = ready[0]
+            config = j.make(done)
+            prepare_run(config, runs_dir / j.name)
+            log(f"paper: {j.name} (in process)")
+            try:
+                train_lm(config, runs_dir / j.name, checkpoint_every=checkpoint_every,
+                         progress=False, plot=not quick, log=log)
+            except Exception as exc:
+                failed[j.name] = repr(exc)
+                log(f"paper: {j.name} FAILED: {exc!r}")
+            # Plots once at the end: drawing them after every short run would dominate.
+            write_results(out, runs_dir, all_jobs, meta, failed, plot=False)
+            continue
+        free = jobs - sum(job.procs for _, job, _ in running.values())
+        for j in ready:
+            # A job wider than the pool still runs, alone.
+            if j.procs > free and (running or free < jobs):
+                continue
+            run_dir = runs_dir / j.name
+            prepare_run(j.make(done), run_dir)
+            cmd = _command(j, run_dir, checkpoint_every)
+            log(f"paper: start {j.name}: {' '.join(cmd[1:])}")
+            with (run_dir / "log.txt").open("a") as fh:
+                proc = subprocess.Popen(cmd, stdout=fh, stderr=subprocess.STDOUT,
+                                        stdin=subprocess.DEVNULL)
+            running[j.name] = (proc, j, time.time())
+            free -= j.procs
+        if not running:
+            break  # everything finished, or what is left depends on a failed run
+        time.sleep(0.5 if quick else 5.0)
+        for name, (proc, _j, t) in list(running.items()):
+            rc = proc.poll()
+            if rc is None:
+                continue
+            del running[name]
+            if rc != 0 or not (runs_dir / name / RESULT).is_file():
+                failed[name] = f"exit status {rc}; see {runs_dir / name / 'log.txt'}"
+                log(f"paper: {name} FAILED ({failed[name]})")
+            else:
+                log(f"paper: {name} done in {(time.time() - t) / 60:.1f} min")
+            write_results(out, runs_dir, all_jobs, meta, failed)
+    results = write_results(out, runs_dir, all_jobs, meta, failed)
+    if failed:
+        raise DkgenError(f"{len(failed)} run(s) failed: {', '.join(sorted(failed))}",
+                         fix=f"see the log.txt of each under {runs_dir}")
+    return results
+
+
+# ----------------------------------------------------------------------------- results
+
+
+def _row(name: str, s: dict, base: dict | None, base_weights: int) -> dict:
+    lstm = s["lstm"]
+    change = None if base is None else 100.0 * (s["test_ppl"] / base["test_ppl"] - 1.0)
+    label = LABELS["baseline"] if name == "baseline" else LABELS.get(s["method"], s["method"])
+    return {"run": name, "method": s["method"], "label": label,
+            "ratio": s["ratio"], "test_ppl": s["test_ppl"], "valid_ppl": s["valid_ppl"],
+            "test_change_pct": change, "lstm_params": lstm["params"],
+            "lstm_weight_params": lstm["weight_params"], "lstm_bytes": lstm["bytes"],
+            "compression": base_weights / float(lstm["weight_params"]),
+            "dope_nnz": lstm["dope_nnz"], "epochs": s["epochs"],
+            "wall_minutes": s["wall_seconds"] / 60.0, "matrices": s.get("matrices", {})}
+
+
+def write_results(out: Path, runs_dir: Path, jobs: list[Job], meta: dict,
+                  failed: dict[str, str] | None = None, plot: bool = True) -> dict:
+    """results.json, table.md and pareto.png from the finished runs (partial is fine)."""
+    done = _finished(runs_dir, jobs)
+    base = done.get("baseline")
+    base_weights = base["lstm"]["weight_params"] if base else 1
+    main = [_row(j.name, done[j.name], base, base_weights) for j in jobs
+            if j.group in ("baseline", "main") and j.name in done]
+    ablation = []
+    for j in jobs:
+        if j.group == "ablation" and j.name in done:
+            row = _row(j.name, done[j.name], base, base_weights)
+            row.update(cmr_form=j.meta["cmr_form"], dope_density=j.meta["dope_density"],
+                       kp_params_per_matrix=j.meta["kp_params"], factors=j.meta["factors"],
+                       exact_budget=j.meta["exact_budget"])
+            ablation.append(row)
+    published = RECIPES[meta["size"]].published_test
+    results = {**meta, "finished": time.time(), "complete": len(done) == len(jobs),
+               "failed": failed or {}, "finetune": FINETUNE, "ablation_budget": ABLATION,
+               "cmr_rate": CMR_RATE,
+               "baseline_published_test": None if math.isnan(published) else published,
+               "total_run_minutes": sum(s["wall_seconds"] for s in done.values()) / 60.0,
+               "main": main, "ablation": ablation,
+               "runs": {k: v for k, v in done.items()}}
+    out.mkdir(parents=True, exist_ok=True)
+    for r in main:
+        curve = runs_dir / r["run"] / "curve.png"
+        if curve.is_file():
+            (out / "curves").mkdir(exist_ok=True)
+            shutil.copyfile(curve, out / "curves" / f"{r['run']}.png")
+    (out / "results.json").write_text(json.dumps(results, indent=2, default=float) + "\n")
+    (out / "table.md").write_text(table_markdown(results))
+    try:
+        if plot:
+            pareto_plot(results, out / "pareto.png")
+    except Exception as exc:  # the numbers matter more than the picture
+        print(f"paper: no pareto plot ({exc})", file=sys.stderr)
+    return results
+
+
+def _fmt_change(v: float | None) -> str:
+    return "" if v is None else f"{v:+.1f}%"
+
+
+def table_markdown(results: dict) -> str:
+    """The results as Markdown: the method comparison, then the CMR ablation."""
+    lines = [f"# PTB {results['size']}: LSTM-layer compression"
+             + (" (QUICK SMOKE RUN, not results)" if results["quick"] else ""), ""]
+    lines += [f"Command: `{results['command']}`  ", f"Revision: {results['revision']}  ",
+              f"Seed: {results['seed']}; fine-tuning: {json.dumps(results['finetune'])}  ",
+              f"Complete: {results['complete']}; run time {results['total_run_minutes']:.0f} "
+              "min (sum over runs)", ""]
+    lines += ["| run | method | ratio | test ppl | vs baseline | valid ppl | LSTM params "
+              "| LSTM bytes | compression | wall (min) |",
+              "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for r in results["main"]:
+        ratio = "" if r["ratio"] is None else f"{r['ratio']:g}x"
+        lines.append(f"| {r['run']} | {r['label']} | {ratio} | {r['test_ppl']:.2f} | "
+                     f"{_fmt_change(r['test_change_pct'])} | {r['valid_ppl']:.2f} | "
+                     f"{r['lstm_params']:,} | {r['lstm_bytes']:,} | {r['compression']:.1f}x | "
+                     f"{r['wall_minutes']:.1f} |")
+    lines += ["", "LSTM params: gate matrices of both layers (stored values) plus biases. "
+              "LSTM bytes: float32 values plus sparse indices (CSR, 16-bit columns and row "
+              "pointers). Compression: dense gate-matrix entries / stored values.", ""]
+    if results["ablation"]:
+        lines += ["## CMR ablation at 25x (valid / test perplexity)", "",
+                  "| KP params / matrix | final dope density | compression | "
+                  + " | ".join(f"CMR {f}" for f in CMR_FORMS) + " |",
+                  "|---:|---:|---:|" + "---:|" * len(CMR_FORMS)]
+        points: dict[tuple, dict] = {}
+        for r in results["ablation"]:
+            points.setdefault((r["kp_params_per_matrix"], r["dope_density"]), {})[r["cmr_form"]] = r
+        for (kp, dens), forms in sorted(points.items(), key=lambda kv: -kv[0][1]):
+            any_row = next(iter(forms.values()))
+            cells = [f"{forms[f]['valid_ppl']:.1f} / {forms[f]['test_ppl']:.1f}" if f in forms
+                     else "" for f in CMR_FORMS]
+            lines.append(f"| {kp:,} | {100 * dens:.2f}% | {any_row['compression']:.1f}x | "
+                         + " | ".join(cells) + " |")
+        lines += ["", f"CMR rate {results['cmr_rate']}, on while the dope is annealed; "
+                  f"ablation runs train {results['ablation_budget']['epochs']} epoch(s).", ""]
+    if results["failed"]:
+        lines += ["Failed runs: " + ", ".join(sorted(results["failed"])), ""]
+    return "\n".join(lines) + "\n"
+
+
+def pareto_plot(results: dict, path: Path) -> Path:
+    """Test perplexity against LSTM bytes, every method (log bytes)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    by_method: dict[str, list[dict]] = {}
+    for r in results["main"]:
+        by_method.setdefault(r["label"], []).append(r)
+    markers = ["o", "s", "^", "v", "D", "P", "X", "*", "h"]
+    for i, (label, rows) in enumerate(sorted(by_method.items())):
+        rows = sorted(rows, key=lambda r: r["lstm_bytes"])
+        ax.plot([r["lstm_bytes"] for r in rows], [r["test_ppl"] for r in rows],
+                marker=markers[i % len(markers)], linestyle="-" if len(rows) > 1 else "",
+                label=label)
+        for r in rows:
+            if r["ratio"]:
+                ax.annotate(f"{r['ratio']:g}x", (r["lstm_bytes"], r["test_ppl"]), fontsize=7,
+                            xytext=(3, 3), textcoords="offset points")
+    abl = results.get("ablation") or []
+    if abl:
+        ax.scatter([r["lstm_bytes"] for r in abl], [r["test_ppl"] for r in abl], s=10,
+                   color="grey", alpha=0.5, label="DKP ablation points")
+    ax.set_xscale("log")
+    ax.set_xlabel("LSTM bytes (float32 values + sparse indices)")
+    ax.set_ylabel("test perplexity")
+    ax.set_title(f"PTB {results['size']}: perplexity vs LSTM size")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def describe_plan(jobs: list[Job]) -> list[dict]:
+    """The plan as data (for --dry-run)."""
+    return [{"name": j.name, "group": j.group, "deps": list(j.deps), "procs": j.procs,
+             "meta": j.meta} for j in jobs]
+
+
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="scripts/paper.py", description=__doc__.split("\n")[0])
+    parser.add_argument("--data", required=True, help="PTB folder (ptb.{train,valid,test}.txt)")
+    parser.add_argument("--out", default="results/ptb-small", help="results folder")
+    parser.add_argument("--runs", default=None,
+                        help="run folders with the checkpoints (default runs/<name of OUT>, "
+                             "ignored by git)")
+    parser.add_argument("--size", default="small", choices=sorted(RECIPES))
+    parser.add_argument("--jobs", type=int, default=2, help="runs at once, one thread each")
+    parser.add_argument("--baseline-procs", type=int, default=2,
+                        help="data-parallel processes for the baseline")
+    parser.add_argument("--quick", action="store_true", help="a smoke run of every step")
+    parser.add_argument("--in-process", action="store_true", help="no subprocesses")
+    parser.add_argument("--dry-run", action="store_true", help="print the plan and stop")
+    args = parser.parse_args(argv)
+    try:
+        if args.dry_run:
+            runs = Path(args.runs) if args.runs else default_runs_dir(Path(args.out))
+            for j in describe_plan(plan(Path(args.data), runs, size=args.size, quick=args.quick)):
+                print(json.dumps(j))
+            return 0
+        res = run_paper(args.data, args.out, args.runs, size=args.size, jobs=args.jobs,
+                        baseline_procs=args.baseline_procs, quick=args.quick,
+                        in_process=args.in_process,
+                        log=lambda s: print(time.strftime("%H:%M:%S ") + s, flush=True))
+    except DkgenError as exc:
+        print(f"dkgen: error: {exc}", file=sys.stderr)
+        return 2
+    print(f"wrote {Path(args.out) / 'results.json'}, table.md, pareto.png "
+          f"({len(res['runs'])} runs)")
+    return 0
+
+
+
+if __name__ == "__main__":
+    sys.exit(main())

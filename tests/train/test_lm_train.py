@@ -1,0 +1,160 @@
+"""Training runs: metrics, checkpoints and resume, data parallelism, the CLI and export."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from click.testing import CliRunner
+from lm_helpers import tiny_config, tiny_corpus
+
+from dkgen.errors import DkgenError
+from dkgen.train import lm
+from dkgen.train.lm import load_state, read_metrics, train_lm
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tiny_corpus(tmp_path_factory.mktemp("corpus"))
+
+
+@pytest.fixture(scope="module")
+def dense_run(data: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    run = tmp_path_factory.mktemp("runs") / "dense"
+    train_lm(tiny_config(data, epochs=2.0), run, threads=1)
+    return run
+
+
+def test_dense_run_files_and_metrics(dense_run: Path) -> None:
+    for name in ("config.json", "ckpt.pt", "best.pt", "metrics.jsonl", "result.json", "curve.png"):
+        assert (dense_run / name).is_file(), name
+    result = json.loads((dense_run / "result.json").read_text())
+    recs = read_metrics(dense_run)
+    valid = [r["ppl"] for r in recs if r["event"] == "valid"]
+    train = [r for r in recs if r["event"] == "train"]
+    assert len(valid) == 2 and valid[1] < valid[0]  # one evaluation per epoch, improving
+    assert train and all(np.isfinite(r["loss"]) for r in train)
+    assert result["valid_ppl"] == pytest.approx(min(valid))
+    assert result["test_ppl"] < 40  # a unigram model of the corpus scores about 40
+    assert result["lstm"]["params"] == 2 * (4 * 64 * 128 + 2 * 4 * 64)
+    # Checkpoints hold state dicts only: they load with weights_only=True.
+    state = torch.load(dense_run / "ckpt.pt", weights_only=True)
+    assert {"model", "optimizer", "step", "rng", "hidden"} <= set(state)
+
+
+def test_finished_run_is_not_retrained_and_config_is_checked(data: Path, dense_run: Path) -> None:
+    before = (dense_run / "metrics.jsonl").read_text()
+    res = train_lm(tiny_config(data, epochs=2.0), dense_run, threads=1)
+    assert (dense_run / "metrics.jsonl").read_text() == before
+    assert res.test_ppl == json.loads((dense_run / "result.json").read_text())["test_ppl"]
+    with pytest.raises(DkgenError, match="different configuration"):
+        train_lm(tiny_config(data, epochs=3.0), dense_run, threads=1)
+
+
+def test_resume_continues_exactly(data: Path, dense_run: Path, tmp_path: Path,
+                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    # DKP with entry-wise CMR: the resumed run must also restore the RNG and the masks.
+    config = tiny_config(data, method="dkp", ratio=8.0, init_from=str(dense_run), epochs=1.5,
+                         lr_schedule="cosine", cmr=0.3, cmr_mode="entry", prune_every=3)
+    whole = train_lm(config, tmp_path / "whole", threads=1, checkpoint_every=5, log_every=4,
+                     plot=False)
+
+    real_append = lm._append_metrics
+
+    def crash_at_12(path: Path, record: dict) -> None:
+        real_append(path, record)
+        if record["event"] == "train" and record["step"] == 12:
+            raise KeyboardInterrupt  # after the step-10 checkpoint, before the next
+
+    monkeypatch.setattr(lm, "_append_metrics", crash_at_12)
+    with pytest.raises(KeyboardInterrupt):
+        train_lm(config, tmp_path / "split", threads=1, checkpoint_every=5, log_every=4,
+                 plot=False)
+    assert load_state(tmp_path / "split" / "ckpt.pt")["step"] == 10
+    monkeypatch.setattr(lm, "_append_metrics", real_append)
+    again = train_lm(config, tmp_path / "split", threads=1, checkpoint_every=5, log_every=4,
+                     plot=False)
+    a = load_state(tmp_path / "whole" / "ckpt.pt")["model"]
+    b = load_state(tmp_path / "split" / "ckpt.pt")["model"]
+    for key in a:
+        torch.testing.assert_close(a[key], b[key], rtol=0, atol=0, msg=key)
+    assert again.test_ppl == whole.test_ppl
+
+
+def _torchrun(args: list[str]) -> subprocess.CompletedProcess:
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    return subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone",
+                           "--nproc_per_node=2", "-m", "dkgen.cli_train", *args],
+                          capture_output=True, text=True, timeout=300, env=env)
+
+
+def test_data_parallel_matches_one_process(data: Path, dense_run: Path, tmp_path: Path) -> None:
+    # Per-example whole-dope CMR: the ranks slice one draw over the whole batch.
+    args = ["train", "lm", "--data", str(data), "--size", "tiny", "--method", "dkp",
+            "--ratio", "8", "--init-from", str(dense_run), "--epochs", "1",
+            "--lr-schedule", "cosine", "--cmr", "0.3", "--cmr-mode", "example", "--json"]
+    from dkgen.cli_train import main
+
+    one = CliRunner().invoke(main, [*args, "-o", str(tmp_path / "one"), "--threads", "1"])
+    assert one.exit_code == 0, one.output
+    two = _torchrun([*args, "-o", str(tmp_path / "two")])
+    assert two.returncode == 0, two.stderr[-3000:]
+    r1 = json.loads((tmp_path / "one" / "result.json").read_text())
+    r2 = json.loads((tmp_path / "two" / "result.json").read_text())
+    assert r2["world_size"] == 2 and r1["world_size"] == 1
+    assert r2["test_ppl"] == pytest.approx(r1["test_ppl"], rel=1e-4)
+    assert r2["valid_ppl"] == pytest.approx(r1["valid_ppl"], rel=1e-4)
+    a = load_state(tmp_path / "one" / "ckpt.pt")["model"]
+    b = load_state(tmp_path / "two" / "ckpt.pt")["model"]
+    for key in a:
+        torch.testing.assert_close(a[key], b[key], rtol=1e-4, atol=1e-5, msg=key)
+
+
+@pytest.mark.parametrize("method", ["dkp", "hmd", "pruned"])
+def test_cli_train_and_export(method: str, data: Path, dense_run: Path, tmp_path: Path) -> None:
+    from dkgen.cli_train import main
+    from dkgen.ir.reference import ReferenceExecutor
+    from dkgen.onnx_io.importer import load_onnx
+
+    run = tmp_path / method
+    res = CliRunner().invoke(main, ["train", "lm", "--data", str(data), "--size", "tiny",
+                                    "--method", method, "--ratio", "10", "--init-from",
+                                    str(dense_run), "--epochs", "0.5", "-o", str(run),
+                                    "--threads", "1"])
+    assert res.exit_code == 0, res.output
+    assert "test ppl" in res.output
+    out = tmp_path / "lm.onnx"
+    res = CliRunner().invoke(main, ["export", str(run), "-o", str(out), "--batch", "3",
+                                    "--steps", "7"])
+    assert res.exit_code == 0, res.output
+    x = np.load(out.with_suffix(".npz"))["x"]
+    assert x.shape == (3, 7) and x.dtype == np.int64
+    ir = load_onnx(out)
+    kinds = {ir.layers[1].w_ih.kind, ir.layers[1].w_hh.kind}
+    assert kinds == {{"dkp": "doped_kron", "hmd": "row_stack", "pruned": "sparse"}[method]}
+    model, _, _ = lm.load_run_model(run)
+    with torch.no_grad():
+        logits, _ = model(torch.from_numpy(x).t())
+        expect = torch.softmax(logits, -1).transpose(0, 1).numpy()
+    got = ReferenceExecutor(ir).run(x)[0]
+    np.testing.assert_allclose(got, expect, rtol=0, atol=2e-5)
+    # Refuses to overwrite without --force, writing nothing.
+    res = CliRunner().invoke(main, ["export", str(run), "-o", str(out)])
+    assert res.exit_code == 2 and "refusing to overwrite" in res.output
+
+
+def test_cli_reports_bad_input(tmp_path: Path) -> None:
+    from dkgen.cli_train import main
+
+    res = CliRunner().invoke(main, ["train", "lm", "--data", str(tmp_path), "-o",
+                                    str(tmp_path / "r"), "--method", "dkp", "--ratio", "10"])
+    assert res.exit_code == 2 and "init_from" in res.output
+    res = CliRunner().invoke(main, ["train", "lm", "--data", str(tmp_path), "-o",
+                                    str(tmp_path / "r")])
+    assert res.exit_code == 2 and "ptb.train.txt" in res.output

@@ -1,0 +1,61 @@
+"""`make paper` in miniature: every run of the paper on a tiny corpus, then the outputs."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import torch
+from lm_helpers import tiny_corpus
+
+from dkgen.train.paper import ablation_points, main, plan
+
+
+def test_ablation_points_span_the_budget() -> None:
+    points = ablation_points(200, 200)  # PTB small: 800x200 matrices, 6,400 values at 25x
+    dens = [p["dope_density"] for p in points]
+    assert dens[0] > 0.03 and dens[-1] < 0.005  # a few percent down to well under 1%
+    for p in points:
+        (m1, n1), (m2, n2) = p["factors"]
+        assert m1 * m2 == 800 and n1 * n2 == 200
+        stored = p["kp_params"] + round(p["dope_density"] * 160000)
+        assert stored == 6400 if p["exact_budget"] else stored < 6400
+
+
+def test_plan_dependencies() -> None:
+    jobs = {j.name: j for j in plan(Path("/data"), Path("/runs"))}
+    assert jobs["baseline"].procs == 2 and not jobs["baseline"].deps
+    for name in ("dense-ft", "kp-25", "pruned-25", "lmf-25", "hmd-25"):
+        assert jobs[name].deps == ("baseline",)
+    abl = [n for n, j in jobs.items() if j.group == "ablation"]
+    assert len(abl) == 4 * 3 and set(jobs["dkp-25"].deps) == set(abl)
+
+
+def test_quick_paper_end_to_end(tmp_path: Path) -> None:
+    data = tiny_corpus(tmp_path / "data")
+    out, runs = tmp_path / "out", tmp_path / "runs"
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        args = ["--data", str(data), "--out", str(out), "--runs", str(runs), "--size", "tiny",
+                "--quick", "--in-process"]
+        assert main(args) == 0
+    finally:
+        torch.set_num_threads(threads)
+    res = json.loads((out / "results.json").read_text())
+    assert res["complete"] and not res["failed"]
+    names = [r["run"] for r in res["main"]]
+    assert names[0] == "baseline"
+    assert {"dense-ft", "small-25", "kp-25", "pruned-25", "lmf-25", "hmd-25", "dkp-25", "dkp-10",
+            "dkp-50"} <= set(names)
+    assert len(res["ablation"]) == 12
+    for r in res["main"]:
+        if r["run"] not in ("baseline", "dense-ft", "dkp-10", "dkp-50"):
+            assert r["compression"] >= 25.0 - 1e-9, r  # every method within the 25x budget
+    assert (out / "pareto.png").stat().st_size > 1000
+    table = (out / "table.md").read_text()
+    assert "| dkp-25 |" in table and "CMR ablation" in table and "QUICK" in table
+    # Resumable: a second run finds everything done and only rewrites the results.
+    mtime = (runs / "baseline" / "result.json").stat().st_mtime
+    assert main(args) == 0
+    assert (runs / "baseline" / "result.json").stat().st_mtime == mtime
