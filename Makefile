@@ -41,3 +41,8 @@ paper: setup
 # Every step of `paper` on a few thousand PTB tokens, in minutes; results are not meaningful.
 paper-quick: setup
 	$(PY) scripts/paper.py --data $(PTB) --out out/paper-quick --runs out/paper-quick/runs --quick
+
+# Instructions per timestep, DKP against dense, float32 and int8, on Cortex-M0/M4/M7/M55 under
+# QEMU; prints the table and writes docs/benchmarks.md (scripts/bench.py; several minutes).
+bench: setup
+	$(PY) scripts/bench.py

@@ -1,5 +1,11 @@
 #include "dkgen_activation_s16.h"
 
+#if defined(__ARM_FEATURE_MVE) && ((__ARM_FEATURE_MVE & 1) != 0) && !defined(DKGEN_PORTABLE) && \
+    !defined(DKGEN_NO_MVE)
+#include <arm_mve.h>
+#define DKGEN_ACT_MVE 1
+#endif
+
 /*
  * Tables of f(-8 + k/32), k = 0..512, in Q0.15 (round half up, saturated to
  * [0, 32767] for sigmoid and [-32767, 32767] for tanh). dkgen/quant/lut.py reads
@@ -105,7 +111,7 @@ static const int16_t tanh_lut[513] = {
 
 /* T[i] + ((T[i+1] - T[i]) * w + 64) >> 7 with u = q + 32768, i = u >> 7, w = u & 127:
  * linear interpolation between entries 1/32 apart, rounded half up. */
-static int16_t interpolate(const int16_t *table, int16_t q12)
+static inline int16_t interpolate(const int16_t *table, int16_t q12)
 {
     const uint32_t u = (uint32_t)((int32_t)q12 + 32768);
     const uint32_t i = u >> 7;
@@ -123,4 +129,45 @@ int16_t dkgen_sigmoid_s16(int16_t q12)
 int16_t dkgen_tanh_s16(int16_t q12)
 {
     return interpolate(tanh_lut, q12);
+}
+
+/* y[k] = f(sat16(x[k])) for k < n. One call per run of values rather than per value (the
+ * recurrent cells' five activations per unit were mostly call overhead), and on Helium
+ * four values per instruction: the two table entries of each lane are fetched by gather
+ * loads (VLDRH.S32 with shifted offsets), the interpolation is the same integer formula
+ * lane by lane. */
+static void interpolate_array(const int16_t *table, const int32_t *x, int16_t *y, uint32_t n)
+{
+    uint32_t k = 0u;
+
+#if defined(DKGEN_ACT_MVE)
+    for (; k + 4u <= n; k += 4u) {
+        const int32x4_t q = vmaxq_s32(vminq_s32(vld1q_s32(&x[k]), vdupq_n_s32(INT16_MAX)),
+                                      vdupq_n_s32(INT16_MIN));
+        const uint32x4_t u = vreinterpretq_u32_s32(vaddq_n_s32(q, 32768));
+        const uint32x4_t i = vshrq_n_u32(u, 7);
+        const int32x4_t w = vreinterpretq_s32_u32(vandq_u32(u, vdupq_n_u32(127u)));
+        const int32x4_t lo = vldrhq_gather_shifted_offset_s32(table, i);
+        const int32x4_t hi = vldrhq_gather_shifted_offset_s32(table + 1, i);
+        const int32x4_t d = vshrq_n_s32(vaddq_n_s32(vmulq_s32(vsubq_s32(hi, lo), w), 64), 7);
+        vstrhq_s32(&y[k], vaddq_s32(lo, d));
+    }
+#endif
+    for (; k < n; k++) {
+        const int32_t v = x[k];
+        const int16_t q = (int16_t)(v > INT16_MAX ? INT16_MAX : (v < INT16_MIN ? INT16_MIN : v));
+        y[k] = interpolate(table, q);
+    }
+}
+
+void dkgen_sigmoid_s16_array(const int32_t *DKGEN_RESTRICT x, int16_t *DKGEN_RESTRICT y,
+                             uint32_t n)
+{
+    interpolate_array(sigmoid_lut, x, y, n);
+}
+
+void dkgen_tanh_s16_array(const int32_t *DKGEN_RESTRICT x, int16_t *DKGEN_RESTRICT y,
+                          uint32_t n)
+{
+    interpolate_array(tanh_lut, x, y, n);
 }

@@ -48,6 +48,26 @@ typedef enum {
 #define DKGEN_WEIGHTS_SECTION
 #endif
 
+/* For small helpers that must be inlined to be worth having (a call would cost more
+ * than the work); a plain `static inline` is only a hint that GCC declines for helpers
+ * it sees called several times. */
+#if defined(__GNUC__)
+#define DKGEN_INLINE static inline __attribute__((always_inline))
+#else
+#define DKGEN_INLINE static inline
+#endif
+
+/* acc + a * b. Where the FPU has a fused multiply-add that is as fast as a multiply (the
+ * compiler's __FP_FAST_FMAF: Cortex-M4F, M7, M33, M55), one VFMA instruction and one
+ * rounding instead of VMUL + VADD and two; elsewhere (soft float, x86-64 without FMA) a
+ * multiply and an add, which ISO C mode never contracts. Define DKGEN_NO_FMA to force the
+ * unfused form. */
+#if defined(__FP_FAST_FMAF) && defined(__GNUC__) && !defined(DKGEN_NO_FMA)
+#define DKGEN_MACF(acc, a, b) __builtin_fmaf((a), (b), (acc))
+#else
+#define DKGEN_MACF(acc, a, b) ((acc) + (a) * (b))
+#endif
+
 #ifdef __cplusplus
 }
 #endif

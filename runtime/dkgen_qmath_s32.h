@@ -16,6 +16,21 @@
 
 #include "dkgen_common.h"
 
+/* Faster paths for whole runs of accumulators (the requantisation kernels), under the
+ * compiler's own feature macros; DKGEN_PORTABLE forces plain C, DKGEN_NO_MVE keeps a
+ * Helium core on the scalar DSP path. All paths give the same integers: each one
+ * computes exactly the formulas below. */
+#if !defined(DKGEN_PORTABLE)
+#if defined(__ARM_FEATURE_MVE) && ((__ARM_FEATURE_MVE & 1) != 0) && !defined(DKGEN_NO_MVE)
+#include <arm_mve.h>
+#define DKGEN_QMATH_MVE 1
+#endif
+#if defined(__ARM_FEATURE_DSP)
+#include <arm_acle.h>
+#define DKGEN_QMATH_DSP 1
+#endif
+#endif
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -83,6 +98,12 @@ static inline int8_t dkgen_sat64_s8(int64_t v)
     return (int8_t)v;
 }
 
+/* v clamped to [lo, hi], lo <= hi. */
+static inline int32_t dkgen_clamp_s32(int32_t v, int32_t lo, int32_t hi)
+{
+    return (v > hi) ? hi : ((v < lo) ? lo : v);
+}
+
 /* floor(v / 2^r + 1/2) for 1 <= r <= 30, |v| < 2^30 (products of two Q15 values). */
 static inline int32_t dkgen_rshift_round_s32(int32_t v, int32_t r)
 {
@@ -105,6 +126,86 @@ static inline int64_t dkgen_requantize_s64(int32_t acc, int32_t mult, int32_t sh
         return (int64_t)((hi + ((int32_t)1 << (shift - 33))) >> (shift - 32));
     }
     return (prod + ((int64_t)1 << (shift - 1))) >> shift;
+}
+
+/*
+ * floor(a * b / 2^32), the high word of the 64-bit product. Where the core has a 32 x 32 ->
+ * 64-bit multiply (SMULL: Armv7-M and up) the compiler emits it for the int64 form; a
+ * Thumb-1-only core (Cortex-M0/M0+/M23: __ARM_ARCH_ISA_THUMB == 1) has none, and the int64
+ * form becomes a call to a 64 x 64 multiply routine, so there it is built from four
+ * 16 x 16 products (Hacker's Delight, "mulhs"): the same integer, exactly.
+ */
+static inline int32_t dkgen_mul_hi_s32(int32_t a, int32_t b)
+{
+#if defined(__ARM_ARCH_ISA_THUMB) && (__ARM_ARCH_ISA_THUMB == 1)
+    const int32_t a1 = a >> 16;
+    const int32_t b1 = b >> 16;
+    const int32_t a0 = (int32_t)((uint32_t)a & 0xFFFFu);
+    const int32_t b0 = (int32_t)((uint32_t)b & 0xFFFFu);
+    const uint32_t w0 = (uint32_t)a0 * (uint32_t)b0;
+    /* |a1 * b0| + (w0 >> 16) < 2^31 and |a0 * b1| + (t & 0xFFFF) < 2^31: no overflow */
+    const int32_t t = a1 * b0 + (int32_t)(w0 >> 16);
+    const int32_t w1 = a0 * b1 + (t & 0xFFFF);
+    return a1 * b1 + (t >> 16) + (w1 >> 16);
+#else
+    return (int32_t)(((int64_t)a * (int64_t)b) >> 32);
+#endif
+}
+
+/*
+ * The same value as dkgen_requantize_s64 for shift > 32 only, in 32 bits: the high word
+ * of the 64-bit product (one SMULL), the rounding constant, one arithmetic shift. The
+ * result lies within +-2^30 (|hi| <= 2^30), so callers can saturate it in 32 bits.
+ */
+static inline int32_t dkgen_requantize_hi_s32(int32_t acc, int32_t mult, int32_t shift)
+{
+    const int32_t hi = dkgen_mul_hi_s32(acc, mult);
+    return (hi + ((int32_t)1 << (shift - 33))) >> (shift - 32);
+}
+
+/* sat32(requantize(acc)): the 32-bit form for shift > 32, the 64-bit one otherwise. */
+static inline int32_t dkgen_requantize_sat_s32(int32_t acc, int32_t mult, int32_t shift)
+{
+    if (shift > 32) {
+        return dkgen_requantize_hi_s32(acc, mult, shift);
+    }
+    return dkgen_sat_s32(dkgen_requantize_s64(acc, mult, shift));
+}
+
+#if defined(DKGEN_QMATH_MVE)
+/* Each lane clamped to [lo, hi]. */
+static inline int32x4_t dkgen_clamp_x4(int32x4_t v, int32_t lo, int32_t hi)
+{
+    return vmaxq_s32(vminq_s32(v, vdupq_n_s32(hi)), vdupq_n_s32(lo));
+}
+
+/*
+ * requantize(acc[0..4)) with per-lane multipliers mult[0..4) and shifts shift[0..4),
+ * all > 32 (the caller checks), four lanes at a time: VMULH is exactly the high word of
+ * each 64-bit product, VSHL by a positive lane amount a left shift (the rounding
+ * constants 2^(shift-33)) and by a negative one an arithmetic right shift.
+ */
+static inline int32x4_t dkgen_requantize_hi_x4(int32x4_t acc, int32x4_t mult, int32x4_t shift)
+{
+    const int32x4_t round = vshlq_s32(vdupq_n_s32(1), vsubq_s32(shift, vdupq_n_s32(33)));
+    const int32x4_t v = vaddq_s32(vmulhq_s32(acc, mult), round);
+    return vshlq_s32(v, vsubq_s32(vdupq_n_s32(32), shift));
+}
+#endif
+
+/* sat32(a + b): QADD where the core has it; in C, a 32-bit add whose overflow (both
+ * operands of one sign, the sum of the other) saturates towards a's sign. */
+static inline int32_t dkgen_add_sat_s32(int32_t a, int32_t b)
+{
+#if defined(DKGEN_QMATH_DSP)
+    return __qadd(a, b);
+#else
+    const uint32_t s = (uint32_t)a + (uint32_t)b;
+    if ((int32_t)((s ^ (uint32_t)a) & (s ^ (uint32_t)b)) < 0) {
+        return (a < 0) ? INT32_MIN : INT32_MAX;
+    }
+    return (int32_t)s;
+#endif
 }
 
 #ifdef __cplusplus

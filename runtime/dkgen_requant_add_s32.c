@@ -1,30 +1,76 @@
 #include "dkgen_requant_add_s32.h"
 
+/* out[i] = sat32(out[i] + sat32(requant(acc[i]))) for i < n. With `each`, row i has its own
+ * multiplier mult[i], shift[i] (DKGEN_PER_INNER); otherwise mult[0], shift[0] serve the
+ * whole run. */
+static void requant_add_run(const int32_t *DKGEN_RESTRICT acc, int32_t *DKGEN_RESTRICT out,
+                            uint32_t n, const int32_t *mult, const int8_t *shift, int each)
+{
+    uint32_t i = 0u;
+
+#if defined(DKGEN_QMATH_MVE)
+    /* Four rows per instruction whenever their shifts are all > 32 (nearly always):
+     * then every value fits 32 bits. */
+    if (!each && shift[0] > 32) {
+        const int32x4_t m = vdupq_n_s32(mult[0]);
+        const int32x4_t sh = vdupq_n_s32(shift[0]);
+        for (; i + 4u <= n; i += 4u) {
+            const int32x4_t v = dkgen_requantize_hi_x4(vld1q_s32(&acc[i]), m, sh);
+            vst1q_s32(&out[i], vqaddq_s32(vld1q_s32(&out[i]), v)); /* saturating */
+        }
+    } else if (each) {
+        for (; i + 4u <= n; i += 4u) {
+            const int32x4_t sh = vldrbq_s32(&shift[i]); /* int8 widened to lanes */
+            int32x4_t v;
+            if (vminvq_s32(INT32_MAX, sh) <= 32) {
+                break; /* the rest one at a time */
+            }
+            v = dkgen_requantize_hi_x4(vld1q_s32(&acc[i]), vld1q_s32(&mult[i]), sh);
+            vst1q_s32(&out[i], vqaddq_s32(vld1q_s32(&out[i]), v)); /* saturating */
+        }
+    }
+#endif
+    if (each) {
+        for (; i < n; i++) {
+            const int32_t v = dkgen_requantize_sat_s32(acc[i], mult[i], shift[i]);
+            out[i] = dkgen_add_sat_s32(out[i], v);
+        }
+    } else if (shift[0] > 32) {
+        /* The test hoisted out of the loop: 32-bit arithmetic only. */
+        const int32_t m0 = mult[0];
+        const int32_t s0 = shift[0];
+        for (; i < n; i++) {
+            const int32_t v = dkgen_requantize_hi_s32(acc[i], m0, s0);
+            out[i] = dkgen_add_sat_s32(out[i], v);
+        }
+    } else {
+        const int32_t m0 = mult[0];
+        const int32_t s0 = shift[0];
+        for (; i < n; i++) {
+            const int32_t v = dkgen_sat_s32(dkgen_requantize_s64(acc[i], m0, s0));
+            out[i] = dkgen_add_sat_s32(out[i], v);
+        }
+    }
+}
+
 void dkgen_requant_add_s32(const dkgen_requant_t *rq, const int32_t *DKGEN_RESTRICT acc,
                            int32_t *DKGEN_RESTRICT out)
 {
     const uint32_t outer = rq->outer;
     const uint32_t inner = rq->inner;
-    uint32_t o, i;
-    uint32_t r = 0u;
+    uint32_t o;
 
+    if (rq->per == DKGEN_PER_TENSOR) {
+        requant_add_run(acc, out, outer * inner, rq->mult, rq->shift, 0);
+        return;
+    }
     for (o = 0u; o < outer; o++) {
         if (rq->per == DKGEN_PER_INNER) {
-            for (i = 0u; i < inner; i++) {
-                const int64_t v = dkgen_requantize_s64(acc[r], rq->mult[i], rq->shift[i]);
-                out[r] = dkgen_sat_s32((int64_t)out[r] + (int64_t)dkgen_sat_s32(v));
-                r++;
-            }
+            requant_add_run(acc, out, inner, rq->mult, rq->shift, 1);
         } else {
-            /* One multiplier for the whole run: kept in registers. */
-            const uint32_t k = (rq->per == DKGEN_PER_OUTER) ? o : 0u;
-            const int32_t mult = rq->mult[k];
-            const int32_t shift = rq->shift[k];
-            for (i = 0u; i < inner; i++) {
-                const int64_t v = dkgen_requantize_s64(acc[r], mult, shift);
-                out[r] = dkgen_sat_s32((int64_t)out[r] + (int64_t)dkgen_sat_s32(v));
-                r++;
-            }
+            requant_add_run(acc, out, inner, &rq->mult[o], &rq->shift[o], 0);
         }
+        acc += inner;
+        out += inner;
     }
 }

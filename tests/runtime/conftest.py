@@ -42,6 +42,13 @@ EXTRA_FLAGS = (
 )
 ARM_M0_FLAGS = ("-mcpu=cortex-m0", "-mthumb", "-mfloat-abi=soft")
 ARM_M4_FLAGS = ("-mcpu=cortex-m4", "-mthumb", "-mfloat-abi=hard", "-mfpu=fpv4-sp-d16")
+ARM_M7_FLAGS = ("-mcpu=cortex-m7", "-mthumb", "-mfloat-abi=hard", "-mfpu=fpv5-d16")
+# Helium (MVE): the runtime's third code path
+ARM_M55_FLAGS = ("-mcpu=cortex-m55", "-mthumb", "-mfloat-abi=hard")
+ARM_FLAGS = {"cortex-m0": ARM_M0_FLAGS, "cortex-m4": ARM_M4_FLAGS, "cortex-m7": ARM_M7_FLAGS,
+             "cortex-m55": ARM_M55_FLAGS}
+# clang as a Cortex-M compiler needs the newlib headers (QEMU-NOTES.md)
+NEWLIB_INCLUDE = "/usr/lib/arm-none-eabi/include"
 SANITIZE_FLAGS = ("-fsanitize=address,undefined", "-fno-sanitize-recover=all", "-g")
 
 SUBPROCESS_TIMEOUT_S = 60
@@ -92,14 +99,18 @@ class CBuild:
 
     @staticmethod
     def toolchain(target: str) -> tuple[str, tuple[str, ...]]:
-        """(compiler, target flags) for gcc, clang, cortex-m0 or cortex-m4; fails the
-        test if the compiler is missing."""
+        """(compiler, target flags) for gcc, clang, a Cortex-M core (arm-none-eabi-gcc) or
+        clang-<core> (clang for that core); fails the test if the compiler is missing."""
         if target == "gcc":
             return require(shutil.which("gcc"), "gcc"), ()
         if target == "clang":
             return require(find_clang(), "clang-16 (or clang)"), ()
+        if target.startswith("clang-"):
+            clang = require(find_clang(), "clang-16 (or clang)")
+            return clang, ("--target=arm-none-eabi", *ARM_FLAGS[target[len("clang-"):]],
+                           "-isystem", NEWLIB_INCLUDE)
         arm = require(shutil.which("arm-none-eabi-gcc"), "arm-none-eabi-gcc")
-        return arm, {"cortex-m0": ARM_M0_FLAGS, "cortex-m4": ARM_M4_FLAGS}[target]
+        return arm, ARM_FLAGS[target]
 
     @staticmethod
     def compile_runtime(out: Path, cc: str, flags: tuple[str, ...] = ()) -> list[Path]:

@@ -37,6 +37,8 @@ PUBLIC_API = {
         "dkgen_requant_add_s32",
         "dkgen_sigmoid_s16",
         "dkgen_tanh_s16",
+        "dkgen_sigmoid_s16_array",
+        "dkgen_tanh_s16_array",
         "dkgen_lstm_cell_s16",
         "dkgen_gru_cell_s16",
         "dkgen_softmax_s8",
@@ -80,8 +82,15 @@ def test_runtime_has_sources(cbuild):
         assert src.with_suffix(".h").name in names, f"{src.name} has no header"
 
 
-@pytest.mark.parametrize("wrong", [False, True], ids=["normal", "wrong-kernel"])
-@pytest.mark.parametrize("target", ["gcc", "clang", "cortex-m0", "cortex-m4"])
+# Every code path: portable (gcc, clang, M0), SIMD32 and FPU (M4, M7), Helium (M55), each
+# with GCC and the Cortex-M ones with clang too; the test-only wrong kernels on one of each.
+COMPILE_CASES = [(t, False) for t in ("gcc", "clang", "cortex-m0", "cortex-m4", "cortex-m7", "cortex-m55",
+                                      "clang-cortex-m0", "clang-cortex-m4", "clang-cortex-m55")]
+COMPILE_CASES += [(t, True) for t in ("gcc", "cortex-m0", "cortex-m4", "cortex-m55")]
+
+
+@pytest.mark.parametrize("target,wrong", COMPILE_CASES,
+                         ids=[f"{t}{'-wrong-kernel' if w else ''}" for t, w in COMPILE_CASES])
 def test_runtime_compiles_warning_free(cbuild, tmp_path, target, wrong):
     cc, arch = cbuild.toolchain(target)
     extra = ("-DDKGEN_TEST_WRONG_KERNEL",) if wrong else ()
@@ -95,7 +104,19 @@ def test_runtime_compiles_warning_free(cbuild, tmp_path, target, wrong):
             assert line.rstrip().endswith("static"), f"input-dependent stack use: {line}"
 
 
-@pytest.mark.parametrize("target", ["gcc", "cortex-m0", "cortex-m4"])
+FORCED = [("cortex-m4", "DKGEN_PORTABLE"), ("cortex-m55", "DKGEN_PORTABLE"), ("cortex-m55", "DKGEN_NO_MVE"),
+          ("cortex-m55", "DKGEN_NO_FMA"), ("clang-cortex-m55", "DKGEN_NO_MVE")]
+
+
+@pytest.mark.parametrize("target,define", FORCED, ids=[f"{t}-{d}" for t, d in FORCED])
+def test_forced_paths_compile_warning_free(cbuild, tmp_path, target, define):
+    """The paths the macros of dkgen_dot_s8.h / dkgen_qmath_s32.h / dkgen_common.h force."""
+    cc, arch = cbuild.toolchain(target)
+    objects = cbuild.compile_runtime(tmp_path, cc, (*arch, f"-D{define}"))
+    assert all(o.is_file() for o in objects)
+
+
+@pytest.mark.parametrize("target", ["gcc", "cortex-m0", "cortex-m4", "cortex-m55"])
 def test_runtime_objects_keep_the_rules(cbuild, tmp_path, target):
     cc, arch = cbuild.toolchain(target)
     objects = cbuild.compile_runtime(tmp_path, cc, arch)
@@ -114,8 +135,8 @@ def test_runtime_objects_keep_the_rules(cbuild, tmp_path, target):
     # crept in: slow soft-float even on a Cortex-M4F.
     doubles = {u for u in undefined if u.startswith("__aeabi_d") or u in {"exp", "tanh"}}
     assert not doubles, doubles
-    if target == "cortex-m4":
-        # The M4F's FPU does all single-precision arithmetic used here in hardware.
+    if target in ("cortex-m4", "cortex-m55"):
+        # The FPU does all single-precision arithmetic used here in hardware.
         assert not {u for u in undefined if u.startswith("__aeabi_f")}, undefined
 
 

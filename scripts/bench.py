@@ -1,0 +1,340 @@
+#!/usr/bin/env python3
+"""Instructions per timestep of dkgen's generated C on Cortex-M cores, DKP against dense.
+
+    python scripts/bench.py                 # or: make bench
+    python scripts/bench.py --targets cortex-m4 --dtypes int8 --models digits --no-write
+
+For each model (the digits example and two larger random DKP models), each dtype (float32,
+int8) and each target, this generates the C library, builds it with its parity runner,
+runs it under QEMU (`dkgen.harness.verify.verify_model`: every output is checked against
+the reference, so a number here is also a passed parity test) and reads the instruction
+count per timestep from SysTick under `-icount shift=0`. It does the same for the
+dense-equivalent model: every DKP weight replaced by the dense matrix it stands for
+(`DenseWeight(w.to_dense())`), same layer shapes, so the DKP-vs-dense speed ratio is
+measured in the same run, by the same kernels' dense paths. MACs per step (the arithmetic
+lower bound, in multiply-accumulates of the form dkgen generates) come from the plan.
+
+The table is printed and written to docs/benchmarks.md with the command and the date.
+A benchmark, not a test: it takes several minutes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import platform
+import re
+import shlex
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from dkgen.harness.targets import resolve_targets  # noqa: E402
+from dkgen.harness.verify import make_inputs, verify_model  # noqa: E402
+from dkgen.ir.graph import GRU, LSTM, Embedding, InputSpec, Linear, Model, Softmax  # noqa: E402
+from dkgen.ir.weights import DenseWeight, KronWeight, SparseDope, Weight  # noqa: E402
+
+TARGETS = "cortex-m0,cortex-m4,cortex-m7,cortex-m55"
+DTYPES = "float32,int8"
+MODELS = ("digits", "lstm256", "gru96")
+
+
+@dataclass
+class Bench:
+    """One model to measure: the IR, its test inputs and (int8) calibration inputs."""
+
+    name: str
+    about: str
+    model: Model
+    inputs: np.ndarray
+    calib: np.ndarray | None = None
+
+
+def doped_kron(rng: np.random.Generator, a: tuple[int, int], b: tuple[int, int],
+               density: float) -> KronWeight:
+    """A ⊗ B plus a random dope of the given density, scaled like a trained gate matrix."""
+    rows, cols = a[0] * b[0], a[1] * b[1]
+    nnz = max(1, int(round(density * rows * cols)))
+    idx = rng.choice(rows * cols, size=nnz, replace=False)
+    scale = 1.0 / np.sqrt(cols)
+    dope = SparseDope(rows, cols, idx, rng.normal(scale=scale, size=nnz))
+    return KronWeight(rng.normal(scale=scale ** 0.5, size=a), rng.normal(scale=scale ** 0.5, size=b), dope)
+
+
+def lstm256(sequences: int, steps: int) -> Bench:
+    rng = np.random.default_rng(256)
+    h, n_in = 256, 64
+    model = Model("lstm256", InputSpec("vector", n_in), [
+        LSTM("lstm", h, doped_kron(rng, (32, 8), (32, 8), 0.01), doped_kron(rng, (32, 16), (32, 16), 0.01),
+             rng.normal(scale=0.1, size=4 * h), rng.normal(scale=0.1, size=4 * h)),
+        Linear("head", DenseWeight(rng.normal(scale=1 / 16, size=(10, h))), rng.normal(scale=0.1, size=10)),
+        Softmax("softmax", 10),
+    ])
+    about = ("LSTM 64 -> 256, W_ih 1024x64 = 32x8 (x) 32x8, W_hh 1024x256 = 32x16 (x) 32x16, "
+             "each + 1% dope; dense 256 -> 10 head, softmax")
+    return Bench("lstm256", about, model, make_inputs(model, sequences, steps, seed=1))
+
+
+def gru96(sequences: int, steps: int) -> Bench:
+    rng = np.random.default_rng(96)
+    h, n_in = 96, 40
+    model = Model("gru96", InputSpec("vector", n_in), [
+        GRU("gru", h, doped_kron(rng, (12, 5), (24, 8), 0.02), doped_kron(rng, (12, 12), (24, 8), 0.02),
+            rng.normal(scale=0.1, size=3 * h), rng.normal(scale=0.1, size=3 * h)),
+        Linear("head", doped_kron(rng, (3, 12), (4, 8), 0.02), rng.normal(scale=0.1, size=12)),
+    ])
+    about = ("GRU 40 -> 96, W_ih 288x40 = 12x5 (x) 24x8, W_hh 288x96 = 12x12 (x) 24x8, each + 2% "
+             "dope; 96 -> 12 head 3x12 (x) 4x8 + 2% dope")
+    return Bench("gru96", about, model, make_inputs(model, sequences, steps, seed=1))
+
+
+def digits(sequences: int) -> Bench:
+    """The digits example: demo-out/digits.onnx if `make demo` wrote it, else trained here
+    (seed 0, the same weights the demo trains)."""
+    from dkgen.onnx_io.importer import load_onnx
+
+    onnx_path = REPO / "demo-out" / "digits.onnx"
+    if onnx_path.is_file():
+        model = load_onnx(onnx_path)
+        data = onnx_path.with_suffix(".npz")
+        calib_path = onnx_path.with_suffix(".calib.npz")
+        x_test = np.load(data)["x"] if data.is_file() else None
+        calib = np.load(calib_path)["x"] if calib_path.is_file() else None
+        source = str(onnx_path.relative_to(REPO))
+    else:
+        from dkgen.train.digits import digits_model_to_ir, train_digits
+
+        print("bench: demo-out/digits.onnx not found; training the digits example (seed 0) ...", flush=True)
+        result = train_digits(0)
+        model = digits_model_to_ir(result)
+        x_test, calib = result.x_test, None
+        source = "trained by dkgen.train.digits.train_digits(0)"
+    if x_test is None or calib is None:
+        from dkgen.train.digits import load_digits_split
+
+        x_train, _, x_te, _ = load_digits_split(0)
+        x_test = x_te if x_test is None else x_test
+        calib = x_train[:256] if calib is None else calib
+    about = (f"the digits example ({source}): LSTM 8 -> 64, W_ih 256x8 = 8x4 (x) 32x2, "
+             "W_hh 256x64 = 16x8 (x) 16x8, each + 2% dope; dense 64 -> 10 head, softmax")
+    return Bench("digits", about, model, np.asarray(x_test[:sequences], np.float32),
+                 np.asarray(calib, np.float32))
+
+
+def densify(w: Weight) -> Weight:
+    return w if isinstance(w, DenseWeight) else DenseWeight(w.to_dense())
+
+
+def dense_equivalent(model: Model) -> Model:
+    """The same layers with every weight stored dense: what the DKP model replaces."""
+    layers = []
+    for layer in model.layers:
+        if isinstance(layer, (LSTM, GRU)):
+            layer = replace(layer, w_ih=densify(layer.w_ih), w_hh=densify(layer.w_hh))
+        elif isinstance(layer, Linear):
+            layer = replace(layer, weight=densify(layer.weight))
+        elif isinstance(layer, Embedding):
+            layer = replace(layer, table=densify(layer.table))
+        layers.append(layer)
+    return Model(f"{model.name}_dense", model.input, layers, dict(model.metadata))
+
+
+@dataclass
+class Row:
+    model: str
+    dtype: str
+    target: str
+    macs: int | None = None
+    instr: float | None = None
+    dense_macs: int | None = None
+    dense_instr: float | None = None
+    fits: bool | None = None
+    dense_fits: bool | None = None
+    note: str = ""
+
+
+def measure(bench: Bench, model: Model, dtype: str, targets, work: Path, jobs: int):
+    """{target: (macs, instructions per step or None, fits the part's budget, why not)}."""
+    try:
+        report = verify_model(model, targets, inputs=bench.inputs, dtype=dtype,
+                              calib=bench.calib if dtype == "int8" else None, workdir=work, jobs=jobs,
+                              timeout_s=900.0, budget_check=False)
+    except Exception as exc:  # a model that cannot be generated at all: report, go on
+        return {t.name: (None, None, None, f"{type(exc).__name__}: {exc}") for t in targets}
+    macs = int(report.library["macs_per_step"])
+    out = {}
+    for t in report.targets:
+        why = "" if t.passed else short_reason(t.reason)
+        out[t.target] = (macs, t.instructions_per_step if t.passed else None, t.fits_budget, why)
+    return out
+
+
+def short_reason(reason: str) -> str:
+    """The cause of a failed run in one line, without temporary paths: for a failed link,
+    the linker's own message from the build log."""
+    if not reason:
+        return "failed"
+    m = re.search(r"\(full output in (\S+)\)", reason)
+    text = reason[:m.start()].strip() if m else reason.splitlines()[0]
+    if m and "linking failed" in text:
+        try:
+            lines = Path(m.group(1)).read_text().splitlines()
+        except OSError:
+            lines = []
+        ld = [ln for ln in lines if re.search(r"\bld: ", ln)]
+        if ld:
+            text = "linking failed: " + re.sub(r"^.*\bld: ", "ld: ", ld[0])
+    text = re.sub(r"^cortex-m\d+: |^host: ", "", text)  # the row names the target
+    return re.sub(r"/\S*/(ld|collect2)\b", r"\1", text)
+
+
+def fmt_int(v: float | None) -> str:
+    return "—" if v is None else f"{v:,.0f}"
+
+
+def fmt_ratio(num: float | None, den: float | None, digits: int = 2) -> str:
+    if num is None or den is None or den == 0:
+        return "—"
+    return f"{num / den:.{digits}f}"
+
+
+def speedup(dense: float | None, dkp: float | None) -> str:
+    ratio = fmt_ratio(dense, dkp, 1)
+    return ratio if ratio == "—" else f"{ratio}x"
+
+
+def table(rows: list[Row]) -> str:
+    head = ("| model | dtype | target | MACs/step (lower bound) | DKP instr/step | DKP instr/MAC "
+            "| dense MACs/step | dense instr/step | dense instr/MAC | dense/DKP time |")
+    lines = [head, "|" + "---|" * 10]
+    for r in rows:
+        mark = "" if r.fits in (None, True) else "*"
+        dmark = "" if r.dense_fits in (None, True) else "*"
+        lines.append(
+            f"| {r.model} | {r.dtype} | {r.target} | {fmt_int(r.macs)} | {fmt_int(r.instr)}{mark} "
+            f"| {fmt_ratio(r.instr, r.macs)} | {fmt_int(r.dense_macs)} | {fmt_int(r.dense_instr)}{dmark} "
+            f"| {fmt_ratio(r.dense_instr, r.dense_macs)} | {speedup(r.dense_instr, r.instr)} |")
+    return "\n".join(lines)
+
+
+def tool_version(cmd: list[str]) -> str:
+    try:
+        return subprocess.run(cmd, capture_output=True, text=True, timeout=30).stdout.splitlines()[0]
+    except (OSError, IndexError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def markdown(rows: list[Row], benches: list[Bench], command: str, seconds: float, args) -> str:
+    notes = [f"- {r.model} {r.dtype} {r.target}: {r.note}" for r in rows if r.note]
+    parts = [
+        "# Benchmarks",
+        "",
+        "Instructions per timestep of the generated C library on Cortex-M cores, each DKP model "
+        "against its dense equivalent (every DKP weight replaced by the dense matrix it stands "
+        "for, same layers), measured in the same run by `scripts/bench.py`.",
+        "",
+        f"- command: `{command}`",
+        f"- run: {datetime.date.today().isoformat()}, {seconds / 60:.1f} minutes, "
+        f"{args.sequences} sequences x {args.steps} steps per random model, "
+        f"{args.sequences} test sequences of 8 steps for digits",
+        f"- toolchain: {tool_version(['arm-none-eabi-gcc', '--version'])}; "
+        f"{tool_version(['qemu-system-arm', '--version'])}; host {platform.machine()}",
+        "",
+        "How it is measured: QEMU runs with `-icount shift=0` (one guest instruction = 1 ns of "
+        "virtual time) and SysTick counts the processor clock around each `<name>_step` call, "
+        "so the counts are exact and repeat run to run (QEMU-NOTES.md). They are instruction "
+        "counts, not cycles: no memory timing or pipeline. Every run is also a parity test "
+        "(float32 within 1e-5 of the float64 reference, int8 bit for bit with the integer "
+        "reference); a count is shown only if it passed.",
+        "",
+        "Columns: MACs/step is the arithmetic lower bound, the multiply-accumulates of the "
+        "factored form dkgen generates (Kronecker passes + dope + dense layers); instr/MAC is "
+        "instructions per step over that, cell nonlinearities and bookkeeping included. "
+        "`dense/DKP time` is dense instructions over DKP instructions per step. "
+        "`*`: builds and runs under QEMU but exceeds the example part's flash or RAM budget "
+        "(targets/*.toml); `—`: does not build or run there (e.g. a dense model larger than "
+        "the Cortex-M0 part's 256 KB of flash).",
+        "",
+        "Paths: Cortex-M0 (no FPU, no DSP) runs soft float and portable integer C; M4 and M7 "
+        "use the FPU's fused multiply-add and the SIMD32 (SXTB16/SMLAD) int8 kernels; the M55 "
+        "uses its FPU for float32 and Helium (MVE) for int8 (runtime/README.md).",
+        "",
+        "## Models",
+        "",
+        *[f"- **{b.name}**: {b.about}" for b in benches],
+        "",
+        "## Results",
+        "",
+        table(rows),
+        "",
+    ]
+    if notes:
+        parts += ["Runs that gave no count:", "", *notes, ""]
+    return "\n".join(parts)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--targets", default=TARGETS, help=f"comma-separated (default {TARGETS})")
+    ap.add_argument("--dtypes", default=DTYPES, help=f"comma-separated (default {DTYPES})")
+    ap.add_argument("--models", default=",".join(MODELS), help=f"comma-separated of {', '.join(MODELS)}")
+    ap.add_argument("--sequences", type=int, default=4, help="input sequences per model (default 4)")
+    ap.add_argument("--steps", type=int, default=4, help="steps per sequence, random models (default 4)")
+    ap.add_argument("--jobs", type=int, default=2, help="targets run in parallel (default 2)")
+    ap.add_argument("--out", type=Path, default=REPO / "docs" / "benchmarks.md",
+                    help="markdown file to write (default docs/benchmarks.md)")
+    ap.add_argument("--no-write", action="store_true", help="print the table only")
+    ap.add_argument("--workdir", type=Path, default=None, help="keep build folders here (default: temporary)")
+    args = ap.parse_args(argv)
+
+    targets = resolve_targets(args.targets)
+    dtypes = [d.strip() for d in args.dtypes.split(",") if d.strip()]
+    names = [m.strip() for m in args.models.split(",") if m.strip()]
+    unknown = [m for m in names if m not in MODELS]
+    if unknown:
+        ap.error(f"unknown model(s) {', '.join(unknown)}; choose from {', '.join(MODELS)}")
+    start = time.perf_counter()
+    makers = {"digits": lambda: digits(args.sequences), "lstm256": lambda: lstm256(args.sequences, args.steps),
+              "gru96": lambda: gru96(args.sequences, args.steps)}
+    benches = [makers[m]() for m in names]
+
+    rows: list[Row] = []
+    with tempfile.TemporaryDirectory(prefix="dkgen-bench-") as tmp:
+        work = Path(args.workdir or tmp)
+        for b in benches:
+            dense = dense_equivalent(b.model)
+            for dtype in dtypes:
+                print(f"bench: {b.name} {dtype}: DKP and dense on {args.targets} ...", flush=True)
+                got = measure(b, b.model, dtype, targets, work / b.name / dtype / "dkp", args.jobs)
+                got_d = measure(b, dense, dtype, targets, work / b.name / dtype / "dense", args.jobs)
+                for t in targets:
+                    macs, instr, fits, why = got[t.name]
+                    dmacs, dinstr, dfits, dwhy = got_d[t.name]
+                    note = "; ".join(f"{k}: {w}" for k, w in (("DKP", why), ("dense", dwhy)) if w)
+                    rows.append(Row(b.name, dtype, t.name, macs, instr, dmacs, dinstr, fits, dfits, note))
+                    r = rows[-1]
+                    print(f"  {t.name:11s} DKP {fmt_int(r.instr):>12s} ({fmt_ratio(r.instr, r.macs)}/MAC)  "
+                          f"dense {fmt_int(r.dense_instr):>12s} ({fmt_ratio(r.dense_instr, r.dense_macs)}/MAC)"
+                          + (f"  [{note[:120]}]" if note else ""), flush=True)
+    seconds = time.perf_counter() - start
+    print()
+    print(table(rows))
+    if not args.no_write:
+        command = "python scripts/bench.py" + ("" if argv is None and len(sys.argv) == 1
+                                               else " " + shlex.join(sys.argv[1:] if argv is None else argv))
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(markdown(rows, benches, command, seconds, args))
+        print(f"\nbench: wrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,220 @@
+"""Every int8 matrix and requantisation kernel, on every code path, against the numpy
+integer reference, bit for bit, under QEMU.
+
+The model-level tests (test_quant_targets.py) cover the paths with the shapes a few models
+happen to have; the optimised kernels branch on shape (row chunks of 8, 4 and 1-3 entries,
+whole rows of 4, 8 or up to 16 held in registers, pairs of rows, runs of 4 lanes and their
+tails, shifts above and below 32), so this file sends one program with many awkward shapes
+through each path: SIMD32 (DSP) on the M4 and M7 and, with DKGEN_NO_MVE, the M55; Helium on
+the M55; portable C on the M0 and, with DKGEN_PORTABLE, the M4. The program prints every
+output; the test compares each with the reference.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from dkgen.harness import toolchain
+from dkgen.harness.targets import get_target
+from dkgen.quant import arith, lut
+from dkgen.quant.model import PER_INNER, PER_OUTER, PER_TENSOR, QDope, QKron, Requant
+from dkgen.quant.reference import gru_cell_q, lstm_cell_q
+
+pytestmark = pytest.mark.qemu
+
+RUNTIME = Path(__file__).resolve().parents[2] / "runtime"
+SOURCES = ["dkgen_kron_matvec_s8.c", "dkgen_dense_matvec_s8.c", "dkgen_dense_matvec_s8s16.c",
+           "dkgen_dope_matvec_s8.c", "dkgen_requant_s8.c", "dkgen_requant_s16.c",
+           "dkgen_requant_add_s32.c", "dkgen_activation_s16.c", "dkgen_lstm_cell_s16.c",
+           "dkgen_gru_cell_s16.c"]
+PATHS = [("cortex-m4", None), ("cortex-m4", "DKGEN_PORTABLE"), ("cortex-m7", None),
+         ("cortex-m55", None), ("cortex-m55", "DKGEN_NO_MVE"), ("cortex-m0", None)]
+
+# (m1, n1, m2, n2): contraction lengths 1-20 on both sides, odd row counts, the digits
+# example's two shapes (8x4 (x) 32x2 and 16x8 (x) 16x8) and 1-sized factors.
+KRON_DIMS = [(1, 1, 1, 1), (2, 3, 4, 5), (5, 4, 3, 2), (8, 4, 32, 2), (16, 8, 16, 8), (3, 8, 5, 8),
+             (7, 4, 9, 4), (4, 16, 6, 16), (6, 12, 5, 12), (3, 9, 7, 9), (2, 20, 3, 17), (9, 7, 2, 6),
+             (1, 5, 24, 1), (24, 1, 1, 6), (5, 3, 8, 1), (4, 32, 4, 9), (11, 13, 2, 3), (2, 2, 13, 11)]
+
+
+def _ints(rng, lo, hi, size, extreme=0.2):
+    v = rng.integers(lo, hi + 1, size=size, dtype=np.int64)
+    return np.where(rng.random(size) < extreme, rng.choice([lo, hi], size=size), v)
+
+
+def _requant(rng, per, outer, inner, lo=1e-6, hi=4.0):
+    n = {PER_TENSOR: 1, PER_OUTER: outer, PER_INNER: inner}[per]
+    # mostly the usual small multipliers (shift > 32); the larger ones give shifts <= 32
+    return Requant.from_real(np.exp(rng.uniform(np.log(lo), np.log(hi), size=n)), per, outer, inner)
+
+
+class Program:
+    """C source for a batch of kernel calls, each printing its outputs as `R <case> <value>...`."""
+
+    def __init__(self) -> None:
+        self.decls: list[str] = []
+        self.calls: list[str] = []
+        self.expected: list[np.ndarray] = []
+
+    def array(self, ctype: str, values) -> str:
+        name = f"d{len(self.decls)}"
+        flat = [int(v) for v in np.asarray(values).ravel()] or [0]
+        body = ", ".join(f"{v}" if ctype != "int32_t" or v != -2**31 else "INT32_MIN" for v in flat)
+        self.decls.append(f"static const {ctype} {name}[{len(flat)}] = {{{body}}};")
+        return name
+
+    def case(self, out_ctype: str, n: int, init: str | None, call: str, expected) -> None:
+        """`call` writes n values of out_ctype into `out` (cast from the buffer); `init`
+        names an array to copy into it first."""
+        k = len(self.expected)
+        pre = f"memcpy(out_buf, {init}, sizeof({init}));" if init else ""
+        show = f"for (i = 0u; i < {n}u; i++) {{ printf(\" %ld\", (long)out[i]); }}" if n else "(void)out;"
+        self.calls.append(f"""    {{ {out_ctype} *out = ({out_ctype} *)(void *)out_buf; {pre}
+      {call};
+      printf("R {k}"); {show} printf("\\n"); }}""")
+        self.expected.append(np.asarray(expected, dtype=np.int64).ravel())
+
+    def cell(self, call: str, outputs: list[tuple[str, str, int]], expected: list) -> None:
+        """A call that updates state arrays in place: `outputs` are (ctype, initial array,
+        length), copied into out_buf one after another, the call then sees them as s0, s1."""
+        k = len(self.expected)
+        offs, lines, shows = 0, [], []
+        for i, (ctype, init, n) in enumerate(outputs):
+            lines.append(f"{ctype} *s{i} = ({ctype} *)(void *)&out_buf[{offs}]; memcpy(s{i}, {init}, {n}u * sizeof({ctype}));")
+            shows.append(f"for (i = 0u; i < {n}u; i++) {{ printf(\" %ld\", (long)s{i}[i]); }}")
+            offs += n
+        self.calls.append("    { " + " ".join(lines) + f"\n      {call};\n      printf(\"R {k}\"); "
+                          + " ".join(shows) + ' printf("\\n"); }')
+        self.expected.append(np.concatenate([np.asarray(e, np.int64).ravel() for e in expected]))
+
+    def source(self) -> str:
+        return "\n".join([
+            "#include <stdint.h>", "#include <stdio.h>", "#include <string.h>",
+            *[f'#include "{s.replace(".c", ".h")}"' for s in SOURCES],
+            "static int32_t out_buf[512];", "static int16_t scratch[512];",
+            *self.decls,
+            "int main(void)", "{", "    uint32_t i;", *self.calls, '    printf("DONE\\n");',
+            "    return 0;", "}", ""])
+
+
+def build_program(seed: int = 20260101) -> Program:
+    rng = np.random.default_rng(seed)
+    prog = Program()
+    for dims in KRON_DIMS:
+        m1, n1, m2, n2 = dims
+        for order in (0, 1):
+            for per_row, t_max in ((False, 32767), (True, 255), (True, 32767)):
+                a, b = _ints(rng, -127, 127, (m1, n1)), _ints(rng, -127, 127, (m2, n2))
+                first = m1 if order == 1 else m2
+                hi = 4.0 if rng.random() < 0.3 else 0.05
+                rq = _requant(rng, PER_OUTER if per_row else PER_TENSOR, first, 1, hi=hi)
+                k = QKron(m1 * m2, n1 * n2, a=a, b=b, order=order, t_rq=rq, t_max=t_max)
+                x = _ints(rng, -128, 127, (1, n1 * n2))
+                acc0 = rng.integers(-2**20, 2**20, size=m1 * m2)
+                names = [prog.array("int8_t", a), prog.array("int8_t", b), prog.array("int32_t", rq.mult),
+                         prog.array("int8_t", rq.shift), prog.array("int8_t", x), prog.array("int32_t", acc0)]
+                kron = (f"{{ {names[0]}, {names[1]}, {names[2]}, {names[3]}, {m1}u, {n1}u, {m2}u, {n2}u, "
+                        f"{t_max}, {order}u, {int(per_row)}u }}")
+                prog.case("int32_t", m1 * m2, names[5],
+                          f"{{ const dkgen_kron_s8_t k = {kron}; dkgen_kron_matvec_s8(&k, {names[4]}, out, scratch); }}",
+                          acc0 + k.acc(x)[0])
+    for rows, cols in [(0, 5), (1, 1), (2, 3), (3, 4), (5, 7), (4, 8), (7, 15), (6, 16), (9, 17),
+                       (2, 33), (3, 40), (10, 64), (5, 0)]:
+        w = _ints(rng, -128, 127, (rows, cols))
+        x8, x16 = _ints(rng, -128, 127, cols), _ints(rng, -32768, 32767, cols)
+        acc0 = rng.integers(-2**20, 2**20, size=rows)
+        nw, n8, n16, na = (prog.array("int8_t", w), prog.array("int8_t", x8), prog.array("int16_t", x16),
+                           prog.array("int32_t", acc0))
+        prog.case("int32_t", rows, na, f"dkgen_dense_matvec_s8({nw}, {rows}u, {cols}u, {n8}, out)",
+                  acc0 + w @ x8)
+        prog.case("int32_t", rows, na, f"dkgen_dense_matvec_s8s16({nw}, {rows}u, {cols}u, {n16}, out)",
+                  acc0 + w @ x16)
+    for rows, cols, density, shift in [(3, 8, 0.3, 0), (17, 5, 0.1, 3), (4, 300, 0.02, 7), (9, 9, 0.9, 1),
+                                       (2, 1000, 0.004, 2), (6, 1, 0.5, 0)]:
+        nnz = max(1, int(density * rows * cols))
+        index = np.sort(rng.choice(rows * cols, size=nnz, replace=False))
+        d = QDope(rows, cols, index=index, val=_ints(rng, -127, 127, nnz), shift=shift)
+        steps, vals, bits = d.encode()
+        x = _ints(rng, -128, 127, (1, cols))
+        acc0 = rng.integers(-2**20, 2**20, size=rows)
+        ns = prog.array("uint8_t" if bits == 8 else "uint16_t", steps)
+        nv, nx, na = prog.array("int8_t", vals), prog.array("int8_t", x), prog.array("int32_t", acc0)
+        s8, s16 = (ns, "NULL") if bits == 8 else ("NULL", ns)
+        prog.case("int32_t", rows, na,
+                  f"{{ const dkgen_dope_s8_t s = {{ {s8}, {s16}, {nv}, {steps.size}u, {cols}u, {shift}u }}; "
+                  f"dkgen_dope_matvec_s8(&s, {nx}, out); }}", acc0 + d.acc(x)[0])
+    per_codes = {PER_TENSOR: 0, PER_OUTER: 1, PER_INNER: 2}
+    for outer, inner in [(1, 1), (1, 7), (3, 5), (2, 9), (4, 16), (1, 64), (5, 3)]:
+        for per in (PER_TENSOR, PER_OUTER, PER_INNER):
+            rq = _requant(rng, per, outer, inner, lo=1e-9, hi=2.0**20)
+            acc = _ints(rng, arith.INT32_MIN, arith.INT32_MAX, outer * inner, extreme=0.3)
+            old = _ints(rng, arith.INT32_MIN, arith.INT32_MAX, outer * inner, extreme=0.3)
+            nm, nsh, nacc, nold = (prog.array("int32_t", rq.mult), prog.array("int8_t", rq.shift),
+                                   prog.array("int32_t", acc), prog.array("int32_t", old))
+            rqc = f"{{ {nm}, {nsh}, {outer}u, {inner}u, {per_codes[per]}u }}"
+            ref = rq.apply(acc)
+            n = outer * inner
+            prog.case("int8_t", n, None, f"{{ const dkgen_requant_t q = {rqc}; dkgen_requant_s8(&q, {nacc}, out); }}",
+                      arith.sat8(ref))
+            prog.case("int16_t", n, None,
+                      f"{{ const dkgen_requant_t q = {rqc}; dkgen_requant_s16(&q, {nacc}, out, -300, 20000); }}",
+                      np.clip(ref, -300, 20000))
+            prog.case("int32_t", n, nold,
+                      f"{{ const dkgen_requant_t q = {rqc}; dkgen_requant_add_s32(&q, {nacc}, out); }}",
+                      arith.sat32(old + arith.sat32(ref)))
+    for hidden, cell_frac in [(1, 12), (3, 0), (4, 15), (7, 11), (16, 13), (17, 9), (33, 14), (64, 11)]:
+        for big_shift in (True, False):
+            gates = _ints(rng, -60000, 60000, 4 * hidden)  # beyond int16: saturates
+            c = _ints(rng, -32768, 32767, hidden)
+            h = _ints(rng, -128, 127, hidden)
+            real = np.exp(rng.uniform(-40, -10)) if big_shift else np.exp(rng.uniform(-1, 1))
+            m, r = arith.quantize_multiplier(float(real))
+            ng, nc, nh = prog.array("int32_t", gates), prog.array("int16_t", c), prog.array("int8_t", h)
+            h_ref, c_ref = lstm_cell_q(gates, c, cell_frac, m, r)
+            prog.cell(f"{{ const dkgen_lstm_s16_t q = {{ {m}, {hidden}u, {r}, {cell_frac}u }}; "
+                      f"dkgen_lstm_cell_s16(&q, {ng}, s0, s1); }}",
+                      [("int16_t", nc, hidden), ("int8_t", nh, hidden)], [c_ref, h_ref])
+            gx = _ints(rng, arith.INT32_MIN, arith.INT32_MAX, 3 * hidden, extreme=0.1)
+            gx = np.where(rng.random(gx.size) < 0.7, gx % 80000 - 40000, gx)
+            gh = _ints(rng, -70000, 70000, 3 * hidden)
+            ngx, ngh = prog.array("int32_t", gx), prog.array("int32_t", gh)
+            prog.cell(f"{{ const dkgen_gru_s16_t q = {{ {m}, {hidden}u, {r} }}; "
+                      f"dkgen_gru_cell_s16(&q, {ngx}, {ngh}, s0); }}",
+                      [("int8_t", nh, hidden)], [gru_cell_q(gx, gh, h, m, r)])
+    q = np.concatenate([np.arange(-32768, 32768, 79), [-40000, 40000, arith.INT32_MIN, arith.INT32_MAX, 32767,
+                                                       -32768, 0, 1, -1]])
+    nq = prog.array("int32_t", q)
+    sat = np.clip(q, -32768, 32767)
+    prog.case("int16_t", q.size, None, f"dkgen_sigmoid_s16_array({nq}, out, {q.size}u)", lut.sigmoid_q15(sat))
+    prog.case("int16_t", q.size, None, f"dkgen_tanh_s16_array({nq}, out, {q.size}u)", lut.tanh_q15(sat))
+    return prog
+
+
+@pytest.fixture(scope="module")
+def program(tmp_path_factory) -> tuple[Program, Path]:
+    prog = build_program()
+    src = tmp_path_factory.mktemp("kernel_paths") / "kernel_paths.c"
+    src.write_text(prog.source())
+    return prog, src
+
+
+@pytest.mark.parametrize("target,define", PATHS, ids=[f"{t}-{d or 'default'}" for t, d in PATHS])
+def test_every_path_is_bit_exact(program, tmp_path, target, define):
+    prog, src = program
+    t = get_target(target)
+    build = toolchain.build(t, [src, *(RUNTIME / s for s in SOURCES)], tmp_path / "build",
+                            include_dirs=[RUNTIME], defines={define: None} if define else None)
+    result = toolchain.run(t, build.elf, timeout_s=120)
+    assert result.returncode == 0 and "DONE" in result.stdout, result.stdout[-2000:] + result.stderr[-2000:]
+    got: dict[int, list[int]] = {}
+    for line in result.stdout.splitlines():
+        if line.startswith("R "):
+            fields = line.split()
+            got[int(fields[1])] = [int(v) for v in fields[2:]]
+    assert len(got) == len(prog.expected)
+    bad = [k for k, want in enumerate(prog.expected) if got[k] != want.tolist()]
+    assert not bad, (f"{len(bad)} of {len(prog.expected)} cases differ on {target} {define}: "
+                     + "; ".join(prog.calls[k].split("\n")[1].strip()[:150] for k in bad[:4]))
