@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.table import Table
 
 from dkgen import __version__
+from dkgen.cli_train import export_cmd, train_group
 from dkgen.errors import DkgenError
 
 _err = Console(stderr=True)
@@ -110,9 +111,6 @@ def inspect_cmd(model: Path, as_json: bool, dtype: str, calib_path: Path | None)
     summary = model_summary(ir, plan)
     if plan is not None:
         summary["quantization"] = quant_summary(qm)
-    if as_json:
-        _print_json(summary)
-        return
     if as_json:
         _print_json(summary)
         return
@@ -307,6 +305,11 @@ def demo_cmd(out_dir: Path, seed: int, target_spec: str, dtype: str, as_json: bo
     if as_json:
         _print_json(summary.to_json())
     sys.exit(0 if summary.passed else 1)
+
+
+# Training commands live in their own module (they need the train extra, the rest does not).
+cli.add_command(train_group)
+cli.add_command(export_cmd)
 
 
 def main() -> None:

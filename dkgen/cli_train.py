@@ -148,6 +148,32 @@ def train_lm_cmd(data: Path, run_dir: Path, size: str, method: str, ratio: float
                    f"({s['lstm']['compression']:.1f}x), {s['wall_seconds'] / 60:.1f} min")
 
 
+@train_group.command("int8-ppl", cls=_Command)
+@click.argument("run_dir", type=click.Path(path_type=Path))
+@click.option("--split", type=click.Choice(["valid", "test"]), default="test", show_default=True)
+@click.option("--which", type=click.Choice(["best", "last"]), default="best", show_default=True)
+@click.option("--calib-sequences", default=20, show_default=True,
+              help="Validation windows the int8 scales are calibrated on.")
+@click.option("--calib-steps", default=35, show_default=True, help="Tokens per calibration window.")
+@click.option("--max-tokens", type=int, default=None, help="Score only the first N tokens.")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as one JSON document.")
+def int8_ppl_cmd(run_dir: Path, split: str, which: str, calib_sequences: int, calib_steps: int,
+                 max_tokens: int | None, as_json: bool) -> None:
+    """Perplexity of RUN_DIR's model in float and in dkgen's int8 (the C library's arithmetic)."""
+    _need_torch()
+    from dkgen.train.quant_eval import int8_perplexity
+
+    res = int8_perplexity(run_dir, which=which, split=split, calib_batch=calib_sequences,
+                          calib_steps=calib_steps, max_tokens=max_tokens)
+    if as_json:
+        click.echo(json.dumps(res, indent=2))
+        return
+    b = res["lstm_weight_bytes"]
+    click.echo(f"{run_dir} ({split}, {res['tokens']:,} tokens): float ppl {res['float_ppl']:.2f}, "
+               f"int8 ppl {res['int8_ppl']:.2f} ({res['change_pct']:+.2f}%); LSTM weights "
+               f"{b['float32']:,} B float32, {b['int8']:,} B int8")
+
+
 @click.command("export", cls=_Command)
 @click.argument("run_dir", type=click.Path(path_type=Path))
 @click.option("-o", "--out", required=True, type=click.Path(path_type=Path),

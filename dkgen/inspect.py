@@ -54,7 +54,9 @@ def model_summary(model: Model, int8_plan: object | None = None) -> dict:
         if int8_plan is not None:
             qlp = int8_plan.layers[len(layers)]
             for w in weights:
-                w["int8_bytes"] = qlp.matrices[w["role"]].nbytes
+                # An int8 embedding table is a plain lookup array, not a matrix kernel.
+                packed = qlp.matrices.get(w["role"]) or qlp.vectors[w["role"]]
+                w["int8_bytes"] = packed.nbytes
             entry["int8_bytes"] = sum(m.nbytes for m in qlp.matrices.values()) + sum(
                 v.nbytes for v in qlp.vectors.values())
             totals["int8_bytes"] = totals.get("int8_bytes", 0) + entry["int8_bytes"]

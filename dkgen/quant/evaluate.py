@@ -33,15 +33,19 @@ def _log_softmax(logits: np.ndarray) -> np.ndarray:
 
 def perplexity(executor: _Executor, ids: np.ndarray, *, batch: int = 10, window: int = 35,
                max_tokens: int | None = None) -> float:
-    """exp(mean NLL) of predicting ids[t+1] from ids[..t] over `batch` parallel slices."""
+    """exp(mean NLL) of predicting each next token from the ones before it, over `batch`
+    contiguous slices of the stream (the state carried across windows of `window` steps)."""
     ids = np.asarray(ids, dtype=np.int64).reshape(-1)
     if max_tokens is not None:
         ids = ids[:max_tokens]
-    per = (ids.size - 1) // batch
-    if per < 1:
+    # The trainer's split (dkgen.train.data.batchify): `batch` contiguous columns, each
+    # predicting its own next tokens, so both score the same (per - 1) * batch tokens.
+    per = ids.size // batch
+    if per < 2:
         raise DkgenError(f"{ids.size} tokens are too few for {batch} slices")
-    inputs = ids[:per * batch].reshape(batch, per)
-    targets = ids[1:per * batch + 1].reshape(batch, per)
+    cols = ids[:per * batch].reshape(batch, per)
+    inputs, targets = cols[:, :-1], cols[:, 1:]
+    per -= 1
     state = None
     nll, count = 0.0, 0
     for start in range(0, per, window):

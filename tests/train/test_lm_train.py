@@ -118,7 +118,8 @@ def test_data_parallel_matches_one_process(data: Path, dense_run: Path, tmp_path
 
 @pytest.mark.parametrize("method", ["dkp", "hmd", "pruned"])
 def test_cli_train_and_export(method: str, data: Path, dense_run: Path, tmp_path: Path) -> None:
-    from dkgen.cli_train import main
+    # Through the user-facing `dkgen` command (cli_train's own group serves torchrun).
+    from dkgen.cli import cli as main
     from dkgen.ir.reference import ReferenceExecutor
     from dkgen.onnx_io.importer import load_onnx
 
@@ -158,3 +159,20 @@ def test_cli_reports_bad_input(tmp_path: Path) -> None:
     res = CliRunner().invoke(main, ["train", "lm", "--data", str(tmp_path), "-o",
                                     str(tmp_path / "r")])
     assert res.exit_code == 2 and "ptb.train.txt" in res.output
+
+
+def test_int8_perplexity_tracks_float(data: Path, dense_run: Path, tmp_path: Path) -> None:
+    from dkgen.cli import cli
+
+    run = tmp_path / "dkp"
+    train_lm(tiny_config(data, method="dkp", ratio=8.0, init_from=str(dense_run), epochs=0.5,
+                         lr_schedule="cosine"), run, threads=1)
+    res = CliRunner().invoke(cli, ["train", "int8-ppl", str(run), "--json", "--calib-sequences",
+                                   "6", "--calib-steps", "20"])
+    assert res.exit_code == 0, res.output
+    doc = json.loads(res.output)
+    # The float64 reference scores what the trainer scored (same batching, same stream).
+    assert doc["float_ppl"] == pytest.approx(json.loads((run / "result.json").read_text())
+                                             ["test_ppl"], rel=1e-3)
+    assert abs(doc["change_pct"]) < 5.0 and doc["int8_ppl"] != doc["float_ppl"]
+    assert doc["lstm_weight_bytes"]["int8"] < 0.4 * doc["lstm_weight_bytes"]["float32"]
