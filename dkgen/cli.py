@@ -12,21 +12,11 @@ from rich.console import Console
 from rich.table import Table
 
 from dkgen import __version__
+from dkgen.cli_common import DkgenGroup
 from dkgen.cli_train import export_cmd, train_group
 from dkgen.errors import DkgenError
 
 _err = Console(stderr=True)
-
-
-class _Group(click.Group):
-    """Turns a DkgenError anywhere below into one line on stderr and exit status 2."""
-
-    def invoke(self, ctx: click.Context):  # type: ignore[override]
-        try:
-            return super().invoke(ctx)
-        except DkgenError as exc:
-            click.echo(f"dkgen: error: {exc}", err=True)
-            ctx.exit(2)
 
 
 def _print_json(doc: object) -> None:
@@ -63,7 +53,7 @@ def _calibration(model, dtype: str, calib_path: Path | None, *, required: bool):
     return load_inputs(calib_path, model)
 
 
-@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=DkgenGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="dkgen")
 def cli() -> None:
     """Compile doped Kronecker product (DKP) models to C99 and verify them on host and Cortex-M."""

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import click
 
+from dkgen.cli_common import DkgenCommand
 from dkgen.errors import DkgenError
 
 
@@ -42,23 +43,12 @@ def _parse_factors(text: str | None) -> list[list[int]] | None:
     return [[a, b], [c, d]]
 
 
-class _Command(click.Command):
-    """A DkgenError becomes one line on stderr and exit status 2 (also when run standalone)."""
-
-    def invoke(self, ctx: click.Context):  # type: ignore[override]
-        try:
-            return super().invoke(ctx)
-        except DkgenError as exc:
-            click.echo(f"dkgen: error: {exc}", err=True)
-            ctx.exit(2)
-
-
 @click.group("train", context_settings={"help_option_names": ["-h", "--help"]})
 def train_group() -> None:
     """Train models (needs the train extra)."""
 
 
-@train_group.command("lm", cls=_Command)
+@train_group.command("lm", cls=DkgenCommand)
 @click.option("--data", required=True, type=click.Path(path_type=Path),
               help="Folder with ptb.train.txt, ptb.valid.txt, ptb.test.txt.")
 @click.option("-o", "--out", "run_dir", required=True, type=click.Path(path_type=Path),
@@ -148,7 +138,7 @@ def train_lm_cmd(data: Path, run_dir: Path, size: str, method: str, ratio: float
                    f"({s['lstm']['compression']:.1f}x), {s['wall_seconds'] / 60:.1f} min")
 
 
-@train_group.command("int8-ppl", cls=_Command)
+@train_group.command("int8-ppl", cls=DkgenCommand)
 @click.argument("run_dir", type=click.Path(path_type=Path))
 @click.option("--split", type=click.Choice(["valid", "test"]), default="test", show_default=True)
 @click.option("--which", type=click.Choice(["best", "last"]), default="best", show_default=True)
@@ -174,7 +164,7 @@ def int8_ppl_cmd(run_dir: Path, split: str, which: str, calib_sequences: int, ca
                f"{b['float32']:,} B float32, {b['int8']:,} B int8")
 
 
-@click.command("export", cls=_Command)
+@click.command("export", cls=DkgenCommand)
 @click.argument("run_dir", type=click.Path(path_type=Path))
 @click.option("-o", "--out", required=True, type=click.Path(path_type=Path),
               help="The ONNX file; calibration inputs go to the same name with .npz.")

@@ -8,8 +8,6 @@ Needs the `train` extra (torch, scikit-learn).  Beside the model it writes
 
 from __future__ import annotations
 
-import os
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from dkgen.errors import DkgenError
+from dkgen.fileio import save_npz
 from dkgen.ir.graph import Model
 from dkgen.onnx_io.export import save_onnx
 
@@ -45,17 +44,6 @@ class ExampleResult:
                 f"than dense, trained in {self.train_seconds:.1f} s")
 
 
-def _save_npz(path: Path, **arrays: np.ndarray) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".npz", dir=path.parent)
-    os.close(fd)
-    try:
-        np.savez(tmp, **arrays)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def build_example(which: str, out_path: Path, *, seed: int = 0, force: bool = False) -> ExampleResult:
     """Train example `which`, write `out_path` (ONNX) and its test data beside it."""
     if which not in EXAMPLES:
@@ -82,8 +70,8 @@ def build_example(which: str, out_path: Path, *, seed: int = 0, force: bool = Fa
         probs = torch.softmax(result.model(torch.from_numpy(result.x_test)), dim=-1).numpy()
     out_path.parent.mkdir(parents=True, exist_ok=True)
     save_onnx(ir, out_path, force=force)
-    _save_npz(data_path, x=result.x_test.astype(np.float32), labels=result.y_test.astype(np.int64))
+    save_npz(data_path, x=result.x_test.astype(np.float32), labels=result.y_test.astype(np.int64))
     x_train = load_digits_split(seed)[0]
-    _save_npz(calib_path, x=x_train[:256].astype(np.float32))
+    save_npz(calib_path, x=x_train[:256].astype(np.float32))
     return ExampleResult(which, out_path, data_path, calib_path, ir, result.accuracy, result.compression, seconds,
                          result.x_test, result.y_test, probs, result)

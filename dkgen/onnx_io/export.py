@@ -9,7 +9,6 @@ The graph runs whole sequences: a float input (time, batch, features) or int64 t
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +17,7 @@ from onnx import TensorProto, helper, numpy_helper
 
 from dkgen import __version__
 from dkgen.errors import DkgenError
+from dkgen.fileio import atomic_write
 from dkgen.ir.graph import GRU, LSTM, Embedding, Layer, Linear, Model, Softmax
 from dkgen.ir.weights import (
     DenseWeight,
@@ -157,12 +157,4 @@ def save_onnx(model: Model, path: str | os.PathLike[str], *, force: bool = False
     proto = model_to_onnx(model)
     onnx.checker.check_model(proto, full_check=True)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(proto.SerializeToString(deterministic=True))
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    return atomic_write(path, lambda tmp: tmp.write_bytes(proto.SerializeToString(deterministic=True)))

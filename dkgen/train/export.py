@@ -8,14 +8,13 @@ generate`/`verify` accept as calibration and test inputs.
 
 from __future__ import annotations
 
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from dkgen.errors import DkgenError
+from dkgen.fileio import save_npz
 from dkgen.ir.graph import InputSpec, Model
 from dkgen.nn.export import to_ir
 from dkgen.onnx_io.export import save_onnx
@@ -50,17 +49,6 @@ def calibration_tokens(ids: np.ndarray, batch: int, steps: int) -> np.ndarray:
     return np.stack([ids[s:s + steps] for s in starts]).astype(np.int64)
 
 
-def _save_npz(path: Path, **arrays: np.ndarray) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".npz", dir=path.parent)
-    os.close(fd)
-    try:
-        np.savez(tmp, **arrays)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def export_run(run_dir: str | Path, out: str | Path, *, force: bool = False,
                which: str = "best", batch: int = 8, steps: int = 35, name: str | None = None,
                softmax: bool = True) -> ExportResult:
@@ -78,5 +66,5 @@ def export_run(run_dir: str | Path, out: str | Path, *, force: bool = False,
     ir = lm_to_ir(model, config, name or "lm", softmax)
     x = calibration_tokens(corpus.valid, batch, steps)
     save_onnx(ir, out, force=force)
-    _save_npz(data_path, x=x)
+    save_npz(data_path, x=x)
     return ExportResult(out, data_path, ir, lstm_size(model.rnn))
