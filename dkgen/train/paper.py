@@ -169,10 +169,12 @@ def plan(data: Path, runs_dir: Path, *, size: str = "small", quick: bool = False
                              factors=[list(factors[0]), list(factors[1])], **cmr)
         return make
 
-    for ratio in (RATIO, 10.0, 50.0):
-        jobs.append(Job(f"dkp-{ratio:g}", "main", dkp(ratio), deps=abl_names,
-                        meta={"label": "dkp"}))
-    return jobs
+    dkps = [Job(f"dkp-{ratio:g}", "main", dkp(ratio), deps=abl_names, meta={"label": "dkp"})
+            for ratio in (RATIO, 10.0, 50.0)]
+    # Runs start in list order as they become ready: DKP at 25x, the one the comparison is
+    # about, goes ahead of the baselines queued before it once the ablation has chosen it.
+    first_main = next(i for i, j in enumerate(jobs) if j.group == "main" and j.name != "small-25")
+    return jobs[:first_main] + dkps[:1] + jobs[first_main:] + dkps[1:]
 
 
 # ----------------------------------------------------------------------------- running
