@@ -136,12 +136,14 @@ class BuildResult:
 
 _ERROR_LINE = re.compile(
     r"\berror\b|undefined reference|multiple definition|overflowed|cannot find|"
-    r"No such file|not found", re.IGNORECASE)
+    r"No such file|not found|(^|[/-])ld: ", re.IGNORECASE)
+# Summary lines that only say that something above failed.
+_FOLLOW_UP = ("cc1: all warnings being treated", "collect2: error: ld returned")
 
 
 def _first_errors(output: str, limit: int = 2) -> str:
-    lines = [ln.strip() for ln in output.splitlines() if _ERROR_LINE.search(ln)]
-    lines = [ln for ln in lines if not ln.startswith("cc1: all warnings being treated")]
+    lines = [ln.strip() for ln in output.splitlines() if _ERROR_LINE.search(ln.strip())]
+    lines = [ln for ln in lines if not ln.startswith(_FOLLOW_UP)] or lines
     if not lines:
         lines = [ln.strip() for ln in output.splitlines() if ln.strip()]
     if not lines:
