@@ -200,7 +200,10 @@ class QDense(QMatrix):
     kind = "dense"
 
     def acc(self, x: np.ndarray) -> np.ndarray:
-        return imatmul(x, _i64(self.w).T)
+        # Converted once: a language model's decoder is millions of weights a step.
+        if "_w_t" not in self.__dict__:
+            self.__dict__["_w_t"] = np.asarray(self.w, np.float64).T
+        return imatmul(x, self.__dict__["_w_t"])
 
     def acc_bound(self) -> np.ndarray:
         return 128 * np.abs(_i64(self.w)).sum(axis=1)
