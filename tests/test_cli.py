@@ -81,6 +81,8 @@ def test_verify_inputs_file(tmp_path, model_file):
     (["inspect", "."], "is a folder"),
     (["generate", "{model}", "-o", "out-never", "--name", "9 lives"], "--name"),
     (["verify", "{model}", "--target", "cortex-m99"], "unknown target"),
+    (["verify", "{model}", "--atol", "0"], "--atol"),
+    (["verify", "{model}", "--atol", "1e-3", "--dtype", "int8"], "--atol"),
 ])
 def test_bad_input_is_one_line_exit_2(model_file, args, needle):
     args = [a.replace("{model}", str(model_file)) for a in args]
@@ -109,3 +111,15 @@ def test_int8_options(tmp_path, model_file):
     doc = json.loads(r.output)
     assert r.exit_code == 0 and doc["library"]["dtype"] == "int8"
     assert all(t["passed"] and t["max_abs_err"] == 0.0 for t in doc["targets"])
+
+
+def test_verify_tolerance_option(model_file):
+    # float32 never meets 1e-12 against the float64 oracle: the option reaches the runner.
+    r = CliRunner().invoke(cli, ["verify", str(model_file), "--target", "host", "--json",
+                                 "--sequences", "2", "--atol", "1e-12"])
+    doc = json.loads(r.output)
+    assert r.exit_code == 1 and doc["atol"] == 1e-12 and not doc["targets"][0]["passed"]
+    r = _run("verify", str(model_file), "--target", "host", "--json", "--sequences", "2",
+             "--atol", "1e-4")
+    doc = json.loads(r.output)
+    assert r.exit_code == 0 and doc["atol"] == 1e-4 and doc["dtype"] == "float32"

@@ -130,13 +130,16 @@ class VerifyReport:
     model: str
     library: dict
     targets: list[TargetReport] = field(default_factory=list)
+    dtype: str = "float32"
+    atol: float = FLOAT_ATOL  # 0: bit-exact (int8)
 
     @property
     def passed(self) -> bool:
         return bool(self.targets) and all(t.passed for t in self.targets)
 
     def to_json(self) -> dict:
-        return {"model": self.model, "passed": self.passed, "library": self.library,
+        return {"model": self.model, "passed": self.passed, "dtype": self.dtype,
+                "atol": self.atol, "library": self.library,
                 "targets": [t.to_json() for t in self.targets]}
 
 
@@ -354,7 +357,7 @@ def verify_model(model: Model, targets: list[Target], *, inputs: np.ndarray | No
                            source_sha256=source_sha256)
         library = {"name": lib.name, "dtype": dtype, **lib.manifest["sizes"],
                    "macs_per_step": lib.plan.macs}
-        report = VerifyReport(source or model.name, library)
+        report = VerifyReport(source or model.name, library, dtype=dtype, atol=atol)
 
         def one(target: Target) -> TargetReport:
             r = run_target(target, lib, golden, workdir / target.name, atol=atol,
