@@ -16,16 +16,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from kernel_cases import CasesProgram, run_cases
 
-from dkgen.harness import toolchain
-from dkgen.harness.targets import get_target
 from dkgen.quant import arith, lut
 from dkgen.quant.model import PER_INNER, PER_OUTER, PER_TENSOR, QDope, QKron, Requant
 from dkgen.quant.reference import gru_cell_q, lstm_cell_q
 
 pytestmark = pytest.mark.qemu
 
-RUNTIME = Path(__file__).resolve().parents[2] / "runtime"
 SOURCES = ["dkgen_kron_matvec_s8.c", "dkgen_dense_matvec_s8.c", "dkgen_dense_matvec_s8s16.c",
            "dkgen_dope_matvec_s8.c", "dkgen_requant_s8.c", "dkgen_requant_s16.c",
            "dkgen_requant_add_s32.c", "dkgen_activation_s16.c", "dkgen_lstm_cell_s16.c",
@@ -51,13 +49,11 @@ def _requant(rng, per, outer, inner, lo=1e-6, hi=4.0):
     return Requant.from_real(np.exp(rng.uniform(np.log(lo), np.log(hi), size=n)), per, outer, inner)
 
 
-class Program:
-    """C source for a batch of kernel calls, each printing its outputs as `R <case> <value>...`."""
+class Program(CasesProgram):
+    """Kernel calls on int8/int16/int32 arrays; expected: the integer reference per case."""
 
     def __init__(self) -> None:
-        self.decls: list[str] = []
-        self.calls: list[str] = []
-        self.expected: list[np.ndarray] = []
+        super().__init__(SOURCES, [("int32_t", "out_buf", 512), ("int16_t", "scratch", 512)])
 
     def array(self, ctype: str, values) -> str:
         name = f"d{len(self.decls)}"
@@ -89,15 +85,6 @@ class Program:
         self.calls.append("    { " + " ".join(lines) + f"\n      {call};\n      printf(\"R {k}\"); "
                           + " ".join(shows) + ' printf("\\n"); }')
         self.expected.append(np.concatenate([np.asarray(e, np.int64).ravel() for e in expected]))
-
-    def source(self) -> str:
-        return "\n".join([
-            "#include <stdint.h>", "#include <stdio.h>", "#include <string.h>",
-            *[f'#include "{s.replace(".c", ".h")}"' for s in SOURCES],
-            "static int32_t out_buf[512];", "static int16_t scratch[512];",
-            *self.decls,
-            "int main(void)", "{", "    uint32_t i;", *self.calls, '    printf("DONE\\n");',
-            "    return 0;", "}", ""])
 
 
 def build_program(seed: int = 20260101) -> Program:
@@ -204,17 +191,9 @@ def program(tmp_path_factory) -> tuple[Program, Path]:
 @pytest.mark.parametrize("target,define", PATHS, ids=[f"{t}-{d or 'default'}" for t, d in PATHS])
 def test_every_path_is_bit_exact(program, tmp_path, target, define):
     prog, src = program
-    t = get_target(target)
-    build = toolchain.build(t, [src, *(RUNTIME / s for s in SOURCES)], tmp_path / "build",
-                            include_dirs=[RUNTIME], defines={define: None} if define else None)
-    result = toolchain.run(t, build.elf, timeout_s=120)
-    assert result.returncode == 0 and "DONE" in result.stdout, result.stdout[-2000:] + result.stderr[-2000:]
-    got: dict[int, list[int]] = {}
-    for line in result.stdout.splitlines():
-        if line.startswith("R "):
-            fields = line.split()
-            got[int(fields[1])] = [int(v) for v in fields[2:]]
-    assert len(got) == len(prog.expected)
+    fields = run_cases(prog, src, target, tmp_path / "build",
+                       defines={define: None} if define else None, timeout_s=120)
+    got = {k: [int(v) for v in f] for k, f in fields.items()}
     bad = [k for k, want in enumerate(prog.expected) if got[k] != want.tolist()]
     assert not bad, (f"{len(bad)} of {len(prog.expected)} cases differ on {target} {define}: "
                      + "; ".join(prog.calls[k].split("\n")[1].strip()[:150] for k in bad[:4]))

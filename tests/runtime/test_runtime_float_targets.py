@@ -14,13 +14,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
-from dkgen.harness import toolchain
-from dkgen.harness.targets import get_target
+from kernel_cases import CasesProgram, run_cases
 
 pytestmark = pytest.mark.qemu
 
-RUNTIME = Path(__file__).resolve().parents[2] / "runtime"
 SOURCES = ["dkgen_kron_matvec_f32.c", "dkgen_dense_matvec_f32.c", "dkgen_csr_matvec_f32.c",
            "dkgen_activation_f32.c", "dkgen_lstm_cell_f32.c"]
 TARGETS = ["cortex-m0", "cortex-m4", "cortex-m7", "cortex-m55"]
@@ -35,11 +32,12 @@ def _hex(v) -> str:
     return f"{float(np.float32(v)).hex()}f"
 
 
-class Program:
+class Program(CasesProgram):
+    """expected: (float64 reference, magnitude the tolerance scales with) per case."""
+
     def __init__(self) -> None:
-        self.decls: list[str] = []
-        self.calls: list[str] = []
-        self.expected: list[tuple[np.ndarray, np.ndarray]] = []  # (reference, magnitude)
+        super().__init__(SOURCES, [("float", "out", 512), ("float", "scratch", 512)],
+                         show_float_bits=True)
 
     def array(self, values, ctype: str = "float") -> str:
         name = f"d{len(self.decls)}"
@@ -54,15 +52,6 @@ class Program:
         show = f"for (i = 0u; i < {n}u; i++) {{ show(out[i]); }}" if n else ""
         self.calls.append(f'    {{ {pre} {call}; printf("R {k}"); {show} printf("\\n"); }}')
         self.expected.append((np.asarray(ref, np.float64).ravel(), np.asarray(mag, np.float64).ravel()))
-
-    def source(self) -> str:
-        return "\n".join([
-            "#include <stdint.h>", "#include <stdio.h>", "#include <string.h>",
-            *[f'#include "{s.replace(".c", ".h")}"' for s in SOURCES],
-            "static float out[512];", "static float scratch[512];",
-            "static void show(float v) { uint32_t u; memcpy(&u, &v, sizeof u); printf(\" %08lx\", (unsigned long)u); }",
-            *self.decls, "int main(void)", "{", "    uint32_t i;", *self.calls,
-            '    printf("DONE\\n");', "    return 0;", "}", ""])
 
 
 def build_program(seed: int = 7) -> Program:
@@ -125,17 +114,9 @@ def program(tmp_path_factory) -> tuple[Program, Path]:
 @pytest.mark.parametrize("target", TARGETS)
 def test_float_kernels_on_target(program, tmp_path, target):
     prog, src = program
-    t = get_target(target)
-    build = toolchain.build(t, [src, *(RUNTIME / s for s in SOURCES)], tmp_path / "build",
-                            include_dirs=[RUNTIME])
-    result = toolchain.run(t, build.elf, timeout_s=300)
-    assert result.returncode == 0 and "DONE" in result.stdout, result.stdout[-2000:] + result.stderr[-2000:]
-    got: dict[int, np.ndarray] = {}
-    for line in result.stdout.splitlines():
-        if line.startswith("R "):
-            fields = line.split()
-            got[int(fields[1])] = np.array([int(v, 16) for v in fields[2:]], dtype=np.uint32).view(np.float32)
-    assert len(got) == len(prog.expected)
+    fields = run_cases(prog, src, target, tmp_path / "build", timeout_s=300)
+    got = {k: np.array([int(v, 16) for v in f], dtype=np.uint32).view(np.float32)
+           for k, f in fields.items()}
     for k, (ref, mag) in enumerate(prog.expected):
         err = np.abs(got[k].astype(np.float64) - ref)
         assert np.all(err <= RTOL * mag + 1e-30), (target, k, prog.calls[k][:200], float(np.max(err - RTOL * mag)))
