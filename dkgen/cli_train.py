@@ -22,14 +22,7 @@ import click
 
 from dkgen.cli_common import DkgenCommand
 from dkgen.errors import DkgenError
-
-
-def _need_torch() -> None:
-    try:
-        import torch  # noqa: F401
-    except ImportError as exc:
-        raise DkgenError(f"training needs the train extra ({exc.name} is missing)",
-                         fix="pip install 'dkgen[train]'") from None
+from dkgen.train import require_train_extra
 
 
 def _parse_factors(text: str | None) -> list[list[int]] | None:
@@ -109,7 +102,7 @@ def train_lm_cmd(data: Path, run_dir: Path, size: str, method: str, ratio: float
     Prints valid and test perplexity; RUN_DIR gets config.json, checkpoints, metrics.jsonl,
     result.json and curve.png.  Interrupted runs resume from their last checkpoint.
     """
-    _need_torch()
+    require_train_extra()
     import os
 
     from dkgen.train.lm import RunConfig, train_lm
@@ -150,7 +143,7 @@ def train_lm_cmd(data: Path, run_dir: Path, size: str, method: str, ratio: float
 def int8_ppl_cmd(run_dir: Path, split: str, which: str, calib_sequences: int, calib_steps: int,
                  max_tokens: int | None, as_json: bool) -> None:
     """Perplexity of RUN_DIR's model in float and in dkgen's int8 (the C library's arithmetic)."""
-    _need_torch()
+    require_train_extra()
     from dkgen.train.quant_eval import int8_perplexity
 
     res = int8_perplexity(run_dir, which=which, split=split, calib_batch=calib_sequences,
@@ -178,7 +171,7 @@ def int8_ppl_cmd(run_dir: Path, split: str, which: str, calib_sequences: int, ca
 def export_cmd(run_dir: Path, out: Path, which: str, batch: int, steps: int, name: str | None,
                logits: bool, force: bool) -> None:
     """Export RUN_DIR's language model to ONNX (compressed weights kept compressed)."""
-    _need_torch()
+    require_train_extra()
     from dkgen.train.export import export_run
 
     res = export_run(run_dir, out, force=force, which=which, batch=batch, steps=steps, name=name,

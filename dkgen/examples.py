@@ -18,6 +18,7 @@ from dkgen.errors import DkgenError
 from dkgen.fileio import save_npz
 from dkgen.ir.graph import Model
 from dkgen.onnx_io.export import save_onnx
+from dkgen.train import require_train_extra
 
 EXAMPLES = ("digits-lstm",)
 
@@ -54,13 +55,10 @@ def build_example(which: str, out_path: Path, *, seed: int = 0, force: bool = Fa
     for p in (out_path, data_path, calib_path):
         if p.exists() and not force:
             raise DkgenError("exists; refusing to overwrite", path=p, fix="pass --force to replace it")
-    try:
-        import torch
+    require_train_extra()
+    import torch
 
-        from dkgen.train.digits import digits_model_to_ir, load_digits_split, train_digits
-    except ImportError as exc:
-        raise DkgenError(f"training needs the train extra ({exc.name} is missing)",
-                         fix="pip install 'dkgen[train]'") from None
+    from dkgen.train.digits import digits_model_to_ir, load_digits_split, train_digits
     start = time.perf_counter()
     result = train_digits(seed)
     seconds = time.perf_counter() - start

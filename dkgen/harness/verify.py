@@ -130,8 +130,11 @@ class VerifyReport:
     model: str
     library: dict
     targets: list[TargetReport] = field(default_factory=list)
-    dtype: str = "float32"
     atol: float = FLOAT_ATOL  # 0: bit-exact (int8)
+
+    @property
+    def dtype(self) -> str:
+        return self.library.get("dtype", "float32")
 
     @property
     def passed(self) -> bool:
@@ -357,7 +360,7 @@ def verify_model(model: Model, targets: list[Target], *, inputs: np.ndarray | No
                            source_sha256=source_sha256)
         library = {"name": lib.name, "dtype": dtype, **lib.manifest["sizes"],
                    "macs_per_step": lib.plan.macs}
-        report = VerifyReport(source or model.name, library, dtype=dtype, atol=atol)
+        report = VerifyReport(source or model.name, library, atol=atol)
 
         def one(target: Target) -> TargetReport:
             r = run_target(target, lib, golden, workdir / target.name, atol=atol,
