@@ -107,10 +107,10 @@ def _point_name(p: dict, form: str) -> str:
 
 def plan(data: Path, runs_dir: Path, *, size: str = "small", quick: bool = False,
          baseline_procs: int = 2, train_fraction: float = 1.0,
-         eval_fraction: float = 1.0) -> list[Job]:
+         eval_fraction: float = 1.0, seed: int = SEED) -> list[Job]:
     """The paper's runs, in the order they should start."""
     r = RECIPES[size]
-    common = {"data": str(data), "size": size, "seed": SEED}
+    common = {"data": str(data), "size": size, "seed": seed}
     if quick:
         common.update(train_fraction=train_fraction, eval_fraction=eval_fraction)
     base_epochs = 2.0 if quick else None
@@ -204,7 +204,7 @@ def _command(job: Job, run_dir: Path, checkpoint_every: int) -> list[str]:
 
 def run_paper(data: str | Path, out: str | Path, runs_dir: str | Path | None = None, *,
               size: str = "small", jobs: int = 2, baseline_procs: int = 2, quick: bool = False,
-              in_process: bool = False, checkpoint_every: int = 250,
+              in_process: bool = False, checkpoint_every: int = 250, seed: int = SEED,
               log: Callable[[str], None] = print) -> dict:
     """Run (or resume) every run of the paper and write the results; returns results.json.
 
@@ -221,11 +221,14 @@ def run_paper(data: str | Path, out: str | Path, runs_dir: str | Path | None = N
     eval_fraction = min(1.0, 4000 / len(corpus.valid)) if quick else 1.0
     all_jobs = plan(data, runs_dir, size=size, quick=quick,
                     baseline_procs=1 if in_process else min(baseline_procs, jobs),
-                    train_fraction=train_fraction, eval_fraction=eval_fraction)
+                    train_fraction=train_fraction, eval_fraction=eval_fraction, seed=seed)
     started = time.time()
     meta = {"command": " ".join(shlex.quote(a) for a in sys.argv), "revision": git_revision(),
-            "seed": SEED, "data": str(data), "runs_dir": str(runs_dir), "quick": quick,
-            "size": size, "jobs": jobs, "baseline_procs": baseline_procs, "started": started}
+            "seed": seed, "data": str(data), "runs_dir": str(runs_dir), "quick": quick,
+            "size": size, "jobs": jobs, "baseline_procs": baseline_procs, "started": started,
+            # Runs finished before this invocation: the elapsed time below is the wall time
+            # of the whole paper only when this is 0 (one uninterrupted run).
+            "runs_done_at_start": len(_finished(runs_dir, all_jobs))}
     out.mkdir(parents=True, exist_ok=True)
     failed: dict[str, str] = {}
     running: dict[str, tuple[subprocess.Popen, Job, float]] = {}
@@ -317,7 +320,9 @@ def write_results(out: Path, runs_dir: Path, jobs: list[Job], meta: dict,
                        exact_budget=j.meta["exact_budget"])
             ablation.append(row)
     published = RECIPES[meta["size"]].published_test
-    results = {**meta, "finished": time.time(), "complete": len(done) == len(jobs),
+    finished = time.time()
+    results = {**meta, "finished": finished, "complete": len(done) == len(jobs),
+               "elapsed_minutes": (finished - meta["started"]) / 60.0,
                "failed": failed or {}, "finetune": FINETUNE, "ablation_budget": ABLATION,
                "cmr_rate": CMR_RATE,
                "baseline_published_test": None if math.isnan(published) else published,
@@ -340,6 +345,17 @@ def write_results(out: Path, runs_dir: Path, jobs: list[Job], meta: dict,
     return results
 
 
+def _elapsed_note(results: dict) -> str:
+    """The wall time of the invocation, and whether it was the whole paper."""
+    elapsed = results.get("elapsed_minutes")
+    if elapsed is None or not results.get("complete"):
+        return ""
+    resumed = results.get("runs_done_at_start", 0)
+    if resumed:
+        return f"; this invocation {elapsed:.0f} min ({resumed} runs were already done)"
+    return f"; wall time {elapsed:.0f} min in one uninterrupted run"
+
+
 def _fmt_change(v: float | None) -> str:
     return "" if v is None else f"{v:+.1f}%"
 
@@ -351,7 +367,7 @@ def table_markdown(results: dict) -> str:
     lines += [f"Command: `{results['command']}`  ", f"Revision: {results['revision']}  ",
               f"Seed: {results['seed']}; fine-tuning: {json.dumps(results['finetune'])}  ",
               f"Complete: {results['complete']}; run time {results['total_run_minutes']:.0f} "
-              "min (sum over runs)", ""]
+              "min (sum over runs)" + _elapsed_note(results), ""]
     lines += ["| run | method | ratio | test ppl | vs baseline | valid ppl | LSTM params "
               "| LSTM bytes | compression | wall (min) |",
               "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
@@ -441,6 +457,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--jobs", type=int, default=2, help="runs at once, one thread each")
     parser.add_argument("--baseline-procs", type=int, default=2,
                         help="data-parallel processes for the baseline")
+    parser.add_argument("--seed", type=int, default=SEED,
+                        help="seed of every run (other seeds measure run-to-run spread)")
     parser.add_argument("--quick", action="store_true", help="a smoke run of every step")
     parser.add_argument("--in-process", action="store_true", help="no subprocesses")
     parser.add_argument("--dry-run", action="store_true", help="print the plan and stop")
@@ -448,12 +466,13 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.dry_run:
             runs = Path(args.runs) if args.runs else default_runs_dir(Path(args.out))
-            for j in describe_plan(plan(Path(args.data), runs, size=args.size, quick=args.quick)):
+            for j in describe_plan(plan(Path(args.data), runs, size=args.size, quick=args.quick,
+                                        seed=args.seed)):
                 print(json.dumps(j))
             return 0
         res = run_paper(args.data, args.out, args.runs, size=args.size, jobs=args.jobs,
                         baseline_procs=args.baseline_procs, quick=args.quick,
-                        in_process=args.in_process,
+                        in_process=args.in_process, seed=args.seed,
                         log=lambda s: print(time.strftime("%H:%M:%S ") + s, flush=True))
     except DkgenError as exc:
         print(f"dkgen: error: {exc}", file=sys.stderr)

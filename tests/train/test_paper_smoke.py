@@ -31,6 +31,13 @@ def test_plan_dependencies() -> None:
     assert len(abl) == 4 * 3 and set(jobs["dkp-25"].deps) == set(abl)
 
 
+def test_plan_seed_reaches_every_run() -> None:
+    jobs = plan(Path("/data"), Path("/runs"), seed=7)
+    done = {n: {"valid_ppl": 100.0, "config": {"cmr": 0.0, "cmr_mode": "off"}}
+            for n in (j.name for j in jobs if j.group == "ablation")}
+    assert {j.make(done).seed for j in jobs} == {7}
+
+
 def test_quick_paper_end_to_end(tmp_path: Path) -> None:
     data = tiny_corpus(tmp_path / "data")
     out, runs = tmp_path / "out", tmp_path / "runs"
@@ -55,7 +62,11 @@ def test_quick_paper_end_to_end(tmp_path: Path) -> None:
     assert (out / "pareto.png").stat().st_size > 1000
     table = (out / "table.md").read_text()
     assert "| dkp-25 |" in table and "CMR ablation" in table and "QUICK" in table
+    assert res["runs_done_at_start"] == 0 and "one uninterrupted run" in table
     # Resumable: a second run finds everything done and only rewrites the results.
     mtime = (runs / "baseline" / "result.json").stat().st_mtime
     assert main(args) == 0
     assert (runs / "baseline" / "result.json").stat().st_mtime == mtime
+    res = json.loads((out / "results.json").read_text())
+    assert res["runs_done_at_start"] == len(res["runs"])
+    assert "runs were already done" in (out / "table.md").read_text()
