@@ -85,6 +85,9 @@ def train_group() -> None:
 @click.option("--eval-fraction", type=float, default=1.0, show_default=True,
               help="Score only this leading fraction of valid/test (smoke runs).")
 @click.option("--threads", type=int, default=None, help="Torch threads (default: torch's; 1 per rank under torchrun).")
+@click.option("--device", default="auto", show_default=True,
+              help="auto (CUDA when there is one, else CPU), cpu, cuda or cuda:N; one GPU per "
+                   "rank under torchrun.")
 @click.option("--checkpoint-every", type=int, default=500, show_default=True)
 @click.option("--force", is_flag=True, help="Start over in a folder holding a different run.")
 @click.option("--progress/--no-progress", default=None, help="Progress bar (default: on a terminal).")
@@ -95,7 +98,7 @@ def train_lm_cmd(data: Path, run_dir: Path, size: str, method: str, ratio: float
                  prune_every: int, initial_density: float, dope_share: float, factors: str | None,
                  dope_density: float | None, hmd_dense_share: float, cmr: float, cmr_mode: str,
                  cmr_schedule: str, eval_batch: int, max_steps: int | None,
-                 eval_fraction: float, threads: int | None,
+                 eval_fraction: float, threads: int | None, device: str,
                  checkpoint_every: int, force: bool, progress: bool | None, as_json: bool) -> None:
     """Train a word-level LSTM language model; compressed methods fine-tune a dense run.
 
@@ -117,7 +120,7 @@ def train_lm_cmd(data: Path, run_dir: Path, size: str, method: str, ratio: float
         eval_batch=eval_batch, max_steps=max_steps, dope_density=dope_density,
         eval_fraction=eval_fraction)
     main = int(os.environ.get("RANK", "0")) == 0
-    result = train_lm(config, run_dir, force=force, threads=threads,
+    result = train_lm(config, run_dir, force=force, threads=threads, device=device,
                       checkpoint_every=checkpoint_every, progress=progress,
                       log=(lambda s: click.echo(s, err=True)) if main else None)
     if not main:

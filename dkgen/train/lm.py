@@ -345,14 +345,43 @@ class _Dist:
             torch.distributed.barrier()
 
 
-def _init_dist() -> _Dist:
+def resolve_device(device: str | None) -> torch.device:
+    """The device a run trains on: "auto" (or None) is CUDA when there is one, else CPU.
+
+    Under torchrun every rank takes the GPU of its LOCAL_RANK, so "cuda" means one GPU per
+    rank.  Asking for CUDA where torch has none is an error, not a silent CPU run.
+    """
+    name = (device or "auto").lower()
+    if name == "auto":
+        name = "cuda" if torch.cuda.is_available() else "cpu"
+    if name.startswith("cuda"):
+        if not torch.cuda.is_available():
+            raise DkgenError(f"device {device!r} asked for, but this torch ({torch.__version__}) "
+                             "sees no CUDA GPU", field="device",
+                             fix="use --device cpu, or a CUDA build of torch on a GPU machine")
+        if name == "cuda":
+            rank, count = int(os.environ.get("LOCAL_RANK", "0")), torch.cuda.device_count()
+            if rank >= count:
+                raise DkgenError(f"rank {rank} has no GPU of its own ({count} visible)",
+                                 field="device", fix=f"run at most {count} rank(s) per node")
+            name = f"cuda:{rank}"
+    try:
+        return torch.device(name)
+    except RuntimeError:
+        raise DkgenError(f"unknown device {device!r}", field="device",
+                         fix="use auto, cpu, cuda or cuda:N") from None
+
+
+def _init_dist(device: torch.device | None = None) -> _Dist:
     world = int(os.environ.get("WORLD_SIZE", "1"))
     if world <= 1:
         return _Dist()
     import torch.distributed as dist
 
     if not dist.is_initialized():
-        dist.init_process_group("gloo")
+        # NCCL all-reduces GPU tensors in place; gloo is the CPU transport.
+        cuda = device is not None and device.type == "cuda"
+        dist.init_process_group("nccl" if cuda else "gloo")
     return _Dist(dist.get_rank(), dist.get_world_size())
 
 
@@ -375,13 +404,15 @@ def evaluate(model: LanguageModel, ids: np.ndarray, batch: int, bptt: int,
     Under data parallelism each rank scores its columns and the sums are combined.
     """
     dist = dist or _Dist()
+    device = next(model.parameters()).device
     data = batchify(ids, batch)
     start, local = _shard(batch, dist)
-    data = data[:, start:start + local]
+    data = data[:, start:start + local].to(device)
     was_training = model.training
     model.eval()
     hidden = None
-    total = torch.zeros(2, dtype=torch.float64)
+    # On the model's device: NCCL reduces only GPU tensors.
+    total = torch.zeros(2, dtype=torch.float64, device=device)
     for i, n in windows(data.size(0), bptt):
         logits, hidden = model(data[i:i + n], hidden)
         loss = F.cross_entropy(logits.reshape(-1, logits.size(-1)), data[i + 1:i + 1 + n].reshape(-1),
@@ -482,16 +513,21 @@ def prepare_run(config: RunConfig, run_dir: str | Path, *, force: bool = False) 
 def train_lm(config: RunConfig, run_dir: str | Path, *, force: bool = False,
              threads: int | None = None, log_every: int = 50, checkpoint_every: int = 500,
              progress: bool | None = None, plot: bool = True,
-             log: Callable[[str], None] | None = None) -> RunResult:
+             log: Callable[[str], None] | None = None, device: str | None = None) -> RunResult:
     """Train (or resume, or just report) one run; see the module docstring.
 
     A finished run (result.json present) is not retrained.  `threads`: torch threads
     (default: torch's, or 1 per process under data parallelism).  `checkpoint_every` steps
     a checkpoint is written (and at every epoch's end).  `progress` shows a tqdm bar
     (default: when stderr is a terminal); `log` gets one line per evaluation.  `plot`
-    draws curve.png at the end.
+    draws curve.png at the end.  `device`: see `resolve_device` (default: CUDA when there
+    is one); it is how a run is executed, not part of its config, so a run may resume on
+    another device (the numbers then differ in the last bits).
     """
-    dist = _init_dist()
+    dev = resolve_device(device)
+    if dev.type == "cuda":
+        torch.cuda.set_device(dev)
+    dist = _init_dist(dev)
     run_dir = Path(run_dir)
     if dist.main:
         prepare_run(config, run_dir, force=force)
@@ -503,12 +539,12 @@ def train_lm(config: RunConfig, run_dir: str | Path, *, force: bool = False,
     threads = threads if threads else (1 if dist.world > 1 else None)
     with _threads(threads):
         return _train(config, run_dir, dist, progress, log or (lambda s: None), log_every,
-                      checkpoint_every, plot)
+                      checkpoint_every, plot, dev)
 
 
 def _train(config: RunConfig, run_dir: Path, dist: _Dist, progress: bool | None,
            log: Callable[[str], None], log_every: int, checkpoint_every: int,
-           plot: bool) -> RunResult:
+           plot: bool, device: torch.device) -> RunResult:
     r = config.recipe
     corpus = load_corpus(config.data)
     torch.manual_seed(config.seed)
@@ -520,11 +556,13 @@ def _train(config: RunConfig, run_dir: Path, dist: _Dist, progress: bool | None,
     resume = load_state(ckpt_path) if ckpt_path.is_file() else None
     # Fitting a compressed model to the dense one only matters on a fresh start; a resumed
     # run loads every value (masks included) from its checkpoint.
-    model = build_model(config, corpus.vocab_size, None if resume else dense_state)
+    # Built (and fitted to the dense model) on the CPU, where the masks and factor shapes
+    # are drawn, then moved: the structure does not depend on the device.
+    model = build_model(config, corpus.vocab_size, None if resume else dense_state).to(device)
     train_ids = corpus.train[: int(len(corpus.train) * config.train_fraction)]
     data = batchify(train_ids, r.batch)
     start_col, local = _shard(r.batch, dist)
-    data = data[:, start_col:start_col + local]
+    data = data[:, start_col:start_col + local].to(device)
     wins = windows(data.size(0), r.bptt)
     steps_per_epoch = len(wins)
     epochs = config.epochs if config.epochs is not None else float(r.epochs)
@@ -544,9 +582,12 @@ def _train(config: RunConfig, run_dir: Path, dist: _Dist, progress: bool | None,
         opt.load_state_dict(resume["optimizer"])
         step, best_valid, elapsed = int(resume["step"]), float(resume["best_valid"]), float(resume["elapsed"])
         torch.set_rng_state(resume["rng"])
+        if device.type == "cuda" and resume.get("cuda_rng") is not None:
+            torch.cuda.set_rng_state(resume["cuda_rng"], device)
         if resume.get("hidden") is not None:
             h, c = resume["hidden"]
-            hidden = (h[:, start_col:start_col + local].clone(), c[:, start_col:start_col + local].clone())
+            hidden = (h[:, start_col:start_col + local].to(device),
+                      c[:, start_col:start_col + local].to(device))
         if schedule is not None:
             schedule.finished = step >= schedule.end
         log(f"{run_dir.name}: resumed at step {step}/{total}")
@@ -562,12 +603,16 @@ def _train(config: RunConfig, run_dir: Path, dist: _Dist, progress: bool | None,
         # Every rank takes part (the hidden state is gathered); rank 0 writes.
         full_hidden = None
         if hidden is not None:
-            full_hidden = [dist.gather_batch(hidden[0], 1), dist.gather_batch(hidden[1], 1)]
+            full_hidden = [dist.gather_batch(hidden[0], 1).cpu(),
+                           dist.gather_batch(hidden[1], 1).cpu()]
         if dist.main:
             _atomic_save({"model": model.state_dict(), "optimizer": opt.state_dict(),
                           "step": step, "best_valid": best_valid,
                           "elapsed": elapsed + (time.perf_counter() - t0),
-                          "rng": torch.get_rng_state(), "hidden": full_hidden}, ckpt_path)
+                          "rng": torch.get_rng_state(), "hidden": full_hidden,
+                          # Dropout and CMR masks on a GPU draw from its own generator.
+                          "cuda_rng": torch.cuda.get_rng_state(device)
+                          if device.type == "cuda" else None}, ckpt_path)
         dist.barrier()
 
     def evaluate_and_log(split: str) -> float:
@@ -603,7 +648,7 @@ def _train(config: RunConfig, run_dir: Path, dist: _Dist, progress: bool | None,
         if config.cmr_mode == "entry":
             set_cmr(model, rate)
         elif config.cmr_mode in ("example", "batch") and rate > 0.0:
-            keep = draw_keep(rate, config.cmr_mode, r.batch, start_col, local)
+            keep = draw_keep(rate, config.cmr_mode, r.batch, start_col, local).to(device)
         if hidden is not None:
             hidden = (hidden[0].detach(), hidden[1].detach())
         logits, hidden = model(x, hidden, keep, rate)
@@ -679,7 +724,7 @@ def _train(config: RunConfig, run_dir: Path, dist: _Dist, progress: bool | None,
         "best_step": None if best is None else int(best["step"]), "steps": step,
         "epochs": step / steps_per_epoch, "wall_seconds": wall, "lstm": size,
         "hidden": model.rnn.hidden_size, "matrices": describe(model.rnn),
-        "world_size": dist.world, "threads": torch.get_num_threads(),
+        "world_size": dist.world, "threads": torch.get_num_threads(), "device": str(device),
         "revision": git_revision(), "torch": torch.__version__, "seed": config.seed,
         "config": config.to_json(),
     }

@@ -42,6 +42,7 @@ from dkgen.train.lm import (
     RunConfig,
     git_revision,
     prepare_run,
+    resolve_device,
     train_lm,
 )
 
@@ -194,8 +195,9 @@ def _finished(runs_dir: Path, jobs: list[Job]) -> dict[str, dict]:
     return done
 
 
-def _command(job: Job, run_dir: Path, checkpoint_every: int) -> list[str]:
-    tail = ["-m", "dkgen.train.runner", str(run_dir), "--checkpoint-every", str(checkpoint_every)]
+def _command(job: Job, run_dir: Path, checkpoint_every: int, device: str) -> list[str]:
+    tail = ["-m", "dkgen.train.runner", str(run_dir), "--checkpoint-every", str(checkpoint_every),
+            "--device", device]
     if job.procs > 1:
         return [sys.executable, "-m", "torch.distributed.run", "--standalone",
                 f"--nproc_per_node={job.procs}", *tail]
@@ -205,18 +207,24 @@ def _command(job: Job, run_dir: Path, checkpoint_every: int) -> list[str]:
 def run_paper(data: str | Path, out: str | Path, runs_dir: str | Path | None = None, *,
               size: str = "small", jobs: int = 2, baseline_procs: int = 2, quick: bool = False,
               in_process: bool = False, checkpoint_every: int = 250, seed: int = SEED,
-              log: Callable[[str], None] = print) -> dict:
+              device: str = "auto", log: Callable[[str], None] = print) -> dict:
     """Run (or resume) every run of the paper and write the results; returns results.json.
 
     jobs: runs at once, one thread each (the baseline takes `baseline_procs` slots as
     data-parallel ranks).  in_process: run one after another in this process (smoke tests:
     no process start-up cost).  quick: a few hundred steps in all (smoke runs).
+    device: every run's (see `dkgen.train.lm.resolve_device`); on GPUs the baseline takes
+    at most one data-parallel rank per GPU.
     """
     data = Path(data).resolve()
     out = Path(out)
     runs_dir = Path(runs_dir) if runs_dir is not None else default_runs_dir(out)
     runs_dir = runs_dir.resolve()
     corpus = load_corpus(data)  # fails early, with the fix, on a wrong folder
+    if resolve_device(device).type == "cuda":
+        import torch
+
+        baseline_procs = min(baseline_procs, torch.cuda.device_count())
     train_fraction = min(1.0, 20000 / len(corpus.train)) if quick else 1.0
     eval_fraction = min(1.0, 4000 / len(corpus.valid)) if quick else 1.0
     all_jobs = plan(data, runs_dir, size=size, quick=quick,
@@ -225,7 +233,8 @@ def run_paper(data: str | Path, out: str | Path, runs_dir: str | Path | None = N
     started = time.time()
     meta = {"command": " ".join(shlex.quote(a) for a in sys.argv), "revision": git_revision(),
             "seed": seed, "data": str(data), "runs_dir": str(runs_dir), "quick": quick,
-            "size": size, "jobs": jobs, "baseline_procs": baseline_procs, "started": started,
+            "size": size, "jobs": jobs, "baseline_procs": baseline_procs, "device": device,
+            "started": started,
             # Runs finished before this invocation: the elapsed time below is the wall time
             # of the whole paper only when this is 0 (one uninterrupted run).
             "runs_done_at_start": len(_finished(runs_dir, all_jobs))}
@@ -245,7 +254,7 @@ def run_paper(data: str | Path, out: str | Path, runs_dir: str | Path | None = N
             log(f"paper: {j.name} (in process)")
             try:
                 train_lm(config, runs_dir / j.name, checkpoint_every=checkpoint_every,
-                         progress=False, plot=not quick, log=log)
+                         progress=False, plot=not quick, log=log, device=device)
             except Exception as exc:
                 failed[j.name] = repr(exc)
                 log(f"paper: {j.name} FAILED: {exc!r}")
@@ -259,7 +268,7 @@ def run_paper(data: str | Path, out: str | Path, runs_dir: str | Path | None = N
                 continue
             run_dir = runs_dir / j.name
             prepare_run(j.make(done), run_dir)
-            cmd = _command(j, run_dir, checkpoint_every)
+            cmd = _command(j, run_dir, checkpoint_every, device)
             log(f"paper: start {j.name}: {' '.join(cmd[1:])}")
             with (run_dir / "log.txt").open("a") as fh:
                 proc = subprocess.Popen(cmd, stdout=fh, stderr=subprocess.STDOUT,
@@ -459,6 +468,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="data-parallel processes for the baseline")
     parser.add_argument("--seed", type=int, default=SEED,
                         help="seed of every run (other seeds measure run-to-run spread)")
+    parser.add_argument("--device", default="auto",
+                        help="auto (CUDA when there is one), cpu, cuda or cuda:N")
     parser.add_argument("--quick", action="store_true", help="a smoke run of every step")
     parser.add_argument("--in-process", action="store_true", help="no subprocesses")
     parser.add_argument("--dry-run", action="store_true", help="print the plan and stop")
@@ -472,7 +483,7 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         res = run_paper(args.data, args.out, args.runs, size=args.size, jobs=args.jobs,
                         baseline_procs=args.baseline_procs, quick=args.quick,
-                        in_process=args.in_process, seed=args.seed,
+                        in_process=args.in_process, seed=args.seed, device=args.device,
                         log=lambda s: print(time.strftime("%H:%M:%S ") + s, flush=True))
     except DkgenError as exc:
         print(f"dkgen: error: {exc}", file=sys.stderr)

@@ -20,12 +20,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("run_dir")
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--checkpoint-every", type=int, default=500)
+    parser.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
     args = parser.parse_args(argv)
     main_rank = int(os.environ.get("RANK", "0")) == 0
     try:
         config = read_config(args.run_dir)
         train_lm(config, args.run_dir, threads=args.threads,
-                 checkpoint_every=args.checkpoint_every, progress=False,
+                 checkpoint_every=args.checkpoint_every, progress=False, device=args.device,
                  log=(lambda s: print(s, flush=True)) if main_rank else None)
     except DkgenError as exc:
         print(f"dkgen: error: {exc}", file=sys.stderr)

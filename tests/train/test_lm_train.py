@@ -46,6 +46,7 @@ def test_dense_run_files_and_metrics(dense_run: Path) -> None:
     # Checkpoints hold state dicts only: they load with weights_only=True.
     state = torch.load(dense_run / "ckpt.pt", weights_only=True)
     assert {"model", "optimizer", "step", "rng", "hidden"} <= set(state)
+    assert result["device"] == "cpu" or torch.cuda.is_available()
 
 
 def test_finished_run_is_not_retrained_and_config_is_checked(data: Path, dense_run: Path) -> None:
@@ -159,6 +160,23 @@ def test_cli_reports_bad_input(tmp_path: Path) -> None:
     res = CliRunner().invoke(main, ["train", "lm", "--data", str(tmp_path), "-o",
                                     str(tmp_path / "r")])
     assert res.exit_code == 2 and "ptb.train.txt" in res.output
+
+
+def test_device_choice(data: Path, tmp_path: Path) -> None:
+    from dkgen.cli_train import main
+
+    assert lm.resolve_device("cpu") == torch.device("cpu")
+    auto = lm.resolve_device("auto")
+    assert auto.type == ("cuda" if torch.cuda.is_available() else "cpu")
+    with pytest.raises(DkgenError, match="unknown device"):
+        lm.resolve_device("tpu7")
+    if torch.cuda.is_available():
+        return  # the CUDA error below is what a CPU-only torch says
+    run = tmp_path / "r"
+    res = CliRunner().invoke(main, ["train", "lm", "--data", str(data), "--size", "tiny",
+                                    "-o", str(run), "--device", "cuda"])
+    assert res.exit_code == 2 and "--device cpu" in res.output and "device" in res.output
+    assert not run.exists()  # refused before anything was written
 
 
 def test_int8_perplexity_tracks_float(data: Path, dense_run: Path, tmp_path: Path) -> None:
