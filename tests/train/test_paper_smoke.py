@@ -24,11 +24,22 @@ def test_ablation_points_span_the_budget() -> None:
 
 def test_plan_dependencies() -> None:
     jobs = {j.name: j for j in plan(Path("/data"), Path("/runs"))}
-    assert jobs["baseline"].procs == 2 and not jobs["baseline"].deps
+    assert (jobs["baseline"].slots, jobs["baseline"].procs) == (2, 1) and not jobs["baseline"].deps
     for name in ("dense-ft", "kp-25", "pruned-25", "lmf-25", "hmd-25"):
         assert jobs[name].deps == ("baseline",)
     abl = [n for n, j in jobs.items() if j.group == "ablation"]
     assert len(abl) == 4 * 3 and set(jobs["dkp-25"].deps) == set(abl)
+
+
+def test_baseline_commands() -> None:
+    from dkgen.train.paper import _command
+
+    threaded = plan(Path("/data"), Path("/runs"), baseline_slots=4)[0]
+    cmd = _command(threaded, Path("/runs/baseline"), 250, "cpu")
+    assert "torch.distributed.run" not in cmd and cmd[-2:] == ["--threads", "4"]
+    ranks = plan(Path("/data"), Path("/runs"), baseline_slots=4, baseline_procs=2)[0]
+    cmd = _command(ranks, Path("/runs/baseline"), 250, "cpu")
+    assert "--nproc_per_node=2" in cmd and cmd[-2:] == ["--threads", "2"]
 
 
 def test_plan_seed_reaches_every_run() -> None:
