@@ -586,8 +586,8 @@ def _train(config: RunConfig, run_dir: Path, dist: _Dist, progress: bool | None,
             torch.cuda.set_rng_state(resume["cuda_rng"], device)
         if resume.get("hidden") is not None:
             h, c = resume["hidden"]
-            hidden = (h[:, start_col:start_col + local].to(device),
-                      c[:, start_col:start_col + local].to(device))
+            hidden = (h[:, start_col:start_col + local].to(device).contiguous(),
+                      c[:, start_col:start_col + local].to(device).contiguous())
         if schedule is not None:
             schedule.finished = step >= schedule.end
         log(f"{run_dir.name}: resumed at step {step}/{total}")

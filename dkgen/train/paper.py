@@ -215,8 +215,9 @@ def run_paper(data: str | Path, out: str | Path, runs_dir: str | Path | None = N
     jobs: cores, and runs at once, one thread each; the baseline runs alone on all of them,
     as one process (measured on this 2-core machine: 0.108 s a step with 2 threads against
     0.148 s for 2 single-thread gloo ranks, whose all-reduce of 4.6M gradients costs more
-    than it saves), or as `baseline_procs` data-parallel ranks.  in_process: run one after another in this process (smoke tests:
-    no process start-up cost).  quick: a few hundred steps in all (smoke runs).
+    than it saves), or as `baseline_procs` data-parallel ranks.  in_process: run one after
+    another in this process (smoke tests: no process start-up cost).  quick: a few hundred
+    steps in all (smoke runs).
     device: every run's (see `dkgen.train.lm.resolve_device`); on GPUs the baseline takes
     at most one data-parallel rank per GPU.
     """
