@@ -546,6 +546,9 @@ def _train(config: RunConfig, run_dir: Path, dist: _Dist, progress: bool | None,
            log: Callable[[str], None], log_every: int, checkpoint_every: int,
            plot: bool, device: torch.device) -> RunResult:
     r = config.recipe
+    # Read when training starts: the code a process runs is the code it imported then,
+    # whatever is committed before it ends.
+    revision = git_revision()
     corpus = load_corpus(config.data)
     torch.manual_seed(config.seed)
     dense_state = None
@@ -725,7 +728,7 @@ def _train(config: RunConfig, run_dir: Path, dist: _Dist, progress: bool | None,
         "epochs": step / steps_per_epoch, "wall_seconds": wall, "lstm": size,
         "hidden": model.rnn.hidden_size, "matrices": describe(model.rnn),
         "world_size": dist.world, "threads": torch.get_num_threads(), "device": str(device),
-        "revision": git_revision(), "torch": torch.__version__, "seed": config.seed,
+        "revision": revision, "torch": torch.__version__, "seed": config.seed,
         "config": config.to_json(),
     }
     if dist.main:
