@@ -10,6 +10,7 @@ them operation for operation (docs/quantization.md).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 
@@ -199,11 +200,13 @@ class QDense(QMatrix):
     w_scale: np.ndarray = field(default_factory=lambda: np.ones(1))
     kind = "dense"
 
-    def acc(self, x: np.ndarray) -> np.ndarray:
+    @cached_property
+    def _w_t(self) -> np.ndarray:
         # Converted once: a language model's decoder is millions of weights a step.
-        if "_w_t" not in self.__dict__:
-            self.__dict__["_w_t"] = np.asarray(self.w, np.float64).T
-        return imatmul(x, self.__dict__["_w_t"])
+        return np.asarray(self.w, np.float64).T
+
+    def acc(self, x: np.ndarray) -> np.ndarray:
+        return imatmul(x, self._w_t)
 
     def acc_bound(self) -> np.ndarray:
         return 128 * np.abs(_i64(self.w)).sum(axis=1)

@@ -45,7 +45,6 @@ from torch import Tensor, nn
 from dkgen.errors import DkgenError
 from dkgen.fileio import atomic_write
 from dkgen.nn.cmr import CMR_MODES, cmr_lstm_forward, draw_keep
-from dkgen.nn.matrices import DopedKronMatrix
 from dkgen.nn.recurrent import LSTM
 from dkgen.nn.schedule import DopeSchedule, set_cmr
 from dkgen.train.data import Corpus, batchify, load_corpus, windows
@@ -743,9 +742,6 @@ def _train(config: RunConfig, run_dir: Path, dist: _Dist, progress: bool | None,
         log(f"{run_dir.name}: valid {valid_ppl:.2f} test {test_ppl:.2f} "
             f"({size['params']} LSTM params, {wall / 60:.1f} min)")
     dist.barrier()
-    for m in model.modules():
-        if isinstance(m, DopedKronMatrix):
-            m.set_cmr(0.0)
     return RunResult(run_dir, valid_ppl, test_ppl, summary)
 
 
