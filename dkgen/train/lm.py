@@ -302,8 +302,12 @@ def load_run_model(run_dir: str | Path, which: str = "best") -> tuple[LanguageMo
 
 
 def git_revision(cwd: Path | None = None) -> str:
-    """The source revision (with '+dirty' when the tree has changes), or 'unknown'."""
+    """The source revision (with '+dirty' when the tree has changes), $DKGEN_REVISION when
+    set, or 'unknown'."""
     cwd = cwd or Path(__file__).resolve().parent
+    if os.environ.get("DKGEN_REVISION"):
+        # A copied tree without its .git (a lent GPU machine): the caller names the revision.
+        return os.environ["DKGEN_REVISION"]
     try:
         rev = subprocess.run(["git", "rev-parse", "--short=12", "HEAD"], cwd=cwd, text=True,
                              capture_output=True, check=True, timeout=10).stdout.strip()
@@ -411,12 +415,13 @@ def evaluate(model: LanguageModel, ids: np.ndarray, batch: int, bptt: int,
     model.eval()
     hidden = None
     # On the model's device: NCCL reduces only GPU tensors.
+    # Summed on the device: reading each window's loss back would stall a GPU every window.
     total = torch.zeros(2, dtype=torch.float64, device=device)
     for i, n in windows(data.size(0), bptt):
         logits, hidden = model(data[i:i + n], hidden)
         loss = F.cross_entropy(logits.reshape(-1, logits.size(-1)), data[i + 1:i + 1 + n].reshape(-1),
                                reduction="sum")
-        total[0] += float(loss)
+        total[0] += loss.double()
         total[1] += n * local
     model.train(was_training)
     dist.all_reduce_(total)
@@ -635,7 +640,9 @@ def _train(config: RunConfig, run_dir: Path, dist: _Dist, progress: bool | None,
                    disable=(not sys.stderr.isatty()) if progress is None else not progress,
                    dynamic_ncols=True)
     t0 = time.perf_counter()
-    loss_sum = torch.zeros(2, dtype=torch.float64)
+    # (token-weighted loss, tokens) since the last log line, kept on the device: the loss is
+    # read back only every `log_every` steps, so a GPU never waits for the host in between.
+    loss_sum = torch.zeros(2, dtype=torch.float64, device=device)
     while step < total:
         pos = step % steps_per_epoch
         if pos == 0:
@@ -669,19 +676,20 @@ def _train(config: RunConfig, run_dir: Path, dist: _Dist, progress: bool | None,
             for p in params:
                 p.grad = flat[offset:offset + p.numel()].view_as(p).clone()
                 offset += p.numel()
-            loss_value = float(flat[-1])
+            loss_value = flat[-1]
         else:
-            loss_value = float(loss.detach())
+            loss_value = loss.detach()
         torch.nn.utils.clip_grad_norm_(params, r.clip)
         opt.step()
         step += 1
         if schedule is not None:
             schedule.step(step)
-        loss_sum += torch.tensor([loss_value * n, n], dtype=torch.float64)
+        loss_sum[0] += loss_value.double() * n
+        loss_sum[1] += n
         if bar is not None:
             bar.update(1)
         if step % log_every == 0 or step == total:
-            train_loss = float(loss_sum[0] / loss_sum[1])
+            train_loss = float(loss_sum[0] / loss_sum[1])  # the one host read per log line
             loss_sum.zero_()
             if dist.main:
                 rec = {"event": "train", "step": step, "epoch": step / steps_per_epoch,
