@@ -61,10 +61,12 @@ def test_finished_run_is_not_retrained_and_config_is_checked(data: Path, dense_r
 def test_resume_continues_exactly(data: Path, dense_run: Path, tmp_path: Path,
                                   monkeypatch: pytest.MonkeyPatch) -> None:
     # DKP with entry-wise CMR: the resumed run must also restore the RNG and the masks.
+    # Bit-exact on the CPU (test_lm_cuda.py holds CUDA, whose scatter-adds are not, to a
+    # tolerance).
     config = tiny_config(data, method="dkp", ratio=8.0, init_from=str(dense_run), epochs=1.5,
                          lr_schedule="cosine", cmr=0.3, cmr_mode="entry", prune_every=3)
     whole = train_lm(config, tmp_path / "whole", threads=1, checkpoint_every=5, log_every=4,
-                     plot=False)
+                     plot=False, device="cpu")
 
     real_append = lm._append_metrics
 
@@ -76,11 +78,11 @@ def test_resume_continues_exactly(data: Path, dense_run: Path, tmp_path: Path,
     monkeypatch.setattr(lm, "_append_metrics", crash_at_12)
     with pytest.raises(KeyboardInterrupt):
         train_lm(config, tmp_path / "split", threads=1, checkpoint_every=5, log_every=4,
-                 plot=False)
+                 plot=False, device="cpu")
     assert load_state(tmp_path / "split" / "ckpt.pt")["step"] == 10
     monkeypatch.setattr(lm, "_append_metrics", real_append)
     again = train_lm(config, tmp_path / "split", threads=1, checkpoint_every=5, log_every=4,
-                     plot=False)
+                     plot=False, device="cpu")
     a = load_state(tmp_path / "whole" / "ckpt.pt")["model"]
     b = load_state(tmp_path / "split" / "ckpt.pt")["model"]
     for key in a:
@@ -99,7 +101,8 @@ def test_data_parallel_matches_one_process(data: Path, dense_run: Path, tmp_path
     # Per-example whole-dope CMR: the ranks slice one draw over the whole batch.
     args = ["train", "lm", "--data", str(data), "--size", "tiny", "--method", "dkp",
             "--ratio", "8", "--init-from", str(dense_run), "--epochs", "1",
-            "--lr-schedule", "cosine", "--cmr", "0.3", "--cmr-mode", "example", "--json"]
+            "--lr-schedule", "cosine", "--cmr", "0.3", "--cmr-mode", "example", "--json",
+            "--device", "cpu"]  # gloo ranks on the CPU, also where a GPU is present
     from dkgen.cli_train import main
 
     one = CliRunner().invoke(main, [*args, "-o", str(tmp_path / "one"), "--threads", "1"])
