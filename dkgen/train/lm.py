@@ -414,8 +414,8 @@ def evaluate(model: LanguageModel, ids: np.ndarray, batch: int, bptt: int,
     was_training = model.training
     model.eval()
     hidden = None
-    # On the model's device: NCCL reduces only GPU tensors.
-    # Summed on the device: reading each window's loss back would stall a GPU every window.
+    # Summed on the model's device: NCCL reduces only GPU tensors, and reading each
+    # window's loss back would stall a GPU every window.
     total = torch.zeros(2, dtype=torch.float64, device=device)
     for i, n in windows(data.size(0), bptt):
         logits, hidden = model(data[i:i + n], hidden)

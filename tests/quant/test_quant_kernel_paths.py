@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from kernel_cases import CasesProgram, run_cases
+from kernel_cases import CasesProgram, Output, run_cases
 
 from dkgen.quant import arith, lut
 from dkgen.quant.model import PER_INNER, PER_OUTER, PER_TENSOR, QDope, QKron, Requant
@@ -43,53 +43,29 @@ def _ints(rng, lo, hi, size, extreme=0.2):
     return np.where(rng.random(size) < extreme, rng.choice([lo, hi], size=size), v)
 
 
+PER_CODES = {PER_TENSOR: 0, PER_OUTER: 1, PER_INNER: 2}
+
+
 def _requant(rng, per, outer, inner, lo=1e-6, hi=4.0):
     n = {PER_TENSOR: 1, PER_OUTER: outer, PER_INNER: inner}[per]
     # mostly the usual small multipliers (shift > 32); the larger ones give shifts <= 32
     return Requant.from_real(np.exp(rng.uniform(np.log(lo), np.log(hi), size=n)), per, outer, inner)
 
 
-class Program(CasesProgram):
-    """Kernel calls on int8/int16/int32 arrays; expected: the integer reference per case."""
-
-    def __init__(self) -> None:
-        super().__init__(SOURCES, [("int32_t", "out_buf", 512), ("int16_t", "scratch", 512)])
-
-    def array(self, ctype: str, values) -> str:
-        name = f"d{len(self.decls)}"
-        flat = [int(v) for v in np.asarray(values).ravel()] or [0]
-        body = ", ".join(f"{v}" if ctype != "int32_t" or v != -2**31 else "INT32_MIN" for v in flat)
-        self.decls.append(f"static const {ctype} {name}[{len(flat)}] = {{{body}}};")
-        return name
-
-    def case(self, out_ctype: str, n: int, init: str | None, call: str, expected) -> None:
-        """`call` writes n values of out_ctype into `out` (cast from the buffer); `init`
-        names an array to copy into it first."""
-        k = len(self.expected)
-        pre = f"memcpy(out_buf, {init}, sizeof({init}));" if init else ""
-        show = f"for (i = 0u; i < {n}u; i++) {{ printf(\" %ld\", (long)out[i]); }}" if n else "(void)out;"
-        self.calls.append(f"""    {{ {out_ctype} *out = ({out_ctype} *)(void *)out_buf; {pre}
-      {call};
-      printf("R {k}"); {show} printf("\\n"); }}""")
-        self.expected.append(np.asarray(expected, dtype=np.int64).ravel())
-
-    def cell(self, call: str, outputs: list[tuple[str, str, int]], expected: list) -> None:
-        """A call that updates state arrays in place: `outputs` are (ctype, initial array,
-        length), copied into out_buf one after another, the call then sees them as s0, s1."""
-        k = len(self.expected)
-        offs, lines, shows = 0, [], []
-        for i, (ctype, init, n) in enumerate(outputs):
-            lines.append(f"{ctype} *s{i} = ({ctype} *)(void *)&out_buf[{offs}]; memcpy(s{i}, {init}, {n}u * sizeof({ctype}));")
-            shows.append(f"for (i = 0u; i < {n}u; i++) {{ printf(\" %ld\", (long)s{i}[i]); }}")
-            offs += n
-        self.calls.append("    { " + " ".join(lines) + f"\n      {call};\n      printf(\"R {k}\"); "
-                          + " ".join(shows) + ' printf("\\n"); }')
-        self.expected.append(np.concatenate([np.asarray(e, np.int64).ravel() for e in expected]))
+def _program() -> CasesProgram:
+    return CasesProgram("quant/kernel_paths.c.j2", SOURCES,
+                        [("int32_t", "out_buf", 512), ("int16_t", "scratch", 512)])
 
 
-def build_program(seed: int = 20260101) -> Program:
+def _requant_struct(prog: CasesProgram, rq: Requant, outer: int, inner: int, per: str) -> dict:
+    return {"kind": "requant", "fields": {
+        "mult": prog.array("int32_t", rq.mult), "shift": prog.array("int8_t", rq.shift),
+        "outer": outer, "inner": inner, "per": PER_CODES[per]}}
+
+
+def build_program(seed: int = 20260101) -> CasesProgram:
     rng = np.random.default_rng(seed)
-    prog = Program()
+    prog = _program()
     for dims in KRON_DIMS:
         m1, n1, m2, n2 = dims
         for order in (0, 1):
@@ -101,13 +77,14 @@ def build_program(seed: int = 20260101) -> Program:
                 k = QKron(m1 * m2, n1 * n2, a=a, b=b, order=order, t_rq=rq, t_max=t_max)
                 x = _ints(rng, -128, 127, (1, n1 * n2))
                 acc0 = rng.integers(-2**20, 2**20, size=m1 * m2)
-                names = [prog.array("int8_t", a), prog.array("int8_t", b), prog.array("int32_t", rq.mult),
-                         prog.array("int8_t", rq.shift), prog.array("int8_t", x), prog.array("int32_t", acc0)]
-                kron = (f"{{ {names[0]}, {names[1]}, {names[2]}, {names[3]}, {m1}u, {n1}u, {m2}u, {n2}u, "
-                        f"{t_max}, {order}u, {int(per_row)}u }}")
-                prog.case("int32_t", m1 * m2, names[5],
-                          f"{{ const dkgen_kron_s8_t k = {kron}; dkgen_kron_matvec_s8(&k, {names[4]}, out, scratch); }}",
-                          acc0 + k.acc(x)[0])
+                kron = {"kind": "kron", "fields": {
+                    "a": prog.array("int8_t", a), "b": prog.array("int8_t", b),
+                    "t_mult": prog.array("int32_t", rq.mult), "t_shift": prog.array("int8_t", rq.shift),
+                    "m1": m1, "n1": n1, "m2": m2, "n2": n2, "t_max": t_max, "order": order,
+                    "per_row": int(per_row)}}
+                prog.case("kron", acc0 + k.acc(x)[0],
+                          [Output("int32_t", m1 * m2, prog.array("int32_t", acc0))],
+                          kron=kron, x=prog.array("int8_t", x))
     for rows, cols in [(0, 5), (1, 1), (2, 3), (3, 4), (5, 7), (4, 8), (7, 15), (6, 16), (9, 17),
                        (2, 33), (3, 40), (10, 64), (5, 0)]:
         w = _ints(rng, -128, 127, (rows, cols))
@@ -115,10 +92,10 @@ def build_program(seed: int = 20260101) -> Program:
         acc0 = rng.integers(-2**20, 2**20, size=rows)
         nw, n8, n16, na = (prog.array("int8_t", w), prog.array("int8_t", x8), prog.array("int16_t", x16),
                            prog.array("int32_t", acc0))
-        prog.case("int32_t", rows, na, f"dkgen_dense_matvec_s8({nw}, {rows}u, {cols}u, {n8}, out)",
-                  acc0 + w @ x8)
-        prog.case("int32_t", rows, na, f"dkgen_dense_matvec_s8s16({nw}, {rows}u, {cols}u, {n16}, out)",
-                  acc0 + w @ x16)
+        prog.case("dense_s8", acc0 + w @ x8, [Output("int32_t", rows, na)],
+                  w=nw, rows=rows, cols=cols, x=n8)
+        prog.case("dense_s8s16", acc0 + w @ x16, [Output("int32_t", rows, na)],
+                  w=nw, rows=rows, cols=cols, x=n16)
     for rows, cols, density, shift in [(3, 8, 0.3, 0), (17, 5, 0.1, 3), (4, 300, 0.02, 7), (9, 9, 0.9, 1),
                                        (2, 1000, 0.004, 2), (6, 1, 0.5, 0)]:
         nnz = max(1, int(density * rows * cols))
@@ -128,30 +105,25 @@ def build_program(seed: int = 20260101) -> Program:
         x = _ints(rng, -128, 127, (1, cols))
         acc0 = rng.integers(-2**20, 2**20, size=rows)
         ns = prog.array("uint8_t" if bits == 8 else "uint16_t", steps)
-        nv, nx, na = prog.array("int8_t", vals), prog.array("int8_t", x), prog.array("int32_t", acc0)
-        s8, s16 = (ns, "NULL") if bits == 8 else ("NULL", ns)
-        prog.case("int32_t", rows, na,
-                  f"{{ const dkgen_dope_s8_t s = {{ {s8}, {s16}, {nv}, {steps.size}u, {cols}u, {shift}u }}; "
-                  f"dkgen_dope_matvec_s8(&s, {nx}, out); }}", acc0 + d.acc(x)[0])
-    per_codes = {PER_TENSOR: 0, PER_OUTER: 1, PER_INNER: 2}
+        dope = {"kind": "dope", "fields": {
+            "step8": ns if bits == 8 else None, "step16": None if bits == 8 else ns,
+            "val": prog.array("int8_t", vals), "count": steps.size, "cols": cols, "shift": shift}}
+        prog.case("dope", acc0 + d.acc(x)[0], [Output("int32_t", rows, prog.array("int32_t", acc0))],
+                  dope=dope, x=prog.array("int8_t", x))
     for outer, inner in [(1, 1), (1, 7), (3, 5), (2, 9), (4, 16), (1, 64), (5, 3)]:
         for per in (PER_TENSOR, PER_OUTER, PER_INNER):
             rq = _requant(rng, per, outer, inner, lo=1e-9, hi=2.0**20)
             acc = _ints(rng, arith.INT32_MIN, arith.INT32_MAX, outer * inner, extreme=0.3)
             old = _ints(rng, arith.INT32_MIN, arith.INT32_MAX, outer * inner, extreme=0.3)
-            nm, nsh, nacc, nold = (prog.array("int32_t", rq.mult), prog.array("int8_t", rq.shift),
-                                   prog.array("int32_t", acc), prog.array("int32_t", old))
-            rqc = f"{{ {nm}, {nsh}, {outer}u, {inner}u, {per_codes[per]}u }}"
+            requant = _requant_struct(prog, rq, outer, inner, per)
+            nacc, nold = prog.array("int32_t", acc), prog.array("int32_t", old)
             ref = rq.apply(acc)
             n = outer * inner
-            prog.case("int8_t", n, None, f"{{ const dkgen_requant_t q = {rqc}; dkgen_requant_s8(&q, {nacc}, out); }}",
-                      arith.sat8(ref))
-            prog.case("int16_t", n, None,
-                      f"{{ const dkgen_requant_t q = {rqc}; dkgen_requant_s16(&q, {nacc}, out, -300, 20000); }}",
-                      np.clip(ref, -300, 20000))
-            prog.case("int32_t", n, nold,
-                      f"{{ const dkgen_requant_t q = {rqc}; dkgen_requant_add_s32(&q, {nacc}, out); }}",
-                      arith.sat32(old + arith.sat32(ref)))
+            prog.case("requant_s8", arith.sat8(ref), [Output("int8_t", n)], requant=requant, acc=nacc)
+            prog.case("requant_s16", np.clip(ref, -300, 20000), [Output("int16_t", n)],
+                      requant=requant, acc=nacc, lo=-300, hi=20000)
+            prog.case("requant_add_s32", arith.sat32(old + arith.sat32(ref)),
+                      [Output("int32_t", n, nold)], requant=requant, acc=nacc)
     for hidden, cell_frac in [(1, 12), (3, 0), (4, 15), (7, 11), (16, 13), (17, 9), (33, 14), (64, 11)]:
         for big_shift in (True, False):
             gates = _ints(rng, -60000, 60000, 4 * hidden)  # beyond int16: saturates
@@ -161,27 +133,30 @@ def build_program(seed: int = 20260101) -> Program:
             m, r = arith.quantize_multiplier(float(real))
             ng, nc, nh = prog.array("int32_t", gates), prog.array("int16_t", c), prog.array("int8_t", h)
             h_ref, c_ref = lstm_cell_q(gates, c, cell_frac, m, r)
-            prog.cell(f"{{ const dkgen_lstm_s16_t q = {{ {m}, {hidden}u, {r}, {cell_frac}u }}; "
-                      f"dkgen_lstm_cell_s16(&q, {ng}, s0, s1); }}",
-                      [("int16_t", nc, hidden), ("int8_t", nh, hidden)], [c_ref, h_ref])
+            lstm = {"kind": "lstm_cell", "fields": {"mult": m, "hidden": hidden, "shift": r,
+                                                    "cell_frac": cell_frac}}
+            prog.case("lstm_cell", np.concatenate([c_ref, h_ref]),
+                      [Output("int16_t", hidden, nc), Output("int8_t", hidden, nh)],
+                      cell=lstm, gates=ng)
             gx = _ints(rng, arith.INT32_MIN, arith.INT32_MAX, 3 * hidden, extreme=0.1)
             gx = np.where(rng.random(gx.size) < 0.7, gx % 80000 - 40000, gx)
             gh = _ints(rng, -70000, 70000, 3 * hidden)
-            ngx, ngh = prog.array("int32_t", gx), prog.array("int32_t", gh)
-            prog.cell(f"{{ const dkgen_gru_s16_t q = {{ {m}, {hidden}u, {r} }}; "
-                      f"dkgen_gru_cell_s16(&q, {ngx}, {ngh}, s0); }}",
-                      [("int8_t", nh, hidden)], [gru_cell_q(gx, gh, h, m, r)])
+            gru = {"kind": "gru_cell", "fields": {"mult": m, "hidden": hidden, "shift": r}}
+            prog.case("gru_cell", gru_cell_q(gx, gh, h, m, r), [Output("int8_t", hidden, nh)],
+                      cell=gru, gx=prog.array("int32_t", gx), gh=prog.array("int32_t", gh))
     q = np.concatenate([np.arange(-32768, 32768, 79), [-40000, 40000, arith.INT32_MIN, arith.INT32_MAX, 32767,
                                                        -32768, 0, 1, -1]])
     nq = prog.array("int32_t", q)
     sat = np.clip(q, -32768, 32767)
-    prog.case("int16_t", q.size, None, f"dkgen_sigmoid_s16_array({nq}, out, {q.size}u)", lut.sigmoid_q15(sat))
-    prog.case("int16_t", q.size, None, f"dkgen_tanh_s16_array({nq}, out, {q.size}u)", lut.tanh_q15(sat))
+    prog.case("sigmoid", lut.sigmoid_q15(sat), [Output("int16_t", q.size)], x=nq, n=q.size)
+    prog.case("tanh", lut.tanh_q15(sat), [Output("int16_t", q.size)], x=nq, n=q.size)
+    for c in prog.cases:
+        c.expected = np.asarray(c.expected, dtype=np.int64).ravel()
     return prog
 
 
 @pytest.fixture(scope="module")
-def program(tmp_path_factory) -> tuple[Program, Path]:
+def program(tmp_path_factory) -> tuple[CasesProgram, Path]:
     prog = build_program()
     src = tmp_path_factory.mktemp("kernel_paths") / "kernel_paths.c"
     src.write_text(prog.source())
@@ -196,4 +171,4 @@ def test_every_path_is_bit_exact(program, tmp_path, target, define):
     got = {k: [int(v) for v in f] for k, f in fields.items()}
     bad = [k for k, want in enumerate(prog.expected) if got[k] != want.tolist()]
     assert not bad, (f"{len(bad)} of {len(prog.expected)} cases differ on {target} {define}: "
-                     + "; ".join(prog.calls[k].split("\n")[1].strip()[:150] for k in bad[:4]))
+                     + "; ".join(prog.describe(k) for k in bad[:4]))
