@@ -54,6 +54,9 @@ def train_group() -> None:
 @click.option("--ratio", type=float, default=None, help="Compression of the LSTM gate matrices.")
 @click.option("--init-from", type=click.Path(path_type=Path), default=None,
               help="A finished dense run to compress (needed by dkp, kp, pruned, lmf, hmd).")
+@click.option("--from-scratch", is_flag=True,
+              help="Train a compressed method from a random initialisation instead (the dope or "
+                   "pruning mask annealed from dense with the recipe's schedule).")
 @click.option("--epochs", type=float, default=None, help="Epochs (fractions allowed; default: the recipe's).")
 @click.option("--train-fraction", type=float, default=1.0, show_default=True,
               help="Train on this leading fraction of the training text.")
@@ -93,14 +96,15 @@ def train_group() -> None:
 @click.option("--progress/--no-progress", default=None, help="Progress bar (default: on a terminal).")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as one JSON document.")
 def train_lm_cmd(data: Path, run_dir: Path, size: str, method: str, ratio: float | None,
-                 init_from: Path | None, epochs: float | None, train_fraction: float, seed: int,
+                 init_from: Path | None, from_scratch: bool, epochs: float | None, train_fraction: float, seed: int,
                  optimizer: str, lr: float | None, lr_schedule: str, anneal: tuple[float, float],
                  prune_every: int, initial_density: float, dope_share: float, factors: str | None,
                  dope_density: float | None, hmd_dense_share: float, cmr: float, cmr_mode: str,
                  cmr_schedule: str, eval_batch: int, max_steps: int | None,
                  eval_fraction: float, threads: int | None, device: str,
                  checkpoint_every: int, force: bool, progress: bool | None, as_json: bool) -> None:
-    """Train a word-level LSTM language model; compressed methods fine-tune a dense run.
+    """Train a word-level LSTM language model; compressed methods fine-tune a dense run
+    (or, with --from-scratch, train from a random initialisation).
 
     Prints valid and test perplexity; RUN_DIR gets config.json, checkpoints, metrics.jsonl,
     result.json and curve.png.  Interrupted runs resume from their last checkpoint.
@@ -118,7 +122,7 @@ def train_lm_cmd(data: Path, run_dir: Path, size: str, method: str, ratio: float
         initial_density=initial_density, dope_share=dope_share, factors=_parse_factors(factors),
         hmd_dense_share=hmd_dense_share, cmr=cmr, cmr_mode=cmr_mode, cmr_schedule=cmr_schedule,
         eval_batch=eval_batch, max_steps=max_steps, dope_density=dope_density,
-        eval_fraction=eval_fraction)
+        eval_fraction=eval_fraction, from_scratch=from_scratch)
     main = int(os.environ.get("RANK", "0")) == 0
     result = train_lm(config, run_dir, force=force, threads=threads, device=device,
                       checkpoint_every=checkpoint_every, progress=progress,

@@ -8,7 +8,8 @@
 # Writes OUT_DIR/{env.txt,tests.log,paper.log,gpu.csv,medium.tgz}; medium.tgz holds
 # results/ptb-medium and each run's config, metrics, result and log (no checkpoints).
 # Runs with the machine's own python3 and packages; set DKGEN_REVISION to the commit when
-# the tree is a copy without .git.
+# the tree is a copy without .git.  SCRATCH=1 adds DKP and pruning trained from scratch
+# (paper.py --scratch): two more 39-epoch runs beside the baseline.
 set -u
 ptb=$1
 out=$2
@@ -31,7 +32,8 @@ smi=$!
 # The comparison: the baseline beside the small dense model, then every fine-tune at once.
 (
   timeout --signal=TERM "$budget" python3 scripts/paper.py --data "$ptb" --size medium \
-    --out results/ptb-medium --runs "$runs" --device cuda --jobs 16 --checkpoint-every 1000000
+    --out results/ptb-medium --runs "$runs" --device cuda --jobs 16 --checkpoint-every 1000000 \
+    ${SCRATCH:+--scratch}
   echo "paper exit status $?"
 ) >"$out/paper.log" 2>&1 &
 paper=$!

@@ -114,6 +114,10 @@ class RunConfig:
     dope_density: the dope's final density (dkp); None gives it what the factors leave of
         the ratio's budget.  A smaller density stores less than the budget.
     eval_fraction: score only the leading fraction of valid/test (smoke runs only).
+    from_scratch: a compressed method trained from a random initialisation instead of
+        compressing `init_from`: the structure is fitted to the random dense weights, so
+        with `initial_density` 1 the model starts as that dense model and the dope /
+        pruning mask is annealed from it (the setting of the DKP papers).
     """
 
     data: str
@@ -138,6 +142,7 @@ class RunConfig:
     cmr_schedule: str = "anneal"
     eval_batch: int = 10
     max_steps: int | None = None
+    from_scratch: bool = False
     dope_density: float | None = None
     eval_fraction: float = 1.0
 
@@ -149,9 +154,15 @@ class RunConfig:
         if self.method not in METHODS:
             raise DkgenError(f"unknown method {self.method!r}", field="method",
                              fix=f"use one of {', '.join(METHODS)}")
-        if self.method not in ("dense", "small") and self.init_from is None:
+        compressed = self.method not in ("dense", "small")
+        if compressed and self.init_from is None and not self.from_scratch:
             raise DkgenError(f"method {self.method} compresses a trained dense model",
-                             field="init_from", fix="pass --init-from a finished dense run")
+                             field="init_from",
+                             fix="pass --init-from a finished dense run, or --from-scratch")
+        if self.from_scratch and (not compressed or self.init_from is not None):
+            raise DkgenError("from_scratch is for a compressed method without init_from",
+                             field="from_scratch",
+                             fix="drop --from-scratch, or --init-from (one or the other)")
         if self.method != "dense" and not (self.ratio and self.ratio > 0):
             raise DkgenError(f"method {self.method} needs a compression ratio", field="ratio",
                              fix="pass --ratio, e.g. 25")

@@ -62,7 +62,8 @@ LOW_DOPE = 0.0025
 MAIN_METHODS = ("dense", "kp", "pruned", "lmf", "hmd", "small")
 LABELS = {"baseline": "dense baseline", "dense": "dense, fine-tuned as long", "dkp": "DKP",
           "kp": "KP (no dope)", "pruned": "magnitude pruning", "lmf": "low-rank (LMF)",
-          "hmd": "HMD", "small": "small dense LSTM"}
+          "hmd": "HMD", "small": "small dense LSTM", "dkp-scratch": "DKP from scratch",
+          "pruned-scratch": "pruning from scratch"}
 
 
 @dataclass
@@ -110,8 +111,14 @@ def _point_name(p: dict, form: str) -> str:
 
 def plan(data: Path, runs_dir: Path, *, size: str = "small", quick: bool = False,
          baseline_slots: int = 2, baseline_procs: int = 1, train_fraction: float = 1.0,
-         eval_fraction: float = 1.0, seed: int = SEED) -> list[Job]:
-    """The paper's runs, in the order they should start."""
+         eval_fraction: float = 1.0, seed: int = SEED, scratch: bool = False) -> list[Job]:
+    """The paper's runs, in the order they should start.
+
+    scratch: also train DKP and pruning at 25x from scratch with the baseline's recipe, the
+    dope / pruning mask annealed from dense over the first half (the paper's setting; the
+    DKP with the smallest factors, the ablation's choice on PTB small). Off by default: on
+    2 cores they would add about an hour and a half.
+    """
     r = RECIPES[size]
     common = {"data": str(data), "size": size, "seed": seed}
     if quick:
@@ -125,10 +132,17 @@ def plan(data: Path, runs_dir: Path, *, size: str = "small", quick: bool = False
     jobs = [Job("baseline", "baseline",
                 lambda _: RunConfig(**common, method="dense", epochs=base_epochs),
                 slots=max(baseline_slots, baseline_procs), procs=baseline_procs)]
-    # The long from-scratch run first, so it does not end up alone at the end.
+    # The long from-scratch runs first, so they do not end up alone at the end.
     jobs.append(Job("small-25", "main", lambda _: RunConfig(
         **common, method="small", ratio=RATIO, epochs=base_epochs), meta={"label": "small"}))
     points = ablation_points(r.hidden, r.hidden)
+    if scratch:
+        jobs.append(Job("dkp-25-scratch", "main", lambda _: RunConfig(
+            **common, method="dkp", ratio=RATIO, factors=points[0]["factors"],
+            epochs=base_epochs, from_scratch=True), meta={"label": "dkp-scratch"}))
+        jobs.append(Job("pruned-25-scratch", "main", lambda _: RunConfig(
+            **common, method="pruned", ratio=RATIO, epochs=base_epochs, from_scratch=True),
+            meta={"label": "pruned-scratch"}))
     for p in points:
         for form in CMR_FORMS:
             cmr = {"cmr": 0.0, "cmr_mode": "off"} if form == "off" else \
@@ -176,7 +190,7 @@ def plan(data: Path, runs_dir: Path, *, size: str = "small", quick: bool = False
             for ratio in (RATIO, 10.0, 50.0)]
     # Runs start in list order as they become ready: DKP at 25x, the one the comparison is
     # about, goes ahead of the baselines queued before it once the ablation has chosen it.
-    first_main = next(i for i, j in enumerate(jobs) if j.group == "main" and j.name != "small-25")
+    first_main = next(i for i, j in enumerate(jobs) if j.group == "main" and j.deps)
     return jobs[:first_main] + dkps[:1] + jobs[first_main:] + dkps[1:]
 
 
@@ -210,7 +224,8 @@ def _command(job: Job, run_dir: Path, checkpoint_every: int, device: str) -> lis
 def run_paper(data: str | Path, out: str | Path, runs_dir: str | Path | None = None, *,
               size: str = "small", jobs: int = 2, baseline_procs: int = 1, quick: bool = False,
               in_process: bool = False, checkpoint_every: int = 250, seed: int = SEED,
-              device: str = "auto", log: Callable[[str], None] = print) -> dict:
+              device: str = "auto", scratch: bool = False,
+              log: Callable[[str], None] = print) -> dict:
     """Run (or resume) every run of the paper and write the results; returns results.json.
 
     jobs: cores, and runs at once, one thread each; the baseline runs alone on all of them,
@@ -219,6 +234,7 @@ def run_paper(data: str | Path, out: str | Path, runs_dir: str | Path | None = N
     than it saves), or as `baseline_procs` data-parallel ranks.  in_process: run one after
     another in this process (smoke tests: no process start-up cost).  quick: a few hundred
     steps in all (smoke runs).
+    scratch: add the from-scratch DKP and pruning runs (see `plan`).
     device: every run's (see `dkgen.train.lm.resolve_device`); on GPUs `jobs` is the runs
     that share the card(s) at once, and the baseline takes one slot and at most one
     data-parallel rank per GPU.
@@ -240,11 +256,13 @@ def run_paper(data: str | Path, out: str | Path, runs_dir: str | Path | None = N
                     # core: the baseline takes one, so the small dense model trains beside it.
                     baseline_slots=1 if in_process or on_gpu else jobs,
                     baseline_procs=1 if in_process else min(baseline_procs, jobs),
-                    train_fraction=train_fraction, eval_fraction=eval_fraction, seed=seed)
+                    train_fraction=train_fraction, eval_fraction=eval_fraction, seed=seed,
+                    scratch=scratch)
     started = time.time()
     meta = {"command": " ".join(shlex.quote(a) for a in sys.argv), "revision": git_revision(),
             "seed": seed, "data": str(data), "runs_dir": str(runs_dir), "quick": quick,
             "size": size, "jobs": jobs, "baseline_procs": baseline_procs, "device": device,
+            "scratch": scratch,
             "started": started,
             # Runs finished before this invocation: the elapsed time below is the wall time
             # of the whole paper only when this is 0 (one uninterrupted run).
@@ -310,10 +328,11 @@ def run_paper(data: str | Path, out: str | Path, runs_dir: str | Path | None = N
 # ----------------------------------------------------------------------------- results
 
 
-def _row(name: str, s: dict, base: dict | None, base_weights: int) -> dict:
-    lstm = s["lstm"]
+def _row(job: Job, s: dict, base: dict | None, base_weights: int) -> dict:
+    name, lstm = job.name, s["lstm"]
     change = None if base is None else 100.0 * (s["test_ppl"] / base["test_ppl"] - 1.0)
-    label = LABELS["baseline"] if name == "baseline" else LABELS.get(s["method"], s["method"])
+    key = "baseline" if name == "baseline" else job.meta.get("label", s["method"])
+    label = LABELS.get(key, key)
     return {"run": name, "method": s["method"], "label": label,
             "ratio": s["ratio"], "test_ppl": s["test_ppl"], "valid_ppl": s["valid_ppl"],
             "test_change_pct": change, "lstm_params": lstm["params"],
@@ -329,12 +348,12 @@ def write_results(out: Path, runs_dir: Path, jobs: list[Job], meta: dict,
     done = _finished(runs_dir, jobs)
     base = done.get("baseline")
     base_weights = base["lstm"]["weight_params"] if base else 1
-    main = [_row(j.name, done[j.name], base, base_weights) for j in jobs
+    main = [_row(j, done[j.name], base, base_weights) for j in jobs
             if j.group in ("baseline", "main") and j.name in done]
     ablation = []
     for j in jobs:
         if j.group == "ablation" and j.name in done:
-            row = _row(j.name, done[j.name], base, base_weights)
+            row = _row(j, done[j.name], base, base_weights)
             row.update(cmr_form=j.meta["cmr_form"], dope_density=j.meta["dope_density"],
                        kp_params_per_matrix=j.meta["kp_params"], factors=j.meta["factors"],
                        exact_budget=j.meta["exact_budget"])
@@ -485,6 +504,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--checkpoint-every", type=int, default=250,
                         help="steps between resumable checkpoints (besides each epoch's end); "
                              "raise it where resuming is not needed and saves cost time")
+    parser.add_argument("--scratch", action="store_true",
+                        help="also DKP and pruning at 25x trained from scratch, the dope "
+                             "annealed from dense (the paper's setting; long: a GPU's job)")
     parser.add_argument("--quick", action="store_true", help="a smoke run of every step")
     parser.add_argument("--in-process", action="store_true", help="no subprocesses")
     parser.add_argument("--dry-run", action="store_true", help="print the plan and stop")
@@ -493,13 +515,13 @@ def main(argv: list[str] | None = None) -> int:
         if args.dry_run:
             runs = Path(args.runs) if args.runs else default_runs_dir(Path(args.out))
             for j in describe_plan(plan(Path(args.data), runs, size=args.size, quick=args.quick,
-                                        seed=args.seed)):
+                                        seed=args.seed, scratch=args.scratch)):
                 print(json.dumps(j))
             return 0
         res = run_paper(args.data, args.out, args.runs, size=args.size, jobs=args.jobs,
                         baseline_procs=args.baseline_procs, quick=args.quick,
                         in_process=args.in_process, seed=args.seed, device=args.device,
-                        checkpoint_every=args.checkpoint_every,
+                        checkpoint_every=args.checkpoint_every, scratch=args.scratch,
                         log=lambda s: print(time.strftime("%H:%M:%S ") + s, flush=True))
     except DkgenError as exc:
         print(f"dkgen: error: {exc}", file=sys.stderr)

@@ -197,3 +197,33 @@ def test_int8_perplexity_tracks_float(data: Path, dense_run: Path, tmp_path: Pat
                                              ["test_ppl"], rel=1e-3)
     assert abs(doc["change_pct"]) < 5.0 and doc["int8_ppl"] != doc["float_ppl"]
     assert doc["lstm_weight_bytes"]["int8"] < 0.4 * doc["lstm_weight_bytes"]["float32"]
+
+
+@pytest.mark.parametrize("method", ["dkp", "pruned"])
+def test_from_scratch_anneals_from_dense(method: str, data: Path, dense_run: Path,
+                                         tmp_path: Path) -> None:
+    # The paper's setting: no trained model to compress; the structure is fitted to the
+    # random initialisation and the dope / mask annealed from dense while training.
+    config = tiny_config(data, method=method, ratio=8.0, from_scratch=True, epochs=2.0)
+    res = train_lm(config, tmp_path / method, threads=1, plot=False, log_every=5,
+                   device="cpu")
+    # The same final structure as compressing the trained model (entry counts exact).
+    tuned = train_lm(tiny_config(data, method=method, ratio=8.0, init_from=str(dense_run),
+                                 epochs=0.5), tmp_path / f"{method}-ft", threads=1,
+                     plot=False, device="cpu")
+    assert res.summary["lstm"] == tuned.summary["lstm"]
+    train = [r for r in read_metrics(tmp_path / method) if r["event"] == "train"]
+    final = [r for r in read_metrics(tmp_path / f"{method}-ft") if r["event"] == "train"][-1]
+    density = [r["density"] for r in train]
+    assert density == sorted(density, reverse=True) and density[0] > 2 * density[-1]
+    assert density[-1] == final["density"]
+    assert train[-1]["loss"] < train[0]["loss"] and res.test_ppl < 40  # unigram: about 40
+
+
+def test_from_scratch_config_errors(data: Path, dense_run: Path) -> None:
+    with pytest.raises(DkgenError, match="--from-scratch"):
+        tiny_config(data, method="dkp", ratio=8.0)
+    with pytest.raises(DkgenError, match="one or the other"):
+        tiny_config(data, method="dkp", ratio=8.0, init_from=str(dense_run), from_scratch=True)
+    with pytest.raises(DkgenError, match="from_scratch"):
+        tiny_config(data, method="dense", from_scratch=True)

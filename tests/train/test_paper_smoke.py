@@ -31,6 +31,21 @@ def test_plan_dependencies() -> None:
     assert len(abl) == 4 * 3 and set(jobs["dkp-25"].deps) == set(abl)
 
 
+def test_plan_from_scratch_runs() -> None:
+    plain = {j.name for j in plan(Path("/data"), Path("/runs"))}
+    jobs = {j.name: j for j in plan(Path("/data"), Path("/runs"), scratch=True)}
+    assert set(jobs) - plain == {"dkp-25-scratch", "pruned-25-scratch"}
+    for name, method in (("dkp-25-scratch", "dkp"), ("pruned-25-scratch", "pruned")):
+        cfg = jobs[name].make({})
+        assert not jobs[name].deps and cfg.init_from is None and cfg.from_scratch
+        assert (cfg.method, cfg.ratio, cfg.epochs) == (method, 25.0, None)  # its recipe
+        assert cfg.anneal == (0.0, 0.5) and cfg.initial_density == 1.0
+    assert jobs["dkp-25-scratch"].make({}).factors == [[20, 20], [40, 10]]
+    # The fine-tunes keep their place: DKP at 25x still starts first once the ablation is done.
+    order = list(jobs)
+    assert order.index("dkp-25") < order.index("dense-ft") < order.index("dkp-10")
+
+
 def test_baseline_commands() -> None:
     from dkgen.train.paper import _command
 
