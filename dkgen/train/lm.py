@@ -322,8 +322,11 @@ def git_revision(cwd: Path | None = None) -> str:
     try:
         rev = subprocess.run(["git", "rev-parse", "--short=12", "HEAD"], cwd=cwd, text=True,
                              capture_output=True, check=True, timeout=10).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
-                               cwd=cwd, text=True, capture_output=True, timeout=10).stdout.strip()
+        # Changes to the outputs (results/, which `make paper` rewrites while its later
+        # runs start) do not make the code dirty.
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--",
+                                ":/", ":(exclude,top)results"], cwd=cwd, text=True,
+                               capture_output=True, timeout=10).stdout.strip()
         return rev + ("+dirty" if dirty else "")
     except (OSError, subprocess.SubprocessError):
         return "unknown"

@@ -227,3 +227,26 @@ def test_from_scratch_config_errors(data: Path, dense_run: Path) -> None:
         tiny_config(data, method="dkp", ratio=8.0, init_from=str(dense_run), from_scratch=True)
     with pytest.raises(DkgenError, match="from_scratch"):
         tiny_config(data, method="dense", from_scratch=True)
+
+
+def test_git_revision_ignores_rewritten_results(tmp_path: Path,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    # `make paper` rewrites the committed results/ while its later runs start: those runs
+    # must not record the code as dirty; a changed source file must.
+    monkeypatch.delenv("DKGEN_REVISION", raising=False)
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@t", "-C", str(tmp_path)]
+    (tmp_path / "results").mkdir()
+    (tmp_path / "pkg").mkdir()
+    (tmp_path / "results" / "table.md").write_text("a\n")
+    (tmp_path / "pkg" / "code.py").write_text("a = 1\n")
+    subprocess.run([*git, "init", "-q"], check=True)
+    subprocess.run([*git, "add", "."], check=True)
+    subprocess.run([*git, "commit", "-qm", "x"], check=True)
+    clean = lm.git_revision(tmp_path / "pkg")
+    assert len(clean) == 12 and "+" not in clean
+    (tmp_path / "results" / "table.md").write_text("b\n")
+    assert lm.git_revision(tmp_path / "pkg") == clean
+    (tmp_path / "pkg" / "code.py").write_text("a = 2\n")
+    assert lm.git_revision(tmp_path / "pkg") == clean + "+dirty"
+    monkeypatch.setenv("DKGEN_REVISION", "abc123")
+    assert lm.git_revision(tmp_path / "pkg") == "abc123"
