@@ -1,7 +1,9 @@
 #!/bin/bash
 # The follow-up runs of docs/training.md ("Is the gap between DKP and pruning real?" and the
 # two-epoch CMR check), as they were run (two at a time, one thread each, on 2 idle cores).
-# Needs runs/ptb-small/baseline from `make paper`.  Each run folder's result.json records
+# The committed figures were made from the seed-0 baseline of the previous `make paper`
+# (results/ptb-small-previous; its runs are now runs/ptb-small-previous); rerun after a new
+# `make paper`, they start from its baseline instead.  Each run folder's result.json records
 # its configuration, revision and wall time; results.json here collects them.
 set -e
 D=${PTB:-../shared/data/ptb}
