@@ -14,6 +14,8 @@ What it runs (each a `dkgen.train.lm` run folder under RUNS_DIR; see docs/traini
    CMR and with per-example whole-dope CMR.
 4. DKP at 25x with the ablation's best configuration (lowest validation perplexity among
    the exact-25x points), and at 10x and 50x with the same CMR and factor share.
+5. With `scratch`: DKP and pruning at 25x trained from scratch with the baseline's recipe,
+   beside the baseline (the DKP papers' setting; too long for 2 cores, a GPU's job).
 
 Finished runs (result.json) are skipped and interrupted ones resume from their checkpoint,
 so an interrupted `make paper` picks up where it stopped.  After every finished run the
