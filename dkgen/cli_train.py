@@ -96,7 +96,8 @@ def train_group() -> None:
 @click.option("--progress/--no-progress", default=None, help="Progress bar (default: on a terminal).")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as one JSON document.")
 def train_lm_cmd(data: Path, run_dir: Path, size: str, method: str, ratio: float | None,
-                 init_from: Path | None, from_scratch: bool, epochs: float | None, train_fraction: float, seed: int,
+                 init_from: Path | None, from_scratch: bool, epochs: float | None,
+                 train_fraction: float, seed: int,
                  optimizer: str, lr: float | None, lr_schedule: str, anneal: tuple[float, float],
                  prune_every: int, initial_density: float, dope_share: float, factors: str | None,
                  dope_density: float | None, hmd_dense_share: float, cmr: float, cmr_mode: str,

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The GPU checks and the medium (paper-size, 2x650) PTB comparison on a lent GPU machine, in
-# one call: the CUDA tests run beside `scripts/paper.py --size medium`, which stops after
+# one call: the CUDA checks (scripts/gpu_checks) run beside `scripts/paper.py --size medium`, which stops after
 # PAPER_SECONDS (whatever finished by then is in the results).  See docs/training.md.
 #
 #   scripts/gpu-medium.sh PTB_DIR OUT_DIR [PAPER_SECONDS]
@@ -38,8 +38,8 @@ smi=$!
 ) >"$out/paper.log" 2>&1 &
 paper=$!
 
-# The CUDA tests, and the training tests that run on the default device (CUDA here).
-timeout 300 python3 -m pytest -q -p no:cacheprovider -n 4 tests/train/test_lm_cuda.py \
+# The CUDA checks, and the training tests that run on the default device (CUDA here).
+timeout 300 python3 -m pytest -q -p no:cacheprovider -n 4 scripts/gpu_checks \
   tests/train/test_lm_train.py tests/train/test_lm_methods.py tests/train/test_paper_smoke.py \
   >"$out/tests.log" 2>&1
 echo "tests exit status $?" >>"$out/tests.log"

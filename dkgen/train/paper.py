@@ -138,13 +138,11 @@ def plan(data: Path, runs_dir: Path, *, size: str = "small", quick: bool = False
     jobs.append(Job("small-25", "main", lambda _: RunConfig(
         **common, method="small", ratio=RATIO, epochs=base_epochs), meta={"label": "small"}))
     points = ablation_points(r.hidden, r.hidden)
-    if scratch:
-        jobs.append(Job("dkp-25-scratch", "main", lambda _: RunConfig(
-            **common, method="dkp", ratio=RATIO, factors=points[0]["factors"],
-            epochs=base_epochs, from_scratch=True), meta={"label": "dkp-scratch"}))
-        jobs.append(Job("pruned-25-scratch", "main", lambda _: RunConfig(
-            **common, method="pruned", ratio=RATIO, epochs=base_epochs, from_scratch=True),
-            meta={"label": "pruned-scratch"}))
+    scratch_runs = {"dkp": {"factors": points[0]["factors"]}, "pruned": {}} if scratch else {}
+    for m, extra in scratch_runs.items():
+        jobs.append(Job(f"{m}-25-scratch", "main", lambda _, m=m, extra=extra: RunConfig(
+            **common, method=m, ratio=RATIO, epochs=base_epochs, from_scratch=True, **extra),
+            meta={"label": f"{m}-scratch"}))
     for p in points:
         for form in CMR_FORMS:
             cmr = {"cmr": 0.0, "cmr_mode": "off"} if form == "off" else \

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import torch
 from click.testing import CliRunner
-from lm_helpers import tiny_config, tiny_corpus
+from lm_helpers import tiny_config, tiny_corpus, train_interrupted_then_resumed
 
 from dkgen.errors import DkgenError
 from dkgen.train import lm
@@ -58,31 +58,17 @@ def test_finished_run_is_not_retrained_and_config_is_checked(data: Path, dense_r
         train_lm(tiny_config(data, epochs=3.0), dense_run, threads=1)
 
 
-def test_resume_continues_exactly(data: Path, dense_run: Path, tmp_path: Path,
-                                  monkeypatch: pytest.MonkeyPatch) -> None:
+def test_resume_continues_exactly(data: Path, dense_run: Path, tmp_path: Path) -> None:
     # DKP with entry-wise CMR: the resumed run must also restore the RNG and the masks.
-    # Bit-exact on the CPU (test_lm_cuda.py holds CUDA, whose scatter-adds are not, to a
-    # tolerance).
+    # Bit-exact on the CPU (scripts/gpu_checks/test_lm_cuda.py holds CUDA, whose
+    # scatter-adds are not, to a tolerance).
     config = tiny_config(data, method="dkp", ratio=8.0, init_from=str(dense_run), epochs=1.5,
                          lr_schedule="cosine", cmr=0.3, cmr_mode="entry", prune_every=3)
-    whole = train_lm(config, tmp_path / "whole", threads=1, checkpoint_every=5, log_every=4,
-                     plot=False, device="cpu")
-
-    real_append = lm._append_metrics
-
-    def crash_at_12(path: Path, record: dict) -> None:
-        real_append(path, record)
-        if record["event"] == "train" and record["step"] == 12:
-            raise KeyboardInterrupt  # after the step-10 checkpoint, before the next
-
-    monkeypatch.setattr(lm, "_append_metrics", crash_at_12)
-    with pytest.raises(KeyboardInterrupt):
-        train_lm(config, tmp_path / "split", threads=1, checkpoint_every=5, log_every=4,
-                 plot=False, device="cpu")
-    assert load_state(tmp_path / "split" / "ckpt.pt")["step"] == 10
-    monkeypatch.setattr(lm, "_append_metrics", real_append)
-    again = train_lm(config, tmp_path / "split", threads=1, checkpoint_every=5, log_every=4,
-                     plot=False, device="cpu")
+    kw = {"threads": 1, "checkpoint_every": 5, "log_every": 4, "plot": False, "device": "cpu"}
+    whole = train_lm(config, tmp_path / "whole", **kw)
+    # Interrupted after the step-10 checkpoint, before the next.
+    resumed_from, again = train_interrupted_then_resumed(config, tmp_path / "split", 12, **kw)
+    assert resumed_from == 10
     a = load_state(tmp_path / "whole" / "ckpt.pt")["model"]
     b = load_state(tmp_path / "split" / "ckpt.pt")["model"]
     for key in a:

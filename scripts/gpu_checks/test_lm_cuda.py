@@ -1,8 +1,7 @@
 """Training on a CUDA GPU: the same runs as on the CPU, to floating-point tolerance.
 
-These need a GPU and a CUDA build of torch, so they run where one is lent (see
-docs/training.md, "On a GPU"); on CPU-only machines they report as skipped, and the CPU
-path is held by test_lm_train.py.
+A device check, not a test of `make test`: run on a GPU machine by scripts/gpu-medium.sh
+(docs/training.md, "On a GPU"); the CPU path is held by tests/train/test_lm_train.py.
 """
 
 from __future__ import annotations
@@ -12,12 +11,13 @@ from pathlib import Path
 
 import pytest
 import torch
-from lm_helpers import tiny_config, tiny_corpus
+from lm_helpers import tiny_config, tiny_corpus, train_interrupted_then_resumed
 
-from dkgen.train import lm
 from dkgen.train.lm import load_state, read_metrics, train_lm
 
-pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+
+def test_cuda_is_there() -> None:
+    assert torch.cuda.is_available(), f"torch {torch.__version__} sees no CUDA GPU"
 
 
 @pytest.fixture(scope="module")
@@ -70,25 +70,13 @@ def test_cuda_dkp_anneals_to_exact_density_with_cmr(cmr_mode: str, data: Path,
     assert train[-1]["loss"] < train[0]["loss"]
 
 
-def test_cuda_resume_continues(data: Path, runs: dict[str, Path], tmp_path: Path,
-                               monkeypatch: pytest.MonkeyPatch) -> None:
+def test_cuda_resume_continues(data: Path, runs: dict[str, Path], tmp_path: Path) -> None:
     config = tiny_config(data, method="dkp", ratio=8.0, init_from=str(runs["cuda"]),
                          epochs=1.5, lr_schedule="cosine", cmr=0.3, cmr_mode="entry",
                          prune_every=3)
     kw = {"threads": 1, "checkpoint_every": 5, "log_every": 4, "plot": False, "device": "cuda"}
     whole = train_lm(config, tmp_path / "whole", **kw)
-    real_append = lm._append_metrics
-
-    def crash_at_12(path: Path, record: dict) -> None:
-        real_append(path, record)
-        if record["event"] == "train" and record["step"] == 12:
-            raise KeyboardInterrupt
-
-    monkeypatch.setattr(lm, "_append_metrics", crash_at_12)
-    with pytest.raises(KeyboardInterrupt):
-        train_lm(config, tmp_path / "split", **kw)
-    monkeypatch.setattr(lm, "_append_metrics", real_append)
-    again = train_lm(config, tmp_path / "split", **kw)
+    _, again = train_interrupted_then_resumed(config, tmp_path / "split", 12, **kw)
     # The CUDA RNG state travels in the checkpoint, so the CMR draws after the resume are
     # the same; only the order of floating-point scatter-adds may differ.
     assert again.test_ppl == pytest.approx(whole.test_ppl, rel=1e-4)
