@@ -181,7 +181,7 @@ def generate_cmd(model: Path, out_dir: Path, name: str | None, force: bool, targ
 
 
 def _verify_table(report) -> Table:
-    check = "bit-exact" if report.dtype == "int8" else f"atol {report.atol:g}"
+    check = "bit-exact" if report.dtype == "int8" else f"atol {report.atol:g}, rtol {report.rtol:g}"
     table = Table(title=f"dkgen verify {report.model} ({report.dtype}, {check})")
     for col in ("target", "result", "max abs err", "max rel err", "instr/step", "flash (B)", "RAM (B)",
                 "stack (B)", "fits", "note"):
@@ -223,28 +223,43 @@ def _verify_table(report) -> Table:
               help="Keep the library, runners, builds and debug dumps in this folder.")
 @click.option("--no-budget-check", is_flag=True, help="Run even on targets whose part the model does not fit.")
 @click.option("--atol", type=float, default=None,
-              help="float32: max abs difference from the float64 reference [default: 1e-5]. "
-                   "Deep or long recurrences may need more; int8 is always exact.")
+              help="float32: absolute part of the tolerance against the float64 reference "
+                   "[default: 1e-5]; int8 is always exact.")
+@click.option("--rtol", type=float, default=None,
+              help="float32: relative part: each output within atol + rtol * |reference| "
+                   "[default: 1e-5]. Large outputs or long recurrences may need more.")
 @_dtype_options
 def verify_cmd(model: Path, target_spec: str | None, inputs: Path | None, sequences: int, steps: int,
                seed: int, jobs: int, timeout_s: float, as_json: bool, junit_path: Path | None,
                debug: bool, keep_dir: Path | None, no_budget_check: bool, atol: float | None,
-               dtype: str, calib_path: Path | None) -> None:
+               rtol: float | None, dtype: str, calib_path: Path | None) -> None:
     """Generate MODEL's library, run it on each target and compare with the reference executor.
 
-    float32 outputs must agree with the float64 reference within --atol (1e-5); int8 outputs
-    must equal the integer reference bit for bit (calibrated on --calib, else on the inputs)."""
+    float32 outputs must agree with the float64 reference within --atol + --rtol * |reference|
+    (1e-5 each, numpy.isclose's rule); int8 outputs must equal the integer reference bit for
+    bit (calibrated on --calib, else on the inputs)."""
     from rich.progress import Progress
 
     from dkgen.harness.targets import resolve_targets
-    from dkgen.harness.verify import FLOAT_ATOL, file_sha256, junit_xml, load_inputs, verify_model
+    from dkgen.harness.verify import (
+        FLOAT_ATOL,
+        FLOAT_RTOL,
+        file_sha256,
+        junit_xml,
+        load_inputs,
+        verify_model,
+    )
     from dkgen.onnx_io.importer import load_onnx
 
-    if atol is not None and dtype == "int8":
-        raise DkgenError("int8 is verified bit for bit; a tolerance does not apply", field="--atol",
-                         fix="drop --atol, or verify the float32 build")
+    for opt, tol in (("--atol", atol), ("--rtol", rtol)):
+        if tol is not None and dtype == "int8":
+            raise DkgenError("int8 is verified bit for bit; a tolerance does not apply", field=opt,
+                             fix=f"drop {opt}, or verify the float32 build")
     if atol is not None and not atol > 0:
         raise DkgenError(f"tolerance {atol} is not positive", field="--atol", fix="pass e.g. --atol 1e-4")
+    if rtol is not None and not rtol >= 0:
+        raise DkgenError(f"tolerance {rtol} is negative", field="--rtol",
+                         fix="pass e.g. --rtol 1e-4, or 0 for an absolute bound only")
     ir = load_onnx(model)
     targets = resolve_targets(target_spec)
     x = load_inputs(inputs, ir) if inputs is not None else None
@@ -260,6 +275,7 @@ def verify_cmd(model: Path, target_spec: str | None, inputs: Path | None, sequen
                               timeout_s=timeout_s, workdir=keep_dir, debug=debug,
                               budget_check=not no_budget_check, dtype=dtype, calib=calib,
                               atol=FLOAT_ATOL if atol is None else atol,
+                              rtol=FLOAT_RTOL if rtol is None else rtol,
                               progress=lambda r: progress.advance(task))
     if junit_path is not None:
         junit_path.write_text(junit_xml(report))

@@ -83,6 +83,8 @@ def test_verify_inputs_file(tmp_path, model_file):
     (["verify", "{model}", "--target", "cortex-m99"], "unknown target"),
     (["verify", "{model}", "--atol", "0"], "--atol"),
     (["verify", "{model}", "--atol", "1e-3", "--dtype", "int8"], "--atol"),
+    (["verify", "{model}", "--rtol", "-1e-3"], "--rtol"),
+    (["verify", "{model}", "--rtol", "1e-3", "--dtype", "int8"], "--rtol"),
 ])
 def test_bad_input_is_one_line_exit_2(model_file, args, needle):
     args = [a.replace("{model}", str(model_file)) for a in args]
@@ -116,9 +118,15 @@ def test_int8_options(tmp_path, model_file):
 def test_verify_tolerance_option(model_file):
     # float32 never meets 1e-12 against the float64 oracle: the option reaches the runner.
     r = CliRunner().invoke(cli, ["verify", str(model_file), "--target", "host", "--json",
-                                 "--sequences", "2", "--atol", "1e-12"])
+                                 "--sequences", "2", "--atol", "1e-12", "--rtol", "0"])
     doc = json.loads(r.output)
     assert r.exit_code == 1 and doc["atol"] == 1e-12 and not doc["targets"][0]["passed"]
+    # ... but its rounding is relative (max rel err ~1e-6 here): 1e-3 of each output's size
+    # admits every one, so the relative part reaches the runner too.
+    r = _run("verify", str(model_file), "--target", "host", "--json", "--sequences", "2",
+             "--atol", "1e-12", "--rtol", "1e-3")
+    doc = json.loads(r.output)
+    assert r.exit_code == 0 and doc["rtol"] == 1e-3 and doc["targets"][0]["mismatches"] == 0
     r = _run("verify", str(model_file), "--target", "host", "--json", "--sequences", "2",
              "--atol", "1e-4")
     doc = json.loads(r.output)

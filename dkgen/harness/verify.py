@@ -27,7 +27,11 @@ from dkgen.harness.targets import Target
 from dkgen.ir.graph import Model
 from dkgen.ir.reference import ReferenceExecutor
 
+# float32 passes where |got - want| <= atol + rtol * |want| (numpy.isclose's rule): the
+# relative term admits float32 rounding of large outputs (logits) that an absolute bound
+# tight enough for small ones would reject.
 FLOAT_ATOL = 1e-5
+FLOAT_RTOL = 1e-5
 
 _RESULT = re.compile(
     r"^DKGEN_RESULT (PASS|FAIL) max_abs=([0-9a-f]{8}) max_rel=([0-9a-f]{8}) steps=(\d+) "
@@ -130,7 +134,8 @@ class VerifyReport:
     model: str
     library: dict
     targets: list[TargetReport] = field(default_factory=list)
-    atol: float = FLOAT_ATOL  # 0: bit-exact (int8)
+    atol: float = FLOAT_ATOL  # 0 (with rtol 0): bit-exact (int8)
+    rtol: float = FLOAT_RTOL
 
     @property
     def dtype(self) -> str:
@@ -142,12 +147,12 @@ class VerifyReport:
 
     def to_json(self) -> dict:
         return {"model": self.model, "passed": self.passed, "dtype": self.dtype,
-                "atol": self.atol, "library": self.library,
+                "atol": self.atol, "rtol": self.rtol, "library": self.library,
                 "targets": [t.to_json() for t in self.targets]}
 
 
 def write_runner(lib: GeneratedLibrary, golden: GoldenSet, out_dir: Path, *, atol: float,
-                 print_argmax: bool = False, debug: bool = False) -> Path:
+                 rtol: float = 0.0, print_argmax: bool = False, debug: bool = False) -> Path:
     """Render the runner and its golden-vector header into `out_dir`; return runner.c."""
     env = template_env()
     name = lib.name
@@ -156,6 +161,7 @@ def write_runner(lib: GeneratedLibrary, golden: GoldenSet, out_dir: Path, *, ato
         "name": name, "NAME": name.upper(), "version": __version__,
         "sequences": golden.sequences, "steps": golden.steps,
         "atol": f"{atol!r}f" if atol else "0.0f",
+        "rtol": f"{rtol!r}f" if rtol else "0.0f",
         "print_argmax": print_argmax,
         "debug": debug,
         "inputs": CArray("golden_inputs", in_type, golden.inputs),
@@ -183,7 +189,8 @@ def parse_result(stdout: str) -> dict | None:
     }
 
 
-def first_layer_mismatch(model: Model, golden: GoldenSet, stdout: str, atol: float) -> dict | None:
+def first_layer_mismatch(model: Model, golden: GoldenSet, stdout: str, atol: float,
+                         rtol: float = 0.0) -> dict | None:
     """From a --debug run's trace lines, the first layer output out of tolerance.
 
     Lines arrive in execution order: for each sequence, each step, each layer.  Returns
@@ -202,7 +209,7 @@ def first_layer_mismatch(model: Model, golden: GoldenSet, stdout: str, atol: flo
         want = golden.traces[layer][seq, step]
         if got.shape != want.shape:
             return {"error": f"layer {layer} traced {got.size} values, expected {want.size}"}
-        bad = np.flatnonzero(~(np.abs(got.astype(np.float64) - want) <= atol))
+        bad = np.flatnonzero(~(np.abs(got.astype(np.float64) - want) <= atol + rtol * np.abs(want)))
         if bad.size:
             i = int(bad[0])
             return {"layer": layer, "layer_name": model.layers[layer].name, "sequence": seq,
@@ -226,7 +233,7 @@ def golden_limit(target: Target) -> int:
 
 
 def run_target(target: Target, lib: GeneratedLibrary, golden: GoldenSet, work: Path, *,
-               atol: float, timeout_s: float = 60.0, print_argmax: bool = False,
+               atol: float, rtol: float = 0.0, timeout_s: float = 60.0, print_argmax: bool = False,
                defines: dict[str, str] | None = None, budget_check: bool = True,
                debug: bool = False) -> TargetReport:
     """Measure the library on one target, check its budget, then build and run the runner
@@ -256,8 +263,8 @@ def run_target(target: Target, lib: GeneratedLibrary, golden: GoldenSet, work: P
     for i, (offset, part) in enumerate(chunks):
         part_dir = work if len(chunks) == 1 else work / f"part{i}"
         try:
-            runner = write_runner(lib, part, part_dir / "runner", atol=atol, print_argmax=print_argmax,
-                                  debug=debug)
+            runner = write_runner(lib, part, part_dir / "runner", atol=atol, rtol=rtol,
+                                  print_argmax=print_argmax, debug=debug)
             build = toolchain.build(target, [*lib.c_sources, runner], part_dir / "build",
                                     include_dirs=[*lib.include_dirs, runner.parent], defines=defines)
         except ToolchainError as exc:
@@ -267,7 +274,7 @@ def run_target(target: Target, lib: GeneratedLibrary, golden: GoldenSet, work: P
         report.wall_s += result.wall_s
         if debug:
             (part_dir / "debug-trace.txt").write_text(result.stdout)
-            m = first_layer_mismatch(lib.plan.model, part, result.stdout, atol)
+            m = first_layer_mismatch(lib.plan.model, part, result.stdout, atol, rtol)
             if m is not None and report.first_layer_mismatch is None:
                 if "sequence" in m:
                     m["sequence"] += offset
@@ -316,6 +323,7 @@ def run_target(target: Target, lib: GeneratedLibrary, golden: GoldenSet, work: P
 
 def verify_model(model: Model, targets: list[Target], *, inputs: np.ndarray | None = None,
                  sequences: int = 4, steps: int = 8, seed: int = 0, atol: float = FLOAT_ATOL,
+                 rtol: float = FLOAT_RTOL,
                  workdir: Path | None = None, jobs: int = 2, source: str | None = None,
                  source_sha256: str | None = None, print_argmax: bool = False,
                  golden_hook=None, timeout_s: float = 60.0,
@@ -324,7 +332,8 @@ def verify_model(model: Model, targets: list[Target], *, inputs: np.ndarray | No
                  calib: np.ndarray | None = None) -> VerifyReport:
     """Generate, build and run `model` on each target; compare with the reference.
 
-    float32: the float64 reference executor is the oracle, within `atol`.  int8: the model
+    float32: the float64 reference executor is the oracle: each output within
+    `atol + rtol * |reference|`.  int8: the model
     is quantised on `calib` (default: the test inputs themselves) and every output must
     equal the numpy integer reference's bit for bit.
     """
@@ -337,7 +346,7 @@ def verify_model(model: Model, targets: list[Target], *, inputs: np.ndarray | No
         qmodel = quantize_model(model, inputs if calib is None else calib)
         g8 = golden_int8(qmodel, inputs)
         golden = GoldenSet(g8.inputs, g8.outputs, g8.float_traces)
-        atol = 0.0
+        atol = rtol = 0.0
     elif dtype == "float32":
         golden = golden_set(model, inputs)
     else:
@@ -360,10 +369,10 @@ def verify_model(model: Model, targets: list[Target], *, inputs: np.ndarray | No
                            source_sha256=source_sha256)
         library = {"name": lib.name, "dtype": dtype, **lib.manifest["sizes"],
                    "macs_per_step": lib.plan.macs}
-        report = VerifyReport(source or model.name, library, atol=atol)
+        report = VerifyReport(source or model.name, library, atol=atol, rtol=rtol)
 
         def one(target: Target) -> TargetReport:
-            r = run_target(target, lib, golden, workdir / target.name, atol=atol,
+            r = run_target(target, lib, golden, workdir / target.name, atol=atol, rtol=rtol,
                            print_argmax=print_argmax, timeout_s=timeout_s, defines=defines,
                            budget_check=budget_check, debug=debug)
             if progress is not None:

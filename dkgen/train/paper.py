@@ -457,18 +457,22 @@ def pareto_plot(results: dict, path: Path) -> Path:
         ax.plot([r["lstm_bytes"] for r in rows], [r["test_ppl"] for r in rows],
                 marker=markers[i % len(markers)], linestyle="-" if len(rows) > 1 else "",
                 label=label)
-        for r in rows:
+        # Only a series with several ratios is labelled: every other compressed point is at
+        # the paper's one ratio (said in the title), and its labels would pile up there.
+        for r in rows if len(rows) > 1 else []:
             if r["ratio"]:
                 ax.annotate(f"{r['ratio']:g}x", (r["lstm_bytes"], r["test_ppl"]), fontsize=7,
                             xytext=(3, 3), textcoords="offset points")
     abl = results.get("ablation") or []
     if abl:
         ax.scatter([r["lstm_bytes"] for r in abl], [r["test_ppl"] for r in abl], s=10,
-                   color="grey", alpha=0.5, label="DKP ablation points")
+                   color="grey", alpha=0.5,
+                   label=f"DKP ablation points ({abl[0]['epochs']:g}-epoch fine-tunes)")
     ax.set_xscale("log")
     ax.set_xlabel("LSTM bytes (float32 values + sparse indices)")
     ax.set_ylabel("test perplexity")
-    ax.set_title(f"PTB {results['size']}: perplexity vs LSTM size")
+    ax.set_title(f"PTB {results['size']}: perplexity vs LSTM size "
+                 f"(compressed at {RATIO:g}x unless labelled)")
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize=7)
     fig.tight_layout()

@@ -16,7 +16,7 @@ from dkgen.codegen.render import generate
 from dkgen.errors import DkgenError
 from dkgen.harness.budget import check_budget
 from dkgen.harness.targets import get_target, resolve_targets
-from dkgen.harness.verify import verify_model
+from dkgen.harness.verify import first_layer_mismatch, golden_set, make_inputs, verify_model
 from dkgen.ir.graph import LSTM, InputSpec, Linear, Model
 from dkgen.ir.weights import DenseWeight
 from dkgen.onnx_io.export import save_onnx
@@ -84,7 +84,13 @@ def test_debug_names_the_first_bad_layer(tmp_path):
     ok = verify_model(mixed_model(0), resolve_targets("host"), workdir=tmp_path / "ok", debug=True,
                       sequences=2, steps=3)
     assert ok.passed and ok.targets[0].first_layer_mismatch is None
-    assert (tmp_path / "ok/host/debug-trace.txt").read_text().count("DKGEN_TRACE") == 2 * 3 * 6
+    trace = (tmp_path / "ok/host/debug-trace.txt").read_text()
+    assert trace.count("DKGEN_TRACE") == 2 * 3 * 6
+    # The layer check uses the runner's rule: float32 rounding is relative, so a bound of
+    # 1e-12 flags a layer until 1e-3 of each value's size is allowed.
+    golden = golden_set(mixed_model(0), make_inputs(mixed_model(0), 2, 3))
+    assert first_layer_mismatch(mixed_model(0), golden, trace, 1e-12, 0.0) is not None
+    assert first_layer_mismatch(mixed_model(0), golden, trace, 1e-12, 1e-3) is None
 
 
 def test_junit_output(tmp_path):
