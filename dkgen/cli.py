@@ -255,11 +255,13 @@ def verify_cmd(model: Path, target_spec: str | None, inputs: Path | None, sequen
         if tol is not None and dtype == "int8":
             raise DkgenError("int8 is verified bit for bit; a tolerance does not apply", field=opt,
                              fix=f"drop {opt}, or verify the float32 build")
-    if atol is not None and not atol > 0:
-        raise DkgenError(f"tolerance {atol} is not positive", field="--atol", fix="pass e.g. --atol 1e-4")
-    if rtol is not None and not rtol >= 0:
-        raise DkgenError(f"tolerance {rtol} is negative", field="--rtol",
-                         fix="pass e.g. --rtol 1e-4, or 0 for an absolute bound only")
+    for opt, tol in (("--atol", atol), ("--rtol", rtol)):
+        if tol is not None and not tol >= 0:
+            raise DkgenError(f"tolerance {tol} is negative", field=opt,
+                             fix=f"pass e.g. {opt} 1e-4, or 0 to drop that part of the bound")
+    if atol == 0 and rtol == 0:
+        raise DkgenError("a zero tolerance demands float32 equal to the float64 reference",
+                         field="--atol", fix="give --atol or --rtol a positive value")
     ir = load_onnx(model)
     targets = resolve_targets(target_spec)
     x = load_inputs(inputs, ir) if inputs is not None else None

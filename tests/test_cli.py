@@ -81,7 +81,8 @@ def test_verify_inputs_file(tmp_path, model_file):
     (["inspect", "."], "is a folder"),
     (["generate", "{model}", "-o", "out-never", "--name", "9 lives"], "--name"),
     (["verify", "{model}", "--target", "cortex-m99"], "unknown target"),
-    (["verify", "{model}", "--atol", "0"], "--atol"),
+    (["verify", "{model}", "--atol", "-1e-3"], "--atol"),
+    (["verify", "{model}", "--atol", "0", "--rtol", "0"], "--atol"),
     (["verify", "{model}", "--atol", "1e-3", "--dtype", "int8"], "--atol"),
     (["verify", "{model}", "--rtol", "-1e-3"], "--rtol"),
     (["verify", "{model}", "--rtol", "1e-3", "--dtype", "int8"], "--rtol"),
@@ -127,6 +128,10 @@ def test_verify_tolerance_option(model_file):
              "--atol", "1e-12", "--rtol", "1e-3")
     doc = json.loads(r.output)
     assert r.exit_code == 0 and doc["rtol"] == 1e-3 and doc["targets"][0]["mismatches"] == 0
+    # A purely relative bound is allowed.
+    r = _run("verify", str(model_file), "--target", "host", "--json", "--sequences", "2",
+             "--atol", "0", "--rtol", "1e-3")
+    assert r.exit_code == 0 and json.loads(r.output)["atol"] == 0
     r = _run("verify", str(model_file), "--target", "host", "--json", "--sequences", "2",
              "--atol", "1e-4")
     doc = json.loads(r.output)

@@ -399,6 +399,10 @@ def junit_xml(report: VerifyReport) -> str:
     suite = ET.Element("testsuite", name=f"dkgen verify {report.model}", tests=str(len(report.targets)),
                        failures=str(failures), errors="0",
                        time=f"{sum(t.wall_s for t in report.targets):.3f}")
+    # What "passed" meant, so a CI archive of the XML says which check each run made.
+    suite_props = ET.SubElement(suite, "properties")
+    for key, value in (("dtype", report.dtype), ("atol", report.atol), ("rtol", report.rtol)):
+        ET.SubElement(suite_props, "property", name=key, value=str(value))
     for t in report.targets:
         case = ET.SubElement(suite, "testcase", classname="dkgen.verify", name=t.target,
                              time=f"{t.wall_s:.3f}")

@@ -102,3 +102,5 @@ def test_junit_output(tmp_path):
     suite = ET.parse(junit).getroot()
     assert suite.tag == "testsuite" and suite.get("tests") == "2" and suite.get("failures") == "0"
     assert [c.get("name") for c in suite.iter("testcase")] == ["host", "cortex-m3"]
+    said = {p.get("name"): p.get("value") for p in suite.find("properties")}
+    assert said == {"dtype": "float32", "atol": "1e-05", "rtol": "1e-05"}
