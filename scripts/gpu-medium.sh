@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The GPU checks and the medium (paper-size, 2x650) PTB comparison on a lent GPU machine, in
-# one call: the CUDA checks (scripts/gpu_checks) run beside `scripts/paper.py --size medium`, which stops after
-# PAPER_SECONDS (whatever finished by then is in the results).  See docs/training.md.
+# one call: the CUDA checks (scripts/gpu_checks) run beside `scripts/paper.py --size
+# medium`, which stops after PAPER_SECONDS (whatever finished by then is in the results).
+# See docs/training.md.
 #
 #   scripts/gpu-medium.sh PTB_DIR OUT_DIR [PAPER_SECONDS]
 #

@@ -160,8 +160,8 @@ def write_runner(lib: GeneratedLibrary, golden: GoldenSet, out_dir: Path, *, ato
     ctx = {
         "name": name, "NAME": name.upper(), "version": __version__,
         "sequences": golden.sequences, "steps": golden.steps,
-        "atol": f"{atol!r}f" if atol else "0.0f",
-        "rtol": f"{rtol!r}f" if rtol else "0.0f",
+        "atol": atol,
+        "rtol": rtol,
         "print_argmax": print_argmax,
         "debug": debug,
         "inputs": CArray("golden_inputs", in_type, golden.inputs),
