@@ -118,19 +118,22 @@ def compress_lstm(lstm: LSTM, method: str, ratio: float | None, *,
     return out
 
 
+def dense_lstm_weights(input_size: int, hidden_size: int, num_layers: int) -> int:
+    """Gate-matrix entries of a dense LSTM stack (biases excluded): every method's budget
+    and compression are counted against this."""
+    first = 4 * hidden_size * (input_size + hidden_size)
+    return first + (num_layers - 1) * 8 * hidden_size * hidden_size
+
+
 def small_hidden_size(input_size: int, hidden_size: int, num_layers: int, ratio: float) -> int:
     """Largest hidden size whose dense LSTM weights fit the budget of `ratio` x compression.
 
     The budget is the dense model's gate-matrix entries / ratio (biases excluded, as for
     every other method); the input size (the embedding width) stays the same.
     """
-    def weights(h: int) -> int:
-        first = 4 * h * (input_size + h)
-        return first + (num_layers - 1) * 8 * h * h
-
-    budget = weights(hidden_size) / ratio
+    budget = dense_lstm_weights(input_size, hidden_size, num_layers) / ratio
     h = 1
-    while weights(h + 1) <= budget:
+    while dense_lstm_weights(input_size, h + 1, num_layers) <= budget:
         h += 1
     return h
 

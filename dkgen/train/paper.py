@@ -39,14 +39,18 @@ from dkgen.errors import DkgenError
 from dkgen.nn.factors import _candidates, factor_shapes
 from dkgen.train.data import load_corpus
 from dkgen.train.lm import (
+    CONFIG,
     RECIPES,
     RESULT,
     RunConfig,
     git_revision,
     prepare_run,
+    read_config,
+    read_metrics,
     resolve_device,
     train_lm,
 )
+from dkgen.train.methods import dense_lstm_weights
 
 SEED = 0
 RATIO = 25.0
@@ -211,6 +215,27 @@ def _finished(runs_dir: Path, jobs: list[Job]) -> dict[str, dict]:
     return done
 
 
+def _unfinished(runs_dir: Path, jobs: list[Job], done: dict[str, dict]) -> list[dict]:
+    """Where each started but unfinished run stands (a run stopped at a time limit, say):
+    its last validation, its best one so far and how far through its recipe it got."""
+    rows = []
+    for j in jobs:
+        run_dir = runs_dir / j.name
+        valid = [r for r in read_metrics(run_dir) if r["event"] == "valid"]
+        if j.name in done or not valid or not (run_dir / CONFIG).is_file():
+            continue
+        config = read_config(run_dir)
+        planned = config.epochs if config.epochs is not None else config.recipe.epochs
+        best = min(valid, key=lambda r: r["ppl"])
+        rows.append({"run": j.name, "group": j.group,
+                     "label": _label(j, config.method),
+                     "epoch": valid[-1]["epoch"], "planned_epochs": planned,
+                     "valid_ppl": valid[-1]["ppl"], "best_valid_ppl": best["ppl"],
+                     "best_epoch": best["epoch"], "elapsed_minutes": valid[-1]["elapsed"] / 60.0,
+                     "from_scratch": config.init_from is None})
+    return rows
+
+
 def _command(job: Job, run_dir: Path, checkpoint_every: int, device: str) -> list[str]:
     tail = ["-m", "dkgen.train.runner", str(run_dir), "--checkpoint-every", str(checkpoint_every),
             "--device", device]
@@ -328,11 +353,15 @@ def run_paper(data: str | Path, out: str | Path, runs_dir: str | Path | None = N
 # ----------------------------------------------------------------------------- results
 
 
+def _label(job: Job, method: str) -> str:
+    key = "baseline" if job.name == "baseline" else job.meta.get("label", method)
+    return LABELS.get(key, key)
+
+
 def _row(job: Job, s: dict, base: dict | None, base_weights: int) -> dict:
     name, lstm = job.name, s["lstm"]
     change = None if base is None else 100.0 * (s["test_ppl"] / base["test_ppl"] - 1.0)
-    key = "baseline" if name == "baseline" else job.meta.get("label", s["method"])
-    label = LABELS.get(key, key)
+    label = _label(job, s["method"])
     return {"run": name, "method": s["method"], "label": label,
             "ratio": s["ratio"], "test_ppl": s["test_ppl"], "valid_ppl": s["valid_ppl"],
             "test_change_pct": change, "lstm_params": lstm["params"],
@@ -343,11 +372,17 @@ def _row(job: Job, s: dict, base: dict | None, base_weights: int) -> dict:
 
 
 def write_results(out: Path, runs_dir: Path, jobs: list[Job], meta: dict,
-                  failed: dict[str, str] | None = None, plot: bool = True) -> dict:
-    """results.json, table.md and pareto.png from the finished runs (partial is fine)."""
+                  failed: dict[str, str] | None = None, plot: bool = True,
+                  finished: float | None = None) -> dict:
+    """results.json, table.md and pareto.png from the finished runs (partial is fine).
+
+    finished: when the invocation ended (default now), for redrawing old results."""
     done = _finished(runs_dir, jobs)
     base = done.get("baseline")
-    base_weights = base["lstm"]["weight_params"] if base else 1
+    # From the recipe, not the baseline's run: a partial comparison (the baseline still
+    # training) reports its compression ratios too.
+    r = RECIPES[meta["size"]]
+    base_weights = dense_lstm_weights(r.hidden, r.hidden, r.layers)
     main = [_row(j, done[j.name], base, base_weights) for j in jobs
             if j.group in ("baseline", "main") and j.name in done]
     ablation = []
@@ -358,15 +393,16 @@ def write_results(out: Path, runs_dir: Path, jobs: list[Job], meta: dict,
                        kp_params_per_matrix=j.meta["kp_params"], factors=j.meta["factors"],
                        exact_budget=j.meta["exact_budget"])
             ablation.append(row)
+    unfinished = _unfinished(runs_dir, jobs, done)
     published = RECIPES[meta["size"]].published_test
-    finished = time.time()
+    finished = time.time() if finished is None else finished
     results = {**meta, "finished": finished, "complete": len(done) == len(jobs),
                "elapsed_minutes": (finished - meta["started"]) / 60.0,
                "failed": failed or {}, "finetune": FINETUNE, "ablation_budget": ABLATION,
                "cmr_rate": CMR_RATE,
                "baseline_published_test": None if math.isnan(published) else published,
                "total_run_minutes": sum(s["wall_seconds"] for s in done.values()) / 60.0,
-               "main": main, "ablation": ablation,
+               "main": main, "ablation": ablation, "unfinished": unfinished,
                "runs": {k: v for k, v in done.items()}}
     out.mkdir(parents=True, exist_ok=True)
     for r in main:
@@ -379,8 +415,9 @@ def write_results(out: Path, runs_dir: Path, jobs: list[Job], meta: dict,
     try:
         if plot:
             pareto_plot(results, out / "pareto.png")
+            recipe_curves_plot(results, runs_dir, out / "recipe-runs.png")
     except Exception as exc:  # the numbers matter more than the picture
-        print(f"paper: no pareto plot ({exc})", file=sys.stderr)
+        print(f"paper: no plot ({exc})", file=sys.stderr)
     return results
 
 
@@ -435,6 +472,17 @@ def table_markdown(results: dict) -> str:
                          + " | ".join(cells) + " |")
         lines += ["", f"CMR rate {results['cmr_rate']}, on while the dope is annealed; "
                   f"ablation runs train {results['ablation_budget']['epochs']} epoch(s).", ""]
+    if results.get("unfinished"):
+        lines += ["## Unfinished runs (valid perplexity where they stopped)", "",
+                  "| run | method | epoch / planned | valid ppl | best valid ppl (epoch) "
+                  "| wall (min) |", "|---|---|---:|---:|---:|---:|"]
+        for r in results["unfinished"]:
+            lines.append(f"| {r['run']} | {r['label']} | {r['epoch']:g} / "
+                         f"{r['planned_epochs']:g} | {r['valid_ppl']:.2f} | "
+                         f"{r['best_valid_ppl']:.2f} ({r['best_epoch']:g}) | "
+                         f"{r['elapsed_minutes']:.1f} |")
+        lines += ["", "Not results: these runs were stopped before the end of their schedule "
+                  "(learning-rate decay and, for compressed runs, the anneal unfinished).", ""]
     if results["failed"]:
         lines += ["Failed runs: " + ", ".join(sorted(results["failed"])), ""]
     return "\n".join(lines) + "\n"
@@ -473,6 +521,38 @@ def pareto_plot(results: dict, path: Path) -> Path:
     ax.set_ylabel("test perplexity")
     ax.set_title(f"PTB {results['size']}: perplexity vs LSTM size "
                  f"(compressed at {RATIO:g}x unless labelled)")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def recipe_curves_plot(results: dict, runs_dir: Path, path: Path) -> Path | None:
+    """Validation perplexity against epochs of the runs trained with the recipe from the
+    start (baseline, small dense, from scratch), finished or not, on one axis."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    runs = [(r["run"], r["label"], "") for r in results["main"]
+            if results["runs"][r["run"]]["config"]["init_from"] is None]
+    runs += [(r["run"], r["label"], " (unfinished)") for r in results.get("unfinished", [])
+             if r["from_scratch"]]
+    if not runs:
+        return None
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    for name, label, note in runs:
+        pts = [(r["epoch"], r["ppl"]) for r in read_metrics(runs_dir / name)
+               if r["event"] == "valid"]
+        if pts:
+            ax.plot(*zip(*pts, strict=True), "o-", markersize=2, label=f"{label}{note}")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("validation perplexity")
+    ax.set_yscale("log")
+    ax.set_title(f"PTB {results['size']}: runs trained with the recipe from the start")
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize=7)
     fig.tight_layout()

@@ -8,7 +8,9 @@ but the folder.
 from __future__ import annotations
 
 import argparse
+import faulthandler
 import os
+import signal
 import sys
 
 from dkgen.errors import DkgenError
@@ -22,6 +24,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--checkpoint-every", type=int, default=500)
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
     args = parser.parse_args(argv)
+    # `kill -USR1` writes every thread's Python stack to the run's log.txt and carries on:
+    # how a run that stopped making progress on a lent machine says where it is.
+    if hasattr(signal, "SIGUSR1"):
+        faulthandler.register(signal.SIGUSR1, all_threads=True)
     main_rank = int(os.environ.get("RANK", "0")) == 0
     try:
         config = read_config(args.run_dir)

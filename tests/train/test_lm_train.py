@@ -236,3 +236,30 @@ def test_git_revision_ignores_rewritten_results(tmp_path: Path,
     assert lm.git_revision(tmp_path / "pkg") == clean + "+dirty"
     monkeypatch.setenv("DKGEN_REVISION", "abc123")
     assert lm.git_revision(tmp_path / "pkg") == "abc123"
+
+
+def test_runner_dumps_its_stack_on_sigusr1(data: Path, tmp_path: Path) -> None:
+    import signal
+    import time
+
+    # What scripts/gpu-medium.sh does to a run that stopped making progress.
+    run = lm.prepare_run(tiny_config(data, epochs=200.0), tmp_path / "run")
+    with (run / "log.txt").open("w") as fh:
+        proc = subprocess.Popen([sys.executable, "-m", "dkgen.train.runner", str(run),
+                                 "--threads", "1", "--device", "cpu"],
+                                stdout=fh, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 120
+        while not read_metrics(run) and time.monotonic() < deadline:
+            assert proc.poll() is None, (run / "log.txt").read_text()
+            time.sleep(0.2)
+        assert read_metrics(run), "the run logged nothing in 2 minutes"
+        proc.send_signal(signal.SIGUSR1)
+        while "train_lm" not in (run / "log.txt").read_text() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert proc.poll() is None  # it carries on
+    finally:
+        proc.kill()
+        proc.wait()
+    log = (run / "log.txt").read_text()
+    assert "Current thread" in log and 'File "' in log and "train_lm" in log

@@ -5,10 +5,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 import torch
 from lm_helpers import tiny_corpus
 
-from dkgen.train.paper import ablation_points, main, plan
+from dkgen.train.paper import ablation_points, main, plan, write_results
 
 
 def test_ablation_points_span_the_budget() -> None:
@@ -96,3 +97,23 @@ def test_quick_paper_end_to_end(tmp_path: Path) -> None:
     res = json.loads((out / "results.json").read_text())
     assert res["runs_done_at_start"] == len(res["runs"])
     assert "runs were already done" in (out / "table.md").read_text()
+
+    # A partial comparison (baseline unfinished, as when a GPU lease ends) still counts
+    # compression against the recipe's dense LSTM.
+    small = next(r for r in res["main"] if r["run"] == "small-25")
+    (runs / "baseline" / "result.json").unlink()
+    partial = write_results(tmp_path / "partial", runs, plan(data, runs, size="tiny", quick=True),
+                            res)
+    assert not partial["complete"] and "baseline" not in {r["run"] for r in partial["main"]}
+    again = next(r for r in partial["main"] if r["run"] == "small-25")
+    assert again["compression"] == small["compression"] >= 25.0 - 1e-9
+    # The unfinished run is reported where it stopped, apart from the results.
+    (stopped,) = partial["unfinished"]
+    base = res["runs"]["baseline"]
+    assert stopped["run"] == "baseline" and stopped["from_scratch"]
+    assert (stopped["epoch"], stopped["planned_epochs"]) == (2.0, 2.0)
+    assert stopped["best_valid_ppl"] == min(stopped["valid_ppl"], stopped["best_valid_ppl"])
+    assert stopped["best_valid_ppl"] == pytest.approx(base["valid_ppl"], rel=1e-9)
+    table = (tmp_path / "partial" / "table.md").read_text()
+    assert "## Unfinished runs" in table and "| baseline | dense baseline | 2 / 2 |" in table
+    assert (tmp_path / "partial" / "recipe-runs.png").stat().st_size > 1000
