@@ -117,3 +117,21 @@ def test_quick_paper_end_to_end(tmp_path: Path) -> None:
     table = (tmp_path / "partial" / "table.md").read_text()
     assert "## Unfinished runs" in table and "| baseline | dense baseline | 2 / 2 |" in table
     assert (tmp_path / "partial" / "recipe-runs.png").stat().st_size > 1000
+
+
+def test_step_time_script(tmp_path: Path) -> None:
+    # scripts/train_step_time.py, which sizes a GPU lease: one short run, read back.
+    import subprocess
+    import sys
+
+    data = tiny_corpus(tmp_path / "data")
+    rows = tmp_path / "rows.json"
+    out = subprocess.run([sys.executable, "scripts/train_step_time.py", "--data", str(data),
+                          "--size", "tiny", "--device", "cpu", "--methods", "dense",
+                          "--procs", "1", "--steps", "100", "--json", str(rows)],
+                         capture_output=True, text=True, check=True,
+                         cwd=Path(__file__).resolve().parents[2]).stdout
+    (row,) = json.loads(rows.read_text())
+    assert (row["method"], row["procs"], len(row["ms_per_step"])) == ("dense", 1, 1)
+    assert 0.0 < row["ms_per_step"][0] < 10_000.0
+    assert f"| dense | 1 | {row['ms_per_step'][0]:.1f} |" in out
