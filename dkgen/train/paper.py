@@ -34,6 +34,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import ModuleType
+from typing import TYPE_CHECKING
 
 from dkgen.errors import DkgenError
 from dkgen.nn.factors import _candidates, factor_shapes
@@ -51,6 +53,10 @@ from dkgen.train.lm import (
     train_lm,
 )
 from dkgen.train.methods import dense_lstm_weights
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
 
 SEED = 0
 RATIO = 25.0
@@ -488,13 +494,28 @@ def table_markdown(results: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-def pareto_plot(results: dict, path: Path) -> Path:
-    """Test perplexity against LSTM bytes, every method (log bytes)."""
+def _pyplot() -> ModuleType:
+    """matplotlib.pyplot without a display; imported only when a plot is drawn."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    return plt
+
+
+def _save(fig: Figure, ax: Axes, path: Path) -> Path:
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    _pyplot().close(fig)
+    return path
+
+
+def pareto_plot(results: dict, path: Path) -> Path:
+    """Test perplexity against LSTM bytes, every method (log bytes)."""
+    plt = _pyplot()
     fig, ax = plt.subplots(figsize=(7, 4.5))
     by_method: dict[str, list[dict]] = {}
     for r in results["main"]:
@@ -521,22 +542,13 @@ def pareto_plot(results: dict, path: Path) -> Path:
     ax.set_ylabel("test perplexity")
     ax.set_title(f"PTB {results['size']}: perplexity vs LSTM size "
                  f"(compressed at {RATIO:g}x unless labelled)")
-    ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return _save(fig, ax, path)
 
 
 def recipe_curves_plot(results: dict, runs_dir: Path, path: Path) -> Path | None:
     """Validation perplexity against epochs of the runs trained with the recipe from the
     start (baseline, small dense, from scratch), finished or not, on one axis."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = _pyplot()
     runs = [(r["run"], r["label"], "") for r in results["main"]
             if results["runs"][r["run"]]["config"]["init_from"] is None]
     runs += [(r["run"], r["label"], " (unfinished)") for r in results.get("unfinished", [])
@@ -553,12 +565,7 @@ def recipe_curves_plot(results: dict, runs_dir: Path, path: Path) -> Path | None
     ax.set_ylabel("validation perplexity")
     ax.set_yscale("log")
     ax.set_title(f"PTB {results['size']}: runs trained with the recipe from the start")
-    ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return _save(fig, ax, path)
 
 
 def describe_plan(jobs: list[Job]) -> list[dict]:
