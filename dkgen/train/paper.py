@@ -387,8 +387,8 @@ def write_results(out: Path, runs_dir: Path, jobs: list[Job], meta: dict,
     base = done.get("baseline")
     # From the recipe, not the baseline's run: a partial comparison (the baseline still
     # training) reports its compression ratios too.
-    r = RECIPES[meta["size"]]
-    base_weights = dense_lstm_weights(r.hidden, r.hidden, r.layers)
+    recipe = RECIPES[meta["size"]]
+    base_weights = dense_lstm_weights(recipe.hidden, recipe.hidden, recipe.layers)
     main = [_row(j, done[j.name], base, base_weights) for j in jobs
             if j.group in ("baseline", "main") and j.name in done]
     ablation = []
@@ -400,7 +400,7 @@ def write_results(out: Path, runs_dir: Path, jobs: list[Job], meta: dict,
                        exact_budget=j.meta["exact_budget"])
             ablation.append(row)
     unfinished = _unfinished(runs_dir, jobs, done)
-    published = RECIPES[meta["size"]].published_test
+    published = recipe.published_test
     finished = time.time() if finished is None else finished
     results = {**meta, "finished": finished, "complete": len(done) == len(jobs),
                "elapsed_minutes": (finished - meta["started"]) / 60.0,
