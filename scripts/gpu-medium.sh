@@ -58,8 +58,9 @@ fi
 wait "$paper"
 kill "$smi" 2>/dev/null
 # Every run still going writes its Python stack to its log.txt (dkgen.train.runner handles
-# SIGUSR1): a run that stopped making progress says where it stopped.
-pkill -USR1 -f dkgen.train.runner
+# SIGUSR1): a run that stopped making progress says where it stopped. Only the runners
+# themselves: a torchrun launcher (whose command line names the runner too) would die of it.
+pkill -USR1 -f '^[^ ]*python[^ ]*( -[^ ]+)* -m dkgen[.]train[.]runner '
 # Let the run processes the timeout orphaned write what they were writing, then pack.
 sleep 2
 files=$(cd / && ls -d "${runs#/}"/*/{config.json,metrics.jsonl,result.json,log.txt} 2>/dev/null)
