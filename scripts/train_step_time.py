@@ -20,9 +20,8 @@ import sys
 import tempfile
 from pathlib import Path
 
-from dkgen.train.lm import RunConfig, prepare_run, read_metrics
-
-LOG_EVERY = 50  # dkgen.train.lm's default: the runner logs a train record every 50 steps
+from dkgen.train.lm import LOG_EVERY, RunConfig, prepare_run, read_metrics
+from dkgen.train.paper import Job, runner_command
 
 
 def step_ms(run_dir: Path) -> float:
@@ -39,9 +38,9 @@ def measure(data: str, size: str, method: str, procs: int, steps: int, device: s
     config = RunConfig(data=data, size=size, method=method,
                        ratio=None if method == "dense" else 25.0, max_steps=steps, **extra)
     dirs = [prepare_run(config, root / f"{method}-{procs}-{i}") for i in range(procs)]
-    running = [subprocess.Popen([sys.executable, "-m", "dkgen.train.runner", str(d),
-                                 "--threads", "1", "--device", device,
-                                 "--checkpoint-every", "1000000"],
+    # The command scripts/paper.py starts each run with: one process, one thread.
+    running = [subprocess.Popen(runner_command(Job(d.name, "main", lambda _: config), d,
+                                               1_000_000, device),
                                 stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
                for d in dirs]
     codes = [p.wait() for p in running]

@@ -60,6 +60,7 @@ from dkgen.train.methods import (
 CHECKPOINT = "ckpt.pt"
 BEST = "best.pt"
 CONFIG = "config.json"
+LOG_EVERY = 50  # steps between train records in metrics.jsonl (train_lm's default)
 METRICS = "metrics.jsonl"
 RESULT = "result.json"
 CURVE = "curve.png"
@@ -529,7 +530,7 @@ def prepare_run(config: RunConfig, run_dir: str | Path, *, force: bool = False) 
 
 
 def train_lm(config: RunConfig, run_dir: str | Path, *, force: bool = False,
-             threads: int | None = None, log_every: int = 50, checkpoint_every: int = 500,
+             threads: int | None = None, log_every: int = LOG_EVERY, checkpoint_every: int = 500,
              progress: bool | None = None, plot: bool = True,
              log: Callable[[str], None] | None = None, device: str | None = None) -> RunResult:
     """Train (or resume, or just report) one run; see the module docstring.

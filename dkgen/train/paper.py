@@ -242,7 +242,9 @@ def _unfinished(runs_dir: Path, jobs: list[Job], done: dict[str, dict]) -> list[
     return rows
 
 
-def _command(job: Job, run_dir: Path, checkpoint_every: int, device: str) -> list[str]:
+def runner_command(job: Job, run_dir: Path, checkpoint_every: int,
+                   device: str) -> list[str]:
+    """The command line that trains `job` in `run_dir` (torchrun when it has several ranks)."""
     tail = ["-m", "dkgen.train.runner", str(run_dir), "--checkpoint-every", str(checkpoint_every),
             "--device", device]
     threads = ["--threads", str(max(1, job.slots // job.procs))]
@@ -328,7 +330,7 @@ def run_paper(data: str | Path, out: str | Path, runs_dir: str | Path | None = N
                 continue
             run_dir = runs_dir / j.name
             prepare_run(j.make(done), run_dir)
-            cmd = _command(j, run_dir, checkpoint_every, device)
+            cmd = runner_command(j, run_dir, checkpoint_every, device)
             log(f"paper: start {j.name}: {' '.join(cmd[1:])}")
             with (run_dir / "log.txt").open("a") as fh:
                 proc = subprocess.Popen(cmd, stdout=fh, stderr=subprocess.STDOUT,

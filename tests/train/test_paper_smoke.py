@@ -48,13 +48,13 @@ def test_plan_from_scratch_runs() -> None:
 
 
 def test_baseline_commands() -> None:
-    from dkgen.train.paper import _command
+    from dkgen.train.paper import runner_command
 
     threaded = plan(Path("/data"), Path("/runs"), baseline_slots=4)[0]
-    cmd = _command(threaded, Path("/runs/baseline"), 250, "cpu")
+    cmd = runner_command(threaded, Path("/runs/baseline"), 250, "cpu")
     assert "torch.distributed.run" not in cmd and cmd[-2:] == ["--threads", "4"]
     ranks = plan(Path("/data"), Path("/runs"), baseline_slots=4, baseline_procs=2)[0]
-    cmd = _command(ranks, Path("/runs/baseline"), 250, "cpu")
+    cmd = runner_command(ranks, Path("/runs/baseline"), 250, "cpu")
     assert "--nproc_per_node=2" in cmd and cmd[-2:] == ["--threads", "2"]
 
 
