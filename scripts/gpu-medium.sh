@@ -36,10 +36,12 @@ nvidia-smi --query-gpu=timestamp,utilization.gpu,memory.used --format=csv -l 5 >
 smi=$!
 
 # The comparison: the baseline beside the small dense model, then every fine-tune at once.
+# A run that writes nothing for 1.5 min (one DKP run once hung on the first lease) gets its
+# stack dumped to its log.txt and is restarted from its last epoch's checkpoint.
 (
   timeout --signal=TERM "$budget" python3 scripts/paper.py --data "$ptb" --size medium \
     --out results/ptb-medium --runs "$runs" --device cuda --jobs 16 --checkpoint-every 1000000 \
-    ${SCRATCH:+--scratch}
+    --stall-minutes 1.5 ${SCRATCH:+--scratch}
   echo "paper exit status $?"
 ) >"$out/paper.log" 2>&1 &
 paper=$!

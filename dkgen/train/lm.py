@@ -538,7 +538,8 @@ def train_lm(config: RunConfig, run_dir: str | Path, *, force: bool = False,
     A finished run (result.json present) is not retrained.  `threads`: torch threads
     (default: torch's, or 1 per process under data parallelism).  `checkpoint_every` steps
     a checkpoint is written (and at every epoch's end).  `progress` shows a tqdm bar
-    (default: when stderr is a terminal); `log` gets one line per evaluation.  `plot`
+    (default: when stderr is a terminal); `log` gets a line at the start and one per
+    evaluation.  `plot`
     draws curve.png at the end.  `device`: see `resolve_device` (default: CUDA when there
     is one); it is how a run is executed, not part of its config, so a run may resume on
     another device (the numbers then differ in the last bits).
@@ -613,6 +614,8 @@ def _train(config: RunConfig, run_dir: Path, dist: _Dist, progress: bool | None,
         if schedule is not None:
             schedule.finished = step >= schedule.end
         log(f"{run_dir.name}: resumed at step {step}/{total}")
+    else:
+        log(f"{run_dir.name}: starting, {total} steps on {device}")
     model.train()
     metrics_path = run_dir / METRICS
     params = [p for p in model.parameters()]

@@ -28,7 +28,6 @@ import json
 import math
 import shlex
 import shutil
-import subprocess
 import sys
 import time
 from collections.abc import Callable
@@ -53,6 +52,7 @@ from dkgen.train.lm import (
     train_lm,
 )
 from dkgen.train.methods import dense_lstm_weights
+from dkgen.train.supervise import RunPool
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -258,6 +258,7 @@ def run_paper(data: str | Path, out: str | Path, runs_dir: str | Path | None = N
               size: str = "small", jobs: int = 2, baseline_procs: int = 1, quick: bool = False,
               in_process: bool = False, checkpoint_every: int = 250, seed: int = SEED,
               device: str = "auto", scratch: bool = False,
+              stall_seconds: float | None = None, max_restarts: int = 2,
               log: Callable[[str], None] = print) -> dict:
     """Run (or resume) every run of the paper and write the results; returns results.json.
 
@@ -268,6 +269,9 @@ def run_paper(data: str | Path, out: str | Path, runs_dir: str | Path | None = N
     another in this process (smoke tests: no process start-up cost).  quick: a few hundred
     steps in all (smoke runs).
     scratch: add the from-scratch DKP and pruning runs (see `plan`).
+    stall_seconds, max_restarts: a run that writes nothing for that long is ended (its
+    Python stack first written to its log.txt) and restarted from its last checkpoint, at
+    most `max_restarts` times; then it counts as failed (`dkgen.train.supervise`).
     device: every run's (see `dkgen.train.lm.resolve_device`); on GPUs `jobs` is the runs
     that share the card(s) at once, and the baseline takes one slot and at most one
     data-parallel rank per GPU.
@@ -295,14 +299,17 @@ def run_paper(data: str | Path, out: str | Path, runs_dir: str | Path | None = N
     meta = {"command": " ".join(shlex.quote(a) for a in sys.argv), "revision": git_revision(),
             "seed": seed, "data": str(data), "runs_dir": str(runs_dir), "quick": quick,
             "size": size, "jobs": jobs, "baseline_procs": baseline_procs, "device": device,
-            "scratch": scratch,
+            "scratch": scratch, "stall_seconds": stall_seconds,
+            "restarts": {},  # runs restarted after they stalled, and how often
             "started": started,
             # Runs finished before this invocation: the elapsed time below is the wall time
             # of the whole paper only when this is 0 (one uninterrupted run).
             "runs_done_at_start": len(_finished(runs_dir, all_jobs))}
     out.mkdir(parents=True, exist_ok=True)
     failed: dict[str, str] = {}
-    running: dict[str, tuple[subprocess.Popen, Job, float]] = {}
+    running: dict[str, Job] = {}
+    pool = RunPool(stall_seconds=stall_seconds, max_restarts=max_restarts,
+                   log=lambda s: log(f"paper: {s}"))
     while True:
         done = _finished(runs_dir, all_jobs)
         ready = [j for j in all_jobs if j.name not in done and j.name not in running
@@ -323,7 +330,7 @@ def run_paper(data: str | Path, out: str | Path, runs_dir: str | Path | None = N
             # Plots once at the end: drawing them after every short run would dominate.
             write_results(out, runs_dir, all_jobs, meta, failed, plot=False)
             continue
-        free = jobs - sum(job.slots for _, job, _ in running.values())
+        free = jobs - sum(job.slots for job in running.values())
         for j in ready:
             # A job wider than the pool still runs, alone.
             if j.slots > free and (running or free < jobs):
@@ -332,25 +339,27 @@ def run_paper(data: str | Path, out: str | Path, runs_dir: str | Path | None = N
             prepare_run(j.make(done), run_dir)
             cmd = runner_command(j, run_dir, checkpoint_every, device)
             log(f"paper: start {j.name}: {' '.join(cmd[1:])}")
-            with (run_dir / "log.txt").open("a") as fh:
-                proc = subprocess.Popen(cmd, stdout=fh, stderr=subprocess.STDOUT,
-                                        stdin=subprocess.DEVNULL)
-            running[j.name] = (proc, j, time.time())
+            pool.start(j.name, cmd, run_dir, signals_reach_runner=j.procs == 1)
+            running[j.name] = j
             free -= j.slots
         if not running:
             break  # everything finished, or what is left depends on a failed run
         time.sleep(0.5 if quick else 5.0)
-        for name, (proc, _j, t) in list(running.items()):
-            rc = proc.poll()
-            if rc is None:
-                continue
-            del running[name]
-            if rc != 0 or not (runs_dir / name / RESULT).is_file():
-                failed[name] = f"exit status {rc}; see {runs_dir / name / 'log.txt'}"
-                log(f"paper: {name} FAILED ({failed[name]})")
+        for end in pool.poll():
+            del running[end.name]
+            log_path = runs_dir / end.name / "log.txt"
+            if end.stalled:
+                failed[end.name] = (f"no progress for {stall_seconds:.0f} s, "
+                                    f"{max_restarts + 1} times; see {log_path}")
+                log(f"paper: {end.name} FAILED ({failed[end.name]})")
+            elif end.returncode != 0 or not (runs_dir / end.name / RESULT).is_file():
+                failed[end.name] = f"exit status {end.returncode}; see {log_path}"
+                log(f"paper: {end.name} FAILED ({failed[end.name]})")
             else:
-                log(f"paper: {name} done in {(time.time() - t) / 60:.1f} min")
+                log(f"paper: {end.name} done in {end.seconds / 60:.1f} min")
+            meta["restarts"] = dict(pool.restarts)
             write_results(out, runs_dir, all_jobs, meta, failed)
+    meta["restarts"] = dict(pool.restarts)
     results = write_results(out, runs_dir, all_jobs, meta, failed)
     if failed:
         raise DkgenError(f"{len(failed)} run(s) failed: {', '.join(sorted(failed))}",
@@ -440,6 +449,14 @@ def _elapsed_note(results: dict) -> str:
     return f"; wall time {elapsed:.0f} min in one uninterrupted run"
 
 
+def _restarts_note(restarts: dict[str, int] | None) -> str:
+    """Which runs stalled and were restarted from a checkpoint (their figures stand)."""
+    if not restarts:
+        return ""
+    runs = ", ".join(f"{name} ({n}x)" for name, n in sorted(restarts.items()))
+    return f"  \nRestarted from a checkpoint after writing nothing for a while: {runs}"
+
+
 def _fmt_change(v: float | None) -> str:
     return "" if v is None else f"{v:+.1f}%"
 
@@ -451,7 +468,8 @@ def table_markdown(results: dict) -> str:
     lines += [f"Command: `{results['command']}`  ", f"Revision: {results['revision']}  ",
               f"Seed: {results['seed']}; fine-tuning: {json.dumps(results['finetune'])}  ",
               f"Complete: {results['complete']}; run time {results['total_run_minutes']:.0f} "
-              "min (sum over runs)" + _elapsed_note(results), ""]
+              "min (sum over runs)" + _elapsed_note(results)
+              + _restarts_note(results.get("restarts")), ""]
     lines += ["| run | method | ratio | test ppl | vs baseline | valid ppl | LSTM params "
               "| LSTM bytes | compression | wall (min) |",
               "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
@@ -600,6 +618,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--scratch", action="store_true",
                         help="also DKP and pruning at 25x trained from scratch, the dope "
                              "annealed from dense (the paper's setting; long: a GPU's job)")
+    parser.add_argument("--stall-minutes", type=float, default=30.0,
+                        help="a run that writes nothing for this long is ended (its Python "
+                             "stack first written to its log.txt) and restarted from its "
+                             "last checkpoint; 0: never (default 30; on a GPU, 1 is plenty)")
+    parser.add_argument("--max-restarts", type=int, default=2,
+                        help="restarts of a stalled run before it counts as failed")
     parser.add_argument("--quick", action="store_true", help="a smoke run of every step")
     parser.add_argument("--in-process", action="store_true", help="no subprocesses")
     parser.add_argument("--dry-run", action="store_true", help="print the plan and stop")
@@ -615,6 +639,8 @@ def main(argv: list[str] | None = None) -> int:
                         baseline_procs=args.baseline_procs, quick=args.quick,
                         in_process=args.in_process, seed=args.seed, device=args.device,
                         checkpoint_every=args.checkpoint_every, scratch=args.scratch,
+                        stall_seconds=args.stall_minutes * 60.0 or None,
+                        max_restarts=args.max_restarts,
                         log=lambda s: print(time.strftime("%H:%M:%S ") + s, flush=True))
     except DkgenError as exc:
         print(f"dkgen: error: {exc}", file=sys.stderr)

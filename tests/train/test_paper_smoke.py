@@ -89,6 +89,7 @@ def test_quick_paper_end_to_end(tmp_path: Path) -> None:
     assert (out / "pareto.png").stat().st_size > 1000
     table = (out / "table.md").read_text()
     assert "| dkp-25 |" in table and "CMR ablation" in table and "QUICK" in table
+    assert res["restarts"] == {} and "Restarted" not in table
     assert res["runs_done_at_start"] == 0 and "one uninterrupted run" in table
     # Resumable: a second run finds everything done and only rewrites the results.
     mtime = (runs / "baseline" / "result.json").stat().st_mtime
@@ -103,7 +104,7 @@ def test_quick_paper_end_to_end(tmp_path: Path) -> None:
     small = next(r for r in res["main"] if r["run"] == "small-25")
     (runs / "baseline" / "result.json").unlink()
     partial = write_results(tmp_path / "partial", runs, plan(data, runs, size="tiny", quick=True),
-                            res)
+                            {**res, "restarts": {"baseline": 1}})
     assert not partial["complete"] and "baseline" not in {r["run"] for r in partial["main"]}
     again = next(r for r in partial["main"] if r["run"] == "small-25")
     assert again["compression"] == small["compression"] >= 25.0 - 1e-9
@@ -116,6 +117,7 @@ def test_quick_paper_end_to_end(tmp_path: Path) -> None:
     assert stopped["best_valid_ppl"] == pytest.approx(base["valid_ppl"], rel=1e-9)
     table = (tmp_path / "partial" / "table.md").read_text()
     assert "## Unfinished runs" in table and "| baseline | dense baseline | 2 / 2 |" in table
+    assert "after writing nothing for a while: baseline (1x)" in table
     assert (tmp_path / "partial" / "recipe-runs.png").stat().st_size > 1000
 
 

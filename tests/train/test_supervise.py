@@ -1,0 +1,72 @@
+"""The paper's run pool: a run that stops making progress is restarted from its checkpoint,
+and given up after too many stalls.  The hang is real: the runner process is stopped
+(SIGSTOP) mid-run, so it writes nothing and ignores SIGTERM, as a wedged process would."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+
+from lm_helpers import tiny_config, tiny_corpus
+
+from dkgen.train.lm import CHECKPOINT, RESULT, prepare_run
+from dkgen.train.supervise import RunPool
+
+# Longer than a runner's start (importing torch on a busy 2-core CI machine) and any gap
+# between its writes; a tiny run writes a record every few hundred milliseconds.
+STALL = 12.0
+
+
+def _wait_for(cond, timeout: float, pool: RunPool, ended: dict) -> None:
+    t0 = time.time()
+    while not cond():
+        for end in pool.poll():
+            ended[end.name] = end
+        assert time.time() - t0 < timeout, "timed out"
+        time.sleep(0.1)
+
+
+def test_stalled_run_restarts_from_checkpoint_then_is_given_up(tmp_path: Path) -> None:
+    data = tiny_corpus(tmp_path / "data")
+    config = tiny_config(data, epochs=40.0)  # about 1,200 steps: still running when stopped
+    logs: list[str] = []
+    pool = RunPool(stall_seconds=STALL, max_restarts=1, grace_seconds=2.0, log=logs.append)
+    dirs = {}
+    for name in ("recovers", "hangs"):
+        dirs[name] = prepare_run(config, tmp_path / name)
+        pool.start(name, [sys.executable, "-m", "dkgen.train.runner", str(dirs[name]),
+                          "--checkpoint-every", "10", "--device", "cpu", "--threads", "1"],
+                   dirs[name])
+    ended: dict = {}
+    first = {name: pool.pid(name) for name in dirs}
+    # Both hang once they have a checkpoint to resume from.
+    _wait_for(lambda: all((d / CHECKPOINT).is_file() for d in dirs.values()), 120, pool, ended)
+    for pid in first.values():
+        os.kill(pid, signal.SIGSTOP)
+    # Each is ended and started again; the second hangs again as soon as it has resumed.
+    _wait_for(lambda: all(pool.restarts.get(n) == 1 for n in dirs), 60, pool, ended)
+    second = pool.pid("hangs")
+    assert second != first["hangs"] and pool.pid("recovers") != first["recovers"]
+    _wait_for(lambda: "resumed at step" in (dirs["hangs"] / "log.txt").read_text(), 60, pool,
+              ended)
+    os.kill(second, signal.SIGSTOP)
+    _wait_for(lambda: len(ended) == 2, 120, pool, ended)
+
+    ok, bad = ended["recovers"], ended["hangs"]
+    assert (ok.returncode, ok.stalled) == (0, False)
+    result = json.loads((dirs["recovers"] / RESULT).read_text())
+    assert result["steps"] >= 1000 and "resumed at step" in (dirs["recovers"] / "log.txt").read_text()
+    assert (bad.returncode, bad.stalled) == (None, True) and len(pool) == 0
+    assert not (dirs["hangs"] / RESULT).is_file()
+    for pid in (*first.values(), second):  # every stopped process was killed and reaped
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            continue
+        raise AssertionError(f"process {pid} is still there")
+    assert sum("wrote nothing" in s for s in logs) == 3
+    assert sum("giving up" in s for s in logs) == 1
