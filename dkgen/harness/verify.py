@@ -265,8 +265,11 @@ def run_target(target: Target, lib: GeneratedLibrary, golden: GoldenSet, work: P
         try:
             runner = write_runner(lib, part, part_dir / "runner", atol=atol, rtol=rtol,
                                   print_argmax=print_argmax, debug=debug)
+            # Named for the model: a link error then names <model>_runner.elf, not the
+            # first runtime source.
             build = toolchain.build(target, [*lib.c_sources, runner], part_dir / "build",
-                                    include_dirs=[*lib.include_dirs, runner.parent], defines=defines)
+                                    include_dirs=[*lib.include_dirs, runner.parent],
+                                    defines=defines, name=f"{lib.name}_runner")
         except ToolchainError as exc:
             report.reason = str(exc)
             return report
