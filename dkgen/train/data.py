@@ -52,11 +52,8 @@ class Corpus:
         return getattr(self, name)
 
 
-def load_corpus(folder: str | Path, prefix: str = "ptb") -> Corpus:
-    """Read `<prefix>.{train,valid,test}.txt` from `folder`.
-
-    Words of valid/test that the training set lacks map to `<unk>` (PTB has none).
-    """
+def corpus_paths(folder: str | Path, prefix: str = "ptb") -> dict[str, Path]:
+    """`<prefix>.{train,valid,test}.txt` in `folder`, by split; DkgenError if one is missing."""
     folder = Path(folder)
     paths = {s: folder / f"{prefix}.{s}.txt" for s in SPLITS}
     for split, p in paths.items():
@@ -64,6 +61,15 @@ def load_corpus(folder: str | Path, prefix: str = "ptb") -> Corpus:
             raise DkgenError(f"no {split} split", path=p,
                              fix=f"pass --data a folder holding {prefix}.train.txt, "
                                  f"{prefix}.valid.txt and {prefix}.test.txt")
+    return paths
+
+
+def load_corpus(folder: str | Path, prefix: str = "ptb") -> Corpus:
+    """Read `<prefix>.{train,valid,test}.txt` from `folder`.
+
+    Words of valid/test that the training set lacks map to `<unk>` (PTB has none).
+    """
+    paths = corpus_paths(folder, prefix)
     words = {s: _read_words(p) for s, p in paths.items()}
     counts = Counter(words["train"])
     vocab = sorted(counts, key=lambda w: (-counts[w], w))

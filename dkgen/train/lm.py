@@ -47,10 +47,11 @@ from dkgen.fileio import atomic_write
 from dkgen.nn.cmr import CMR_MODES, cmr_lstm_forward, draw_keep
 from dkgen.nn.recurrent import LSTM
 from dkgen.nn.schedule import DopeSchedule, set_cmr
-from dkgen.train.data import Corpus, batchify, load_corpus, windows
+from dkgen.train.data import Corpus, batchify, corpus_paths, load_corpus, windows
 from dkgen.train.methods import (
     ANNEALED,
     METHODS,
+    check_structure,
     compress_lstm,
     describe,
     lstm_size,
@@ -167,6 +168,27 @@ class RunConfig:
         if self.method != "dense" and not (self.ratio and self.ratio > 0):
             raise DkgenError(f"method {self.method} needs a compression ratio", field="ratio",
                              fix="pass --ratio, e.g. 25")
+        if self.dope_density is not None and self.method != "dkp":
+            raise DkgenError(f"method {self.method} has no dope", field="dope_density",
+                             fix="drop --dope-density, which sets the final dope of dkp")
+        if self.factors is not None and self.method not in ("dkp", "kp"):
+            raise DkgenError(f"method {self.method} has no Kronecker factors", field="factors",
+                             fix="drop --factors, which only dkp and kp use")
+        if self.method not in ("dense", "small"):
+            # Every gate matrix of these recipes is 4H x H (the embedding is H wide).
+            h = self.recipe.hidden
+            try:
+                check_structure(self.method, 4 * h, h, float(self.ratio or 1.0),
+                                factors=self.factor_shapes, dope_share=self.dope_share,
+                                hmd_dense_share=self.hmd_dense_share)
+            except ValueError as exc:
+                fix = (f"the {self.size} recipe's gate matrices are {4 * h}x{h}: factors "
+                       f"M1xN1,M2xN2 need M1*M2 = {4 * h}, N1*N2 = {h}, within the ratio's "
+                       f"budget of {math.floor(4 * h * h / float(self.ratio or 1.0))} values"
+                       if self.factors is not None and self.method in ("dkp", "kp")
+                       else "choose a lower --ratio or other structure options")
+                field_name = "factors" if self.factors is not None else "ratio"
+                raise DkgenError(str(exc), field=field_name, fix=fix) from None
         if self.cmr_mode not in CMR_MODES:
             raise DkgenError(f"unknown CMR mode {self.cmr_mode!r}", field="cmr_mode",
                              fix=f"use one of {', '.join(CMR_MODES)}")
@@ -510,6 +532,17 @@ def _threads(n: int | None) -> Iterator[None]:
         torch.set_num_threads(old)
 
 
+def _check_inputs(config: RunConfig) -> None:
+    """The corpus files and the dense run to compress exist (what RunConfig cannot check)."""
+    corpus_paths(config.data)
+    if config.init_from is not None:
+        src = Path(config.init_from)
+        if not (src / BEST).is_file() and not src.is_file():
+            raise DkgenError("no finished dense run here (no best.pt)", path=src,
+                             field="init_from",
+                             fix="pass --init-from the folder of a finished dense run")
+
+
 def prepare_run(config: RunConfig, run_dir: str | Path, *, force: bool = False) -> Path:
     """Create the run folder with its config, or check an existing one matches (resume)."""
     run_dir = Path(run_dir)
@@ -550,6 +583,8 @@ def train_lm(config: RunConfig, run_dir: str | Path, *, force: bool = False,
     dist = _init_dist(dev)
     run_dir = Path(run_dir)
     if dist.main:
+        if not (run_dir / RESULT).is_file():
+            _check_inputs(config)  # before the run folder is written
         prepare_run(config, run_dir, force=force)
     dist.barrier()
     done = run_dir / RESULT

@@ -27,8 +27,8 @@ import numpy as np
 import torch
 
 from dkgen.ir.weights import Weight
-from dkgen.nn.factors import FactorShapes, dkp_plan
-from dkgen.nn.hmd import HMDMatrix
+from dkgen.nn.factors import FactorShapes, check_factors, dkp_plan, factor_shapes
+from dkgen.nn.hmd import HMDMatrix, hmd_plan
 from dkgen.nn.matrices import (
     DenseMatrix,
     DopedKronMatrix,
@@ -123,6 +123,29 @@ def dense_lstm_weights(input_size: int, hidden_size: int, num_layers: int) -> in
     and compression are counted against this."""
     first = 4 * hidden_size * (input_size + hidden_size)
     return first + (num_layers - 1) * 8 * hidden_size * hidden_size
+
+
+def check_structure(method: str, rows: int, cols: int, ratio: float, *,
+                    factors: FactorShapes | None = None, dope_share: float = 0.25,
+                    hmd_dense_share: float = 0.5) -> None:
+    """Raise ValueError (saying why) if `method` cannot store a rows x cols gate matrix at
+    `ratio` with these settings: the planning of `compress_lstm` without the fitting, so a
+    run can be refused before anything is written or trained."""
+    if factors is not None and method not in ("dkp", "kp"):
+        raise ValueError(f"method {method} has no Kronecker factors")
+    if method == "dkp":
+        dkp_plan(rows, cols, ratio, factors, dope_share)
+    elif method == "kp":
+        if factors is not None:
+            check_factors(rows, cols, factors)
+        else:
+            factor_shapes(rows, cols, ratio, dope_share=0.0)
+    elif method == "pruned" and math.floor(rows * cols / ratio) < 1:
+        raise ValueError(f"{ratio:g}x leaves no weight of a {rows}x{cols} matrix")
+    elif method == "lmf":
+        LowRankMatrix(rows, cols, ratio=ratio)
+    elif method == "hmd":
+        hmd_plan(rows, cols, ratio, hmd_dense_share)
 
 
 def small_hidden_size(input_size: int, hidden_size: int, num_layers: int, ratio: float) -> int:

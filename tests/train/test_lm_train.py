@@ -149,6 +149,35 @@ def test_cli_reports_bad_input(tmp_path: Path) -> None:
     res = CliRunner().invoke(main, ["train", "lm", "--data", str(tmp_path), "-o",
                                     str(tmp_path / "r")])
     assert res.exit_code == 2 and "ptb.train.txt" in res.output
+    assert not (tmp_path / "r").exists()  # refused before the run folder was written
+
+
+@pytest.mark.parametrize("args, field, says", [
+    (["--method", "dkp", "--ratio", "25", "--factors", "3x3,4x4"], "factors",
+     "M1*M2 = 256, N1*N2 = 64"),
+    (["--method", "dkp", "--ratio", "50", "--factors", "8x4,32x16"], "factors",
+     "over the 327 a 50x compression of 256x64 allows"),
+    (["--method", "pruned", "--ratio", "25", "--factors", "8x4,32x16"], "factors",
+     "drop --factors"),
+    (["--method", "pruned", "--ratio", "25", "--dope-density", "0.01"], "dope_density",
+     "drop --dope-density"),
+    (["--method", "lmf", "--ratio", "500"], "ratio", "lower --ratio"),
+    (["--method", "dkp", "--ratio", "8", "--init-from", "nowhere"], "init_from",
+     "finished dense run"),
+])
+def test_cli_refuses_impossible_structure(data: Path, tmp_path: Path, args: list[str],
+                                          field: str, says: str) -> None:
+    # One line naming the field and the fix, exit 2, and no run folder left behind to
+    # block the corrected command.
+    from dkgen.cli_train import main
+
+    run = tmp_path / "r"
+    scratch = [] if "--init-from" in args else ["--from-scratch"]
+    res = CliRunner().invoke(main, ["train", "lm", "--data", str(data), "--size", "tiny",
+                                    "-o", str(run), *args, *scratch])
+    assert res.exit_code == 2, res.output
+    assert f"{field}:" in res.output and says in res.output and "Traceback" not in res.output
+    assert not run.exists()
 
 
 def test_device_choice(data: Path, tmp_path: Path) -> None:
