@@ -87,11 +87,11 @@ def train_group() -> None:
 @click.option("--max-steps", type=int, default=None, help="Stop after this many steps (smoke runs).")
 @click.option("--eval-fraction", type=float, default=1.0, show_default=True,
               help="Score only this leading fraction of valid/test (smoke runs).")
-@click.option("--threads", type=int, default=None, help="Torch threads (default: torch's; 1 per rank under torchrun).")
+@click.option("--threads", type=click.IntRange(min=1), default=None, help="Torch threads (default: torch's; 1 per rank under torchrun).")
 @click.option("--device", default="auto", show_default=True,
               help="auto (CUDA when there is one, else CPU), cpu, cuda or cuda:N; one GPU per "
                    "rank under torchrun.")
-@click.option("--checkpoint-every", type=int, default=500, show_default=True)
+@click.option("--checkpoint-every", type=click.IntRange(min=1), default=500, show_default=True)
 @click.option("--force", is_flag=True, help="Start over in a folder holding a different run.")
 @click.option("--progress/--no-progress", default=None, help="Progress bar (default: on a terminal).")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as one JSON document.")

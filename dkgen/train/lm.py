@@ -47,7 +47,7 @@ from dkgen.fileio import atomic_write
 from dkgen.nn.cmr import CMR_MODES, cmr_lstm_forward, draw_keep
 from dkgen.nn.recurrent import LSTM
 from dkgen.nn.schedule import DopeSchedule, set_cmr
-from dkgen.train.data import Corpus, batchify, corpus_paths, load_corpus, windows
+from dkgen.train.data import Corpus, batchify, load_corpus, windows
 from dkgen.train.methods import (
     ANNEALED,
     METHODS,
@@ -174,21 +174,6 @@ class RunConfig:
         if self.factors is not None and self.method not in ("dkp", "kp"):
             raise DkgenError(f"method {self.method} has no Kronecker factors", field="factors",
                              fix="drop --factors, which only dkp and kp use")
-        if self.method not in ("dense", "small"):
-            # Every gate matrix of these recipes is 4H x H (the embedding is H wide).
-            h = self.recipe.hidden
-            try:
-                check_structure(self.method, 4 * h, h, float(self.ratio or 1.0),
-                                factors=self.factor_shapes, dope_share=self.dope_share,
-                                hmd_dense_share=self.hmd_dense_share)
-            except ValueError as exc:
-                fix = (f"the {self.size} recipe's gate matrices are {4 * h}x{h}: factors "
-                       f"M1xN1,M2xN2 need M1*M2 = {4 * h}, N1*N2 = {h}, within the ratio's "
-                       f"budget of {math.floor(4 * h * h / float(self.ratio or 1.0))} values"
-                       if self.factors is not None and self.method in ("dkp", "kp")
-                       else "choose a lower --ratio or other structure options")
-                field_name = "factors" if self.factors is not None else "ratio"
-                raise DkgenError(str(exc), field=field_name, fix=fix) from None
         if self.cmr_mode not in CMR_MODES:
             raise DkgenError(f"unknown CMR mode {self.cmr_mode!r}", field="cmr_mode",
                              fix=f"use one of {', '.join(CMR_MODES)}")
@@ -209,10 +194,45 @@ class RunConfig:
             raise DkgenError("dope_density must lie in [0, 1]", field="dope_density")
         if not 0.0 < self.eval_fraction <= 1.0:
             raise DkgenError("eval_fraction must lie in (0, 1]", field="eval_fraction")
+        if self.epochs is not None and not self.epochs > 0:
+            raise DkgenError("epochs must be positive", field="epochs",
+                             fix="pass --epochs > 0, or leave it out for the recipe's")
+        if self.lr is not None and not self.lr > 0:
+            raise DkgenError("the learning rate must be positive", field="lr")
+        if self.prune_every < 1:
+            raise DkgenError("prune_every must be at least 1 step", field="prune_every")
+        if not 0.0 < self.initial_density <= 1.0:
+            raise DkgenError("initial_density must lie in (0, 1]", field="initial_density",
+                             fix="1 starts from dense (the default)")
+        if not 0.0 <= self.dope_share < 1.0:
+            raise DkgenError("dope_share must lie in [0, 1)", field="dope_share")
+        if not 0.0 <= self.hmd_dense_share < 1.0:
+            raise DkgenError("hmd_dense_share must lie in [0, 1)", field="hmd_dense_share")
+        if self.eval_batch < 1:
+            raise DkgenError("eval_batch must be at least 1", field="eval_batch")
+        if self.max_steps is not None and self.max_steps < 1:
+            raise DkgenError("max_steps must be at least 1", field="max_steps",
+                             fix="leave --max-steps out to train the whole run")
         a0, a1 = self.anneal
         if not 0.0 <= a0 < a1 <= 1.0:
             raise DkgenError("anneal must be (start, end) fractions with start < end",
                              field="anneal")
+        # Last: the plan needs every setting above to be sane.
+        if self.method not in ("dense", "small"):
+            # Every gate matrix of these recipes is 4H x H (the embedding is H wide).
+            h = self.recipe.hidden
+            try:
+                check_structure(self.method, 4 * h, h, float(self.ratio or 1.0),
+                                factors=self.factor_shapes, dope_share=self.dope_share,
+                                hmd_dense_share=self.hmd_dense_share)
+            except ValueError as exc:
+                fix = (f"the {self.size} recipe's gate matrices are {4 * h}x{h}: factors "
+                       f"M1xN1,M2xN2 need M1*M2 = {4 * h}, N1*N2 = {h}, within the ratio's "
+                       f"budget of {math.floor(4 * h * h / float(self.ratio or 1.0))} values"
+                       if self.factors is not None and self.method in ("dkp", "kp")
+                       else "choose a lower --ratio or other structure options")
+                field_name = "factors" if self.factors is not None else "ratio"
+                raise DkgenError(str(exc), field=field_name, fix=fix) from None
 
     @property
     def recipe(self) -> Recipe:
@@ -532,9 +552,21 @@ def _threads(n: int | None) -> Iterator[None]:
         torch.set_num_threads(old)
 
 
-def _check_inputs(config: RunConfig) -> None:
-    """The corpus files and the dense run to compress exist (what RunConfig cannot check)."""
-    corpus_paths(config.data)
+def _check_inputs(config: RunConfig, corpus: Corpus) -> None:
+    """The corpus is long enough for the run, and the dense run to compress exists (what
+    RunConfig cannot check alone)."""
+    r = config.recipe
+    train = int(len(corpus.train) * config.train_fraction)
+    if train // r.batch < 2:
+        raise DkgenError(f"{train} training tokens are too few for the {config.size} recipe's "
+                         f"batch of {r.batch}", field="train_fraction",
+                         fix=f"use at least {2 * r.batch} tokens of training text")
+    for split in ("valid", "test"):
+        n = max(2 * config.eval_batch + 2, int(len(corpus.split(split)) * config.eval_fraction))
+        if min(n, len(corpus.split(split))) // config.eval_batch < 2:
+            raise DkgenError(f"the {split} split is too short for eval_batch "
+                             f"{config.eval_batch}", field="eval_batch",
+                             fix="pass a smaller --eval-batch, or a longer split")
     if config.init_from is not None:
         src = Path(config.init_from)
         if not (src / BEST).is_file() and not src.is_file():
@@ -577,14 +609,20 @@ def train_lm(config: RunConfig, run_dir: str | Path, *, force: bool = False,
     is one); it is how a run is executed, not part of its config, so a run may resume on
     another device (the numbers then differ in the last bits).
     """
+    if checkpoint_every < 1:
+        raise DkgenError("checkpoint_every must be at least 1 step", field="checkpoint_every")
     dev = resolve_device(device)
     if dev.type == "cuda":
         torch.cuda.set_device(dev)
     dist = _init_dist(dev)
     run_dir = Path(run_dir)
+    corpus = None
+    if not (run_dir / RESULT).is_file():
+        # Read, and checked against the run, before the run folder is written.
+        corpus = load_corpus(config.data)
+        if dist.main:
+            _check_inputs(config, corpus)
     if dist.main:
-        if not (run_dir / RESULT).is_file():
-            _check_inputs(config)  # before the run folder is written
         prepare_run(config, run_dir, force=force)
     dist.barrier()
     done = run_dir / RESULT
@@ -593,18 +631,17 @@ def train_lm(config: RunConfig, run_dir: str | Path, *, force: bool = False,
         return RunResult(run_dir, summary["valid_ppl"], summary["test_ppl"], summary)
     threads = threads if threads else (1 if dist.world > 1 else None)
     with _threads(threads):
-        return _train(config, run_dir, dist, progress, log or (lambda s: None), log_every,
-                      checkpoint_every, plot, dev)
+        return _train(config, corpus, run_dir, dist, progress, log or (lambda s: None),
+                      log_every, checkpoint_every, plot, dev)
 
 
-def _train(config: RunConfig, run_dir: Path, dist: _Dist, progress: bool | None,
-           log: Callable[[str], None], log_every: int, checkpoint_every: int,
-           plot: bool, device: torch.device) -> RunResult:
+def _train(config: RunConfig, corpus: Corpus, run_dir: Path, dist: _Dist,
+           progress: bool | None, log: Callable[[str], None], log_every: int,
+           checkpoint_every: int, plot: bool, device: torch.device) -> RunResult:
     r = config.recipe
     # Read when training starts: the code a process runs is the code it imported then,
     # whatever is committed before it ends.
     revision = git_revision()
-    corpus = load_corpus(config.data)
     torch.manual_seed(config.seed)
     dense_state = None
     if config.init_from is not None:

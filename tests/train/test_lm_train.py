@@ -164,6 +164,13 @@ def test_cli_reports_bad_input(tmp_path: Path) -> None:
     (["--method", "lmf", "--ratio", "500"], "ratio", "lower --ratio"),
     (["--method", "dkp", "--ratio", "8", "--init-from", "nowhere"], "init_from",
      "finished dense run"),
+    (["--epochs", "0"], "epochs", "--epochs > 0"),
+    (["--max-steps", "0"], "max_steps", "leave --max-steps out"),
+    (["--method", "pruned", "--ratio", "8", "--initial-density", "2"], "initial_density",
+     "(0, 1]"),
+    (["--method", "dkp", "--ratio", "8", "--dope-share", "1.5"], "dope_share", "[0, 1)"),
+    (["--train-fraction", "0.001"], "train_fraction", "too few"),
+    (["--eval-batch", "400"], "eval_batch", "smaller --eval-batch"),
 ])
 def test_cli_refuses_impossible_structure(data: Path, tmp_path: Path, args: list[str],
                                           field: str, says: str) -> None:
@@ -172,7 +179,7 @@ def test_cli_refuses_impossible_structure(data: Path, tmp_path: Path, args: list
     from dkgen.cli_train import main
 
     run = tmp_path / "r"
-    scratch = [] if "--init-from" in args else ["--from-scratch"]
+    scratch = ["--from-scratch"] if "--ratio" in args and "--init-from" not in args else []
     res = CliRunner().invoke(main, ["train", "lm", "--data", str(data), "--size", "tiny",
                                     "-o", str(run), *args, *scratch])
     assert res.exit_code == 2, res.output
