@@ -604,8 +604,7 @@ def train_lm(config: RunConfig, run_dir: str | Path, *, force: bool = False,
     (default: torch's, or 1 per process under data parallelism).  `checkpoint_every` steps
     a checkpoint is written (and at every epoch's end).  `progress` shows a tqdm bar
     (default: when stderr is a terminal); `log` gets a line at the start and one per
-    evaluation.  `plot`
-    draws curve.png at the end.  `device`: see `resolve_device` (default: CUDA when there
+    evaluation.  `plot` draws curve.png at the end.  `device`: see `resolve_device` (default: CUDA when there
     is one); it is how a run is executed, not part of its config, so a run may resume on
     another device (the numbers then differ in the last bits).
     """
@@ -629,6 +628,7 @@ def train_lm(config: RunConfig, run_dir: str | Path, *, force: bool = False,
     if done.is_file():
         summary = json.loads(done.read_text())
         return RunResult(run_dir, summary["valid_ppl"], summary["test_ppl"], summary)
+    assert corpus is not None  # read above: the run was not finished
     threads = threads if threads else (1 if dist.world > 1 else None)
     with _threads(threads):
         return _train(config, corpus, run_dir, dist, progress, log or (lambda s: None),
