@@ -52,8 +52,11 @@ class Corpus:
         return getattr(self, name)
 
 
-def corpus_paths(folder: str | Path, prefix: str = "ptb") -> dict[str, Path]:
-    """`<prefix>.{train,valid,test}.txt` in `folder`, by split; DkgenError if one is missing."""
+def load_corpus(folder: str | Path, prefix: str = "ptb") -> Corpus:
+    """Read `<prefix>.{train,valid,test}.txt` from `folder`.
+
+    Words of valid/test that the training set lacks map to `<unk>` (PTB has none).
+    """
     folder = Path(folder)
     paths = {s: folder / f"{prefix}.{s}.txt" for s in SPLITS}
     for split, p in paths.items():
@@ -61,15 +64,6 @@ def corpus_paths(folder: str | Path, prefix: str = "ptb") -> dict[str, Path]:
             raise DkgenError(f"no {split} split", path=p,
                              fix=f"pass --data a folder holding {prefix}.train.txt, "
                                  f"{prefix}.valid.txt and {prefix}.test.txt")
-    return paths
-
-
-def load_corpus(folder: str | Path, prefix: str = "ptb") -> Corpus:
-    """Read `<prefix>.{train,valid,test}.txt` from `folder`.
-
-    Words of valid/test that the training set lacks map to `<unk>` (PTB has none).
-    """
-    paths = corpus_paths(folder, prefix)
     words = {s: _read_words(p) for s, p in paths.items()}
     counts = Counter(words["train"])
     vocab = sorted(counts, key=lambda w: (-counts[w], w))

@@ -220,16 +220,16 @@ class RunConfig:
         # Last: the plan needs every setting above to be sane.
         if self.method not in ("dense", "small"):
             # Every gate matrix of these recipes is 4H x H (the embedding is H wide).
-            h = self.recipe.hidden
+            h, ratio = self.recipe.hidden, float(self.ratio)  # ratio > 0: checked above
             try:
-                check_structure(self.method, 4 * h, h, float(self.ratio or 1.0),
-                                factors=self.factor_shapes, dope_share=self.dope_share,
+                check_structure(self.method, 4 * h, h, ratio, factors=self.factor_shapes,
+                                dope_share=self.dope_share,
                                 hmd_dense_share=self.hmd_dense_share)
             except ValueError as exc:
                 fix = (f"the {self.size} recipe's gate matrices are {4 * h}x{h}: factors "
                        f"M1xN1,M2xN2 need M1*M2 = {4 * h}, N1*N2 = {h}, within the ratio's "
-                       f"budget of {math.floor(4 * h * h / float(self.ratio or 1.0))} values"
-                       if self.factors is not None and self.method in ("dkp", "kp")
+                       f"budget of {math.floor(4 * h * h / ratio)} values"
+                       if self.factors is not None
                        else "choose a lower --ratio or other structure options")
                 field_name = "factors" if self.factors is not None else "ratio"
                 raise DkgenError(str(exc), field=field_name, fix=fix) from None
@@ -552,6 +552,13 @@ def _threads(n: int | None) -> Iterator[None]:
         torch.set_num_threads(old)
 
 
+def _eval_ids(corpus: Corpus, split: str, config: RunConfig) -> np.ndarray:
+    """The tokens of `split` a run is scored on (a leading `eval_fraction` of them, enough
+    for two rows of the eval batch at least)."""
+    ids = corpus.split(split)
+    return ids[: max(2 * config.eval_batch + 2, int(len(ids) * config.eval_fraction))]
+
+
 def _check_inputs(config: RunConfig, corpus: Corpus) -> None:
     """The corpus is long enough for the run, and the dense run to compress exists (what
     RunConfig cannot check alone)."""
@@ -562,8 +569,7 @@ def _check_inputs(config: RunConfig, corpus: Corpus) -> None:
                          f"batch of {r.batch}", field="train_fraction",
                          fix=f"use at least {2 * r.batch} tokens of training text")
     for split in ("valid", "test"):
-        n = max(2 * config.eval_batch + 2, int(len(corpus.split(split)) * config.eval_fraction))
-        if min(n, len(corpus.split(split))) // config.eval_batch < 2:
+        if len(_eval_ids(corpus, split, config)) // config.eval_batch < 2:
             raise DkgenError(f"the {split} split is too short for eval_batch "
                              f"{config.eval_batch}", field="eval_batch",
                              fix="pass a smaller --eval-batch, or a longer split")
@@ -604,9 +610,9 @@ def train_lm(config: RunConfig, run_dir: str | Path, *, force: bool = False,
     (default: torch's, or 1 per process under data parallelism).  `checkpoint_every` steps
     a checkpoint is written (and at every epoch's end).  `progress` shows a tqdm bar
     (default: when stderr is a terminal); `log` gets a line at the start and one per
-    evaluation.  `plot` draws curve.png at the end.  `device`: see `resolve_device` (default: CUDA when there
-    is one); it is how a run is executed, not part of its config, so a run may resume on
-    another device (the numbers then differ in the last bits).
+    evaluation.  `plot` draws curve.png at the end.  `device`: see `resolve_device`
+    (default: CUDA when there is one); it is how a run is executed, not part of its config,
+    so a run may resume on another device (the numbers then differ in the last bits).
     """
     if checkpoint_every < 1:
         raise DkgenError("checkpoint_every must be at least 1 step", field="checkpoint_every")
@@ -692,10 +698,6 @@ def _train(config: RunConfig, corpus: Corpus, run_dir: Path, dist: _Dist,
     metrics_path = run_dir / METRICS
     params = [p for p in model.parameters()]
 
-    def eval_ids(split: str) -> np.ndarray:
-        ids = corpus.split(split)
-        return ids[: max(2 * config.eval_batch + 2, int(len(ids) * config.eval_fraction))]
-
     def save_checkpoint() -> None:
         # Every rank takes part (the hidden state is gathered); rank 0 writes.
         full_hidden = None
@@ -713,7 +715,8 @@ def _train(config: RunConfig, corpus: Corpus, run_dir: Path, dist: _Dist,
         dist.barrier()
 
     def evaluate_and_log(split: str) -> float:
-        ppl = evaluate(model, eval_ids(split), config.eval_batch, r.bptt, dist)
+        ppl = evaluate(model, _eval_ids(corpus, split, config), config.eval_batch, r.bptt,
+                       dist)
         if dist.main:
             rec = {"event": split, "step": step, "epoch": step / steps_per_epoch, "ppl": ppl,
                    "elapsed": elapsed + (time.perf_counter() - t0)}
@@ -815,8 +818,10 @@ def _train(config: RunConfig, corpus: Corpus, run_dir: Path, dist: _Dist,
         model.load_state_dict(best["model"])
         valid_ppl = float(best["valid_ppl"])
     else:
-        valid_ppl = evaluate(model, eval_ids("valid"), config.eval_batch, r.bptt, dist)
-    test_ppl = evaluate(model, eval_ids("test"), config.eval_batch, r.bptt, dist)
+        valid_ppl = evaluate(model, _eval_ids(corpus, "valid", config), config.eval_batch,
+                             r.bptt, dist)
+    test_ppl = evaluate(model, _eval_ids(corpus, "test", config), config.eval_batch, r.bptt,
+                        dist)
     size = lstm_size(model.rnn)
     summary = {
         "run": run_dir.name, "method": config.method, "ratio": config.ratio,

@@ -27,7 +27,7 @@ import numpy as np
 import torch
 
 from dkgen.ir.weights import Weight
-from dkgen.nn.factors import FactorShapes, check_factors, dkp_plan, factor_shapes
+from dkgen.nn.factors import FactorShapes, dkp_plan
 from dkgen.nn.hmd import HMDMatrix, hmd_plan
 from dkgen.nn.matrices import (
     DenseMatrix,
@@ -131,15 +131,10 @@ def check_structure(method: str, rows: int, cols: int, ratio: float, *,
     """Raise ValueError (saying why) if `method` cannot store a rows x cols gate matrix at
     `ratio` with these settings: the planning of `compress_lstm` without the fitting, so a
     run can be refused before anything is written or trained."""
-    if factors is not None and method not in ("dkp", "kp"):
-        raise ValueError(f"method {method} has no Kronecker factors")
     if method == "dkp":
         dkp_plan(rows, cols, ratio, factors, dope_share)
     elif method == "kp":
-        if factors is not None:
-            check_factors(rows, cols, factors)
-        else:
-            factor_shapes(rows, cols, ratio, dope_share=0.0)
+        KronMatrix(rows, cols, factors, ratio=None if factors else ratio)
     elif method == "pruned" and math.floor(rows * cols / ratio) < 1:
         raise ValueError(f"{ratio:g}x leaves no weight of a {rows}x{cols} matrix")
     elif method == "lmf":

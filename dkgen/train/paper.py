@@ -296,11 +296,13 @@ def run_paper(data: str | Path, out: str | Path, runs_dir: str | Path | None = N
                     train_fraction=train_fraction, eval_fraction=eval_fraction, seed=seed,
                     scratch=scratch)
     started = time.time()
+    pool = RunPool(stall_seconds=stall_seconds, max_restarts=max_restarts,
+                   log=lambda s: log(f"paper: {s}"))
     meta = {"command": " ".join(shlex.quote(a) for a in sys.argv), "revision": git_revision(),
             "seed": seed, "data": str(data), "runs_dir": str(runs_dir), "quick": quick,
             "size": size, "jobs": jobs, "baseline_procs": baseline_procs, "device": device,
             "scratch": scratch, "stall_seconds": stall_seconds,
-            "restarts": {},  # runs restarted after they stalled, and how often
+            "restarts": pool.restarts,  # runs restarted after they stalled, and how often
             "started": started,
             # Runs finished before this invocation: the elapsed time below is the wall time
             # of the whole paper only when this is 0 (one uninterrupted run).
@@ -308,8 +310,6 @@ def run_paper(data: str | Path, out: str | Path, runs_dir: str | Path | None = N
     out.mkdir(parents=True, exist_ok=True)
     failed: dict[str, str] = {}
     running: dict[str, Job] = {}
-    pool = RunPool(stall_seconds=stall_seconds, max_restarts=max_restarts,
-                   log=lambda s: log(f"paper: {s}"))
     while True:
         done = _finished(runs_dir, all_jobs)
         ready = [j for j in all_jobs if j.name not in done and j.name not in running
@@ -357,9 +357,7 @@ def run_paper(data: str | Path, out: str | Path, runs_dir: str | Path | None = N
                 log(f"paper: {end.name} FAILED ({failed[end.name]})")
             else:
                 log(f"paper: {end.name} done in {end.seconds / 60:.1f} min")
-            meta["restarts"] = dict(pool.restarts)
             write_results(out, runs_dir, all_jobs, meta, failed)
-    meta["restarts"] = dict(pool.restarts)
     results = write_results(out, runs_dir, all_jobs, meta, failed)
     if failed:
         raise DkgenError(f"{len(failed)} run(s) failed: {', '.join(sorted(failed))}",

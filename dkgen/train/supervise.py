@@ -76,9 +76,6 @@ class RunPool:
     def __len__(self) -> int:
         return len(self._runs)
 
-    def __contains__(self, name: object) -> bool:
-        return name in self._runs
-
     def pid(self, name: str) -> int:
         proc = self._runs[name].proc
         assert proc is not None
