@@ -10,17 +10,17 @@
  * elsewhere (Cortex-M0 has no divide instruction).
  */
 #if defined(__ARM_FEATURE_IDIV) && !defined(DKGEN_PORTABLE)
-#define DKGEN_DOPE_NEXT_ROWS()                                                              \
+#define DKGEN_DOPE_NEXT_ROWS(row)                                                           \
     do {                                                                                   \
         const uint32_t q = col / cols;                                                     \
-        row += q;                                                                          \
+        (row) += q;                                                                        \
         col -= q * cols;                                                                   \
     } while (0)
 #else
-#define DKGEN_DOPE_NEXT_ROWS()                                                              \
+#define DKGEN_DOPE_NEXT_ROWS(row)                                                           \
     do {                                                                                   \
         col -= cols;                                                                       \
-        row++;                                                                             \
+        (row)++;                                                                           \
     } while (col >= cols)
 #endif
 
@@ -31,7 +31,7 @@
             if (col >= cols) {                                                             \
                 acc[row] += sum * unit;                                                    \
                 sum = 0;                                                                   \
-                DKGEN_DOPE_NEXT_ROWS();                                                    \
+                DKGEN_DOPE_NEXT_ROWS(row);                                                 \
             }                                                                              \
             sum += (int32_t)val[e] * (int32_t)x[col];                                      \
         }                                                                                  \
@@ -59,4 +59,67 @@ void dkgen_dope_matvec_s8(const dkgen_dope_s8_t *s, const int8_t *DKGEN_RESTRICT
         DKGEN_DOPE_WALK(s->step16);
     }
     acc[row] += sum * unit;
+}
+
+/*
+ * The same walk, one block of rows at a time. `out` points at the accumulator of the
+ * walk's row, so that the entry loop needs no more registers than the walk above (the
+ * block's end is tested only when the walk leaves a row). An entry in a later block is
+ * left where it is: the cursor keeps the position just before it (col - gap, which may
+ * wrap below 0: unsigned arithmetic gives the column back exactly when the next block
+ * adds the gap again).
+ */
+#define DKGEN_DOPE_WALK_ROWS(step)                                                          \
+    do {                                                                                   \
+        for (; e < count; e++) {                                                           \
+            const uint32_t gap = (step)[e];                                                \
+            col += gap;                                                                    \
+            if (col >= cols) {                                                             \
+                *out += sum * unit;                                                        \
+                sum = 0;                                                                   \
+                DKGEN_DOPE_NEXT_ROWS(out);                                                 \
+                if (out >= out_end) {                                                      \
+                    cursor->entry = e;                                                     \
+                    cursor->row = base + (uint32_t)(out - acc);                            \
+                    cursor->col = col - gap;                                               \
+                    return;                                                                \
+                }                                                                          \
+            }                                                                              \
+            sum += (int32_t)val[e] * (int32_t)x[col];                                      \
+        }                                                                                  \
+    } while (0)
+
+void dkgen_dope_matvec_s8_rows(const dkgen_dope_s8_t *s, const int8_t *DKGEN_RESTRICT x,
+                               uint32_t rows, dkgen_dope_cursor_t *cursor,
+                               int32_t *DKGEN_RESTRICT acc)
+{
+    const uint32_t cols = s->cols;
+    const uint32_t count = s->count;
+    const int8_t *val = s->val;
+    const int32_t unit = (int32_t)1 << s->shift;
+    const uint32_t base = cursor->first_row;
+    /* Every entry before the cursor's lies in an earlier block, so the walk stands in
+     * this block's rows or just before the next entry, in a later row: r >= 0. */
+    const uint32_t r = cursor->row - base;
+    uint32_t e = cursor->entry;
+    uint32_t col = cursor->col;
+    int32_t sum = 0;
+    int32_t *out;
+    const int32_t *out_end;
+
+    cursor->first_row = base + rows;
+    if (cols == 0u || e >= count || r >= rows) {
+        return; /* (r >= rows: the next entry lies past this block too) */
+    }
+    out = acc + r;
+    out_end = acc + rows;
+    if (s->step8 != NULL) {
+        DKGEN_DOPE_WALK_ROWS(s->step8);
+    } else {
+        DKGEN_DOPE_WALK_ROWS(s->step16);
+    }
+    *out += sum * unit;
+    cursor->entry = count;
+    cursor->row = base + (uint32_t)(out - acc);
+    cursor->col = col;
 }

@@ -33,6 +33,30 @@ typedef struct {
 void dkgen_dope_matvec_s8(const dkgen_dope_s8_t *s, const int8_t *DKGEN_RESTRICT x,
                           int32_t *DKGEN_RESTRICT acc);
 
+/*
+ * Where a walk over the stream stands between blocks of rows: the next entry, the
+ * (row, col) of the last one taken, and the first row of the next block. Start every
+ * product from DKGEN_DOPE_CURSOR_START.
+ */
+typedef struct {
+    uint32_t entry;
+    uint32_t row;
+    uint32_t col;
+    uint32_t first_row;
+} dkgen_dope_cursor_t;
+
+#define DKGEN_DOPE_CURSOR_START {0u, 0u, 0u, 0u}
+
+/*
+ * acc[0..rows) += the next `rows` rows of S x (from cursor->first_row on), and advance
+ * the cursor past them: called block after block, in order, it adds the same integers
+ * as dkgen_dope_matvec_s8, into a buffer as long as one block. For layers that add
+ * each block of a product into their gate sums at once (dkgen_kron_matvec_s8_block).
+ */
+void dkgen_dope_matvec_s8_rows(const dkgen_dope_s8_t *s, const int8_t *DKGEN_RESTRICT x,
+                               uint32_t rows, dkgen_dope_cursor_t *cursor,
+                               int32_t *DKGEN_RESTRICT acc);
+
 #ifdef __cplusplus
 }
 #endif

@@ -458,22 +458,27 @@ static void kron_pass2_gather_b(const int16_t *t_row, const int8_t *b, uint32_t 
 }
 #endif
 
-void dkgen_kron_matvec_s8(const dkgen_kron_s8_t *k, const int8_t *DKGEN_RESTRICT x,
-                          int32_t *DKGEN_RESTRICT acc, int16_t *DKGEN_RESTRICT scratch)
+/* Length of the contractions over j2 (the columns of B). */
+DKGEN_INLINE uint32_t kron_kn2(const dkgen_kron_s8_t *k)
+{
+#ifdef DKGEN_TEST_WRONG_KERNEL
+    return (k->n2 > 0u) ? k->n2 - 1u : 0u; /* test-only: drop the last column of B */
+#else
+    return k->n2;
+#endif
+}
+
+void dkgen_kron_matvec_s8_prepare(const dkgen_kron_s8_t *k, const int8_t *DKGEN_RESTRICT x,
+                                  int16_t *DKGEN_RESTRICT scratch)
 {
     const uint32_t m1 = k->m1;
     const uint32_t n1 = k->n1;
     const uint32_t m2 = k->m2;
     const uint32_t n2 = k->n2;
+    const uint32_t kn2 = kron_kn2(k);
     const int32_t t_max = k->t_max;
     int32_t sums[DKGEN_KRON_CHUNK];
-    /* Length of the contractions over j2 (the columns of B). */
-    uint32_t kn2 = n2;
     uint32_t i, j0;
-
-#ifdef DKGEN_TEST_WRONG_KERNEL
-    kn2 = (n2 > 0u) ? n2 - 1u : 0u; /* test-only: drop the last column of B */
-#endif
 
     if (k->order == DKGEN_KRON_ORDER_AX) {
         /* T = A * X (m1 x n2), rows laid out for a contraction over kn2; X read down its
@@ -489,19 +494,6 @@ void dkgen_kron_matvec_s8(const dkgen_kron_s8_t *k, const int8_t *DKGEN_RESTRICT
                                    t_max, scratch + i * n2);
             }
         }
-        /* acc[i1][i2] += T[i1,:] . B[i2,:]: one row of B at a time against every row
-         * of T (Helium, rows of B of 1-4 entries: across the rows of B instead). */
-#if defined(DKGEN_DOT_MVE)
-        if (kn2 != 0u && kn2 <= 4u && m2 >= 4u) {
-            for (i = 0u; i < m1; i++) {
-                kron_pass2_gather_b(scratch + i * n2, k->b, n2, m2, kn2, acc + i * m2);
-            }
-            return;
-        }
-#endif
-        for (i = 0u; i < m2; i++) {
-            kron_pass2_row(k->b + i * n2, scratch, n2, m1, m2, kn2, acc + i);
-        }
     } else {
         /* T = X * B^T (n1 x m2), kept transposed as Tt = B * X^T (m2 x n1) so that both
          * passes read rows: Tt[i2][j1] = B[i2,:] . X[j1,:]. */
@@ -516,10 +508,141 @@ void dkgen_kron_matvec_s8(const dkgen_kron_s8_t *k, const int8_t *DKGEN_RESTRICT
                                    t_max, scratch + i * n1);
             }
         }
-        /* acc[i1][i2] += A[i1,:] . Tt[i2,:]: one row of A at a time against every row
-         * of Tt. */
-        for (i = 0u; i < m1; i++) {
-            kron_pass2_row(k->a + i * n1, scratch, n1, m2, 1u, n1, acc + i * m2);
+    }
+}
+
+/* Order AX, one row of output blocks: acc[i2] += t_row . B[i2, 0..K) for i2 < m2, t_row
+ * one row of T (laid out by dkgen_s16x_index). As in kron_pass2_row, a chunk of the row of
+ * T is held in registers while the loop runs along the rows of B. */
+static void kron_block_ax(const int16_t *t_row, const int8_t *b, uint32_t n2, uint32_t m2,
+                          uint32_t K, int32_t *acc)
+{
+    uint32_t i2;
+    uint32_t k0 = 0u;
+
+#if defined(DKGEN_DOT_MVE)
+    if (K <= 4u && m2 >= 4u) {
+        if (K != 0u) {
+            kron_pass2_gather_b(t_row, b, n2, m2, K, acc);
         }
+        return;
+    }
+    for (; k0 < K; k0 += 8u) {
+        /* Eight entries of T (fewer at the end: both loads zero the lanes past it). */
+        const mve_pred16_t p = vctp16q(K - k0);
+        const int16x8_t tv = vldrhq_z_s16(t_row + k0, p);
+        const int8_t *br = b + k0;
+        for (i2 = 0u; i2 < m2; i2++) {
+            acc[i2] = vmladavaq_s16(acc[i2], vldrbq_z_s16(br, p), tv);
+            br += n2;
+        }
+    }
+#else
+#if defined(DKGEN_DOT_SIMD32)
+    /* Eight (then four) entries of the row of T at a time, already paired as (t0, t2),
+     * (t1, t3): each row of B only needs sign-extending into the same lanes. */
+    for (; k0 + 8u <= K; k0 += 8u) {
+        const int32_t te0 = dkgen_load_s32(t_row + k0);
+        const int32_t to0 = dkgen_load_s32(t_row + k0 + 2u);
+        const int32_t te1 = dkgen_load_s32(t_row + k0 + 4u);
+        const int32_t to1 = dkgen_load_s32(t_row + k0 + 6u);
+        const int8_t *br = b + k0;
+        for (i2 = 0u; i2 < m2; i2++) {
+            const int32_t w0 = dkgen_load_s32(br);
+            const int32_t w1 = dkgen_load_s32(br + 4);
+            int32_t s0 = __smlad(te0, __sxtb16(w0), acc[i2]);
+            s0 = __smlad(to0, dkgen_sxtb16_odd(w0), s0);
+            s0 = __smlad(te1, __sxtb16(w1), s0);
+            acc[i2] = __smlad(to1, dkgen_sxtb16_odd(w1), s0);
+            br += n2;
+        }
+    }
+    if (k0 + 4u <= K) {
+        const int32_t te = dkgen_load_s32(t_row + k0);
+        const int32_t to = dkgen_load_s32(t_row + k0 + 2u);
+        const int8_t *br = b + k0;
+        for (i2 = 0u; i2 < m2; i2++) {
+            const int32_t w = dkgen_load_s32(br);
+            acc[i2] = __smlad(to, dkgen_sxtb16_odd(w), __smlad(te, __sxtb16(w), acc[i2]));
+            br += n2;
+        }
+        k0 += 4u;
+    }
+#endif
+    /* Portable, and the last 1-3 entries (stored in natural order): up to four entries of
+     * T in registers at a time. */
+    for (; k0 < K; k0 += 4u) {
+        const uint32_t n = (K - k0 < 4u) ? K - k0 : 4u;
+        const int32_t t0 = t_row[k0];
+        const int32_t t1 = (n > 1u) ? (int32_t)t_row[k0 + 1u] : 0;
+        const int32_t t2 = (n > 2u) ? (int32_t)t_row[k0 + 2u] : 0;
+        const int32_t t3 = (n > 3u) ? (int32_t)t_row[k0 + 3u] : 0;
+        const int8_t *br = b + k0;
+        if (n == 4u) {
+            for (i2 = 0u; i2 < m2; i2++) {
+                acc[i2] += t0 * br[0] + t1 * br[1] + t2 * br[2] + t3 * br[3];
+                br += n2;
+            }
+        } else {
+            for (i2 = 0u; i2 < m2; i2++) {
+                int32_t s0 = t0 * br[0];
+                if (n > 1u) {
+                    s0 += t1 * br[1];
+                }
+                if (n > 2u) {
+                    s0 += t2 * br[2];
+                }
+                acc[i2] += s0;
+                br += n2;
+            }
+        }
+    }
+#endif
+}
+
+void dkgen_kron_matvec_s8_block(const dkgen_kron_s8_t *k, const int16_t *DKGEN_RESTRICT scratch,
+                                uint32_t first, uint32_t count, int32_t *DKGEN_RESTRICT acc)
+{
+    const uint32_t m2 = k->m2;
+    uint32_t i;
+
+    for (i = first; i < first + count; i++) {
+        if (k->order == DKGEN_KRON_ORDER_AX) {
+            kron_block_ax(scratch + i * k->n2, k->b, k->n2, m2, kron_kn2(k), acc);
+        } else {
+            /* Y[i,:] += A[i,:] . Tt[i2,:] for every row i2 of Tt. */
+            kron_pass2_row(k->a + i * k->n1, scratch, k->n1, m2, 1u, k->n1, acc);
+        }
+        acc += m2;
+    }
+}
+
+void dkgen_kron_matvec_s8(const dkgen_kron_s8_t *k, const int8_t *DKGEN_RESTRICT x,
+                          int32_t *DKGEN_RESTRICT acc, int16_t *DKGEN_RESTRICT scratch)
+{
+    const uint32_t m1 = k->m1;
+    const uint32_t m2 = k->m2;
+    const uint32_t n2 = k->n2;
+    uint32_t i;
+
+    dkgen_kron_matvec_s8_prepare(k, x, scratch);
+    if (k->order == DKGEN_KRON_ORDER_AX) {
+        const uint32_t kn2 = kron_kn2(k);
+        /* acc[i1][i2] += T[i1,:] . B[i2,:]: one row of B at a time against every row
+         * of T, the long loop running over the m1 rows of T (Helium, rows of B of 1-4
+         * entries: across the rows of B instead). */
+#if defined(DKGEN_DOT_MVE)
+        if (kn2 != 0u && kn2 <= 4u && m2 >= 4u) {
+            for (i = 0u; i < m1; i++) {
+                kron_pass2_gather_b(scratch + i * n2, k->b, n2, m2, kn2, acc + i * m2);
+            }
+            return;
+        }
+#endif
+        for (i = 0u; i < m2; i++) {
+            kron_pass2_row(k->b + i * n2, scratch, n2, m1, m2, kn2, acc + i);
+        }
+    } else {
+        dkgen_kron_matvec_s8_block(k, scratch, 0u, m1, acc);
     }
 }

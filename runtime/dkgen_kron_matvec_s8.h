@@ -47,6 +47,20 @@ uint32_t dkgen_kron_matvec_s8_get_buffer_size(const dkgen_kron_s8_t *k);
 void dkgen_kron_matvec_s8(const dkgen_kron_s8_t *k, const int8_t *DKGEN_RESTRICT x,
                           int32_t *DKGEN_RESTRICT acc, int16_t *DKGEN_RESTRICT scratch);
 
+/*
+ * The same product a block of output rows at a time, for callers that cannot spare
+ * m1*m2 int32 accumulators (a recurrent layer adds each block into its gate sums at once,
+ * docs/quantization.md): dkgen_kron_matvec_s8_prepare forms the intermediate T from x
+ * into scratch (the buffer size above); then dkgen_kron_matvec_s8_block adds the rows
+ * of rows first .. first + count - 1 of A, acc[0 .. count*m2) += rows first*m2 ..
+ * (first + count)*m2 - 1 of (A (x) B) x, reading T; blocks may come in any order. The
+ * integers equal those of dkgen_kron_matvec_s8.
+ */
+void dkgen_kron_matvec_s8_prepare(const dkgen_kron_s8_t *k, const int8_t *DKGEN_RESTRICT x,
+                                  int16_t *DKGEN_RESTRICT scratch);
+void dkgen_kron_matvec_s8_block(const dkgen_kron_s8_t *k, const int16_t *DKGEN_RESTRICT scratch,
+                                uint32_t first, uint32_t count, int32_t *DKGEN_RESTRICT acc);
+
 #ifdef __cplusplus
 }
 #endif

@@ -82,9 +82,13 @@ def build_program(seed: int = 20260101) -> CasesProgram:
                     "t_mult": prog.array("int32_t", rq.mult), "t_shift": prog.array("int8_t", rq.shift),
                     "m1": m1, "n1": n1, "m2": m2, "n2": n2, "t_max": t_max, "order": order,
                     "per_row": int(per_row)}}
+                nx = prog.array("int8_t", x)
                 prog.case("kron", acc0 + k.acc(x)[0],
-                          [Output("int32_t", m1 * m2, prog.array("int32_t", acc0))],
-                          kron=kron, x=prog.array("int8_t", x))
+                          [Output("int32_t", m1 * m2, prog.array("int32_t", acc0))], kron=kron, x=nx)
+                # the same product a block of rows of A at a time, the blocks taken last first
+                prog.case("kron_blocks", acc0 + k.acc(x)[0],
+                          [Output("int32_t", m1 * m2, prog.array("int32_t", acc0))], kron=kron, x=nx,
+                          m1=m1, m2=m2, per=1 + (m1 + order) % 3)
     for rows, cols in [(0, 5), (1, 1), (2, 3), (3, 4), (5, 7), (4, 8), (7, 15), (6, 16), (9, 17),
                        (2, 33), (3, 40), (10, 64), (5, 0)]:
         w = _ints(rng, -128, 127, (rows, cols))
@@ -108,8 +112,15 @@ def build_program(seed: int = 20260101) -> CasesProgram:
         dope = {"kind": "dope", "fields": {
             "step8": ns if bits == 8 else None, "step16": None if bits == 8 else ns,
             "val": prog.array("int8_t", vals), "count": steps.size, "cols": cols, "shift": shift}}
+        nx = prog.array("int8_t", x)
         prog.case("dope", acc0 + d.acc(x)[0], [Output("int32_t", rows, prog.array("int32_t", acc0))],
-                  dope=dope, x=prog.array("int8_t", x))
+                  dope=dope, x=nx)
+        # block after block through a cursor: single rows, odd blocks with a short last one,
+        # blocks past the last row
+        for block in sorted({1, 2, 3, rows + 4}):
+            prog.case("dope_rows", acc0 + d.acc(x)[0],
+                      [Output("int32_t", rows, prog.array("int32_t", acc0))], dope=dope, x=nx,
+                      rows=rows, block=block)
     for outer, inner in [(1, 1), (1, 7), (3, 5), (2, 9), (4, 16), (1, 64), (5, 3)]:
         for per in (PER_TENSOR, PER_OUTER, PER_INNER):
             rq = _requant(rng, per, outer, inner, lo=1e-9, hi=2.0**20)
@@ -124,6 +135,8 @@ def build_program(seed: int = 20260101) -> CasesProgram:
                       requant=requant, acc=nacc, lo=-300, hi=20000)
             prog.case("requant_add_s32", arith.sat32(old + arith.sat32(ref)),
                       [Output("int32_t", n, nold)], requant=requant, acc=nacc)
+            prog.case("requant_add_s32_block", arith.sat32(old + arith.sat32(ref)),
+                      [Output("int32_t", n, nold)], requant=requant, acc=nacc, outer=outer, inner=inner)
     for hidden, cell_frac in [(1, 12), (3, 0), (4, 15), (7, 11), (16, 13), (17, 9), (33, 14), (64, 11)]:
         for big_shift in (True, False):
             gates = _ints(rng, -60000, 60000, 4 * hidden)  # beyond int16: saturates
