@@ -310,54 +310,57 @@ def run_paper(data: str | Path, out: str | Path, runs_dir: str | Path | None = N
     out.mkdir(parents=True, exist_ok=True)
     failed: dict[str, str] = {}
     running: dict[str, Job] = {}
-    while True:
-        done = _finished(runs_dir, all_jobs)
-        ready = [j for j in all_jobs if j.name not in done and j.name not in running
-                 and j.name not in failed and all(d in done for d in j.deps)]
-        if in_process:
-            if not ready:
-                break
-            j = ready[0]
-            config = j.make(done)
-            prepare_run(config, runs_dir / j.name)
-            log(f"paper: {j.name} (in process)")
-            try:
-                train_lm(config, runs_dir / j.name, checkpoint_every=checkpoint_every,
-                         progress=False, plot=not quick, log=log, device=device)
-            except Exception as exc:
-                failed[j.name] = repr(exc)
-                log(f"paper: {j.name} FAILED: {exc!r}")
-            # Plots once at the end: drawing them after every short run would dominate.
-            write_results(out, runs_dir, all_jobs, meta, failed, plot=False)
-            continue
-        free = jobs - sum(job.slots for job in running.values())
-        for j in ready:
-            # A job wider than the pool still runs, alone.
-            if j.slots > free and (running or free < jobs):
+    try:
+        while True:
+            done = _finished(runs_dir, all_jobs)
+            ready = [j for j in all_jobs if j.name not in done and j.name not in running
+                     and j.name not in failed and all(d in done for d in j.deps)]
+            if in_process:
+                if not ready:
+                    break
+                j = ready[0]
+                config = j.make(done)
+                prepare_run(config, runs_dir / j.name)
+                log(f"paper: {j.name} (in process)")
+                try:
+                    train_lm(config, runs_dir / j.name, checkpoint_every=checkpoint_every,
+                             progress=False, plot=not quick, log=log, device=device)
+                except Exception as exc:
+                    failed[j.name] = repr(exc)
+                    log(f"paper: {j.name} FAILED: {exc!r}")
+                # Plots once at the end: drawing them after every short run would dominate.
+                write_results(out, runs_dir, all_jobs, meta, failed, plot=False)
                 continue
-            run_dir = runs_dir / j.name
-            prepare_run(j.make(done), run_dir)
-            cmd = runner_command(j, run_dir, checkpoint_every, device)
-            log(f"paper: start {j.name}: {' '.join(cmd[1:])}")
-            pool.start(j.name, cmd, run_dir, signals_reach_runner=j.procs == 1)
-            running[j.name] = j
-            free -= j.slots
-        if not running:
-            break  # everything finished, or what is left depends on a failed run
-        time.sleep(0.5 if quick else 5.0)
-        for end in pool.poll():
-            del running[end.name]
-            log_path = runs_dir / end.name / "log.txt"
-            if end.stalled:
-                failed[end.name] = (f"no progress for {stall_seconds:.0f} s, "
-                                    f"{max_restarts + 1} times; see {log_path}")
-                log(f"paper: {end.name} FAILED ({failed[end.name]})")
-            elif end.returncode != 0 or not (runs_dir / end.name / RESULT).is_file():
-                failed[end.name] = f"exit status {end.returncode}; see {log_path}"
-                log(f"paper: {end.name} FAILED ({failed[end.name]})")
-            else:
-                log(f"paper: {end.name} done in {end.seconds / 60:.1f} min")
-            write_results(out, runs_dir, all_jobs, meta, failed)
+            free = jobs - sum(job.slots for job in running.values())
+            for j in ready:
+                # A job wider than the pool still runs, alone.
+                if j.slots > free and (running or free < jobs):
+                    continue
+                run_dir = runs_dir / j.name
+                prepare_run(j.make(done), run_dir)
+                cmd = runner_command(j, run_dir, checkpoint_every, device)
+                log(f"paper: start {j.name}: {' '.join(cmd[1:])}")
+                pool.start(j.name, cmd, run_dir, signals_reach_runner=j.procs == 1)
+                running[j.name] = j
+                free -= j.slots
+            if not running:
+                break  # everything finished, or what is left depends on a failed run
+            time.sleep(0.5 if quick else 5.0)
+            for end in pool.poll():
+                del running[end.name]
+                log_path = runs_dir / end.name / "log.txt"
+                if end.stalled:
+                    failed[end.name] = (f"no progress for {stall_seconds:.0f} s, "
+                                        f"{max_restarts + 1} times; see {log_path}")
+                    log(f"paper: {end.name} FAILED ({failed[end.name]})")
+                elif end.returncode != 0 or not (runs_dir / end.name / RESULT).is_file():
+                    failed[end.name] = f"exit status {end.returncode}; see {log_path}"
+                    log(f"paper: {end.name} FAILED ({failed[end.name]})")
+                else:
+                    log(f"paper: {end.name} done in {end.seconds / 60:.1f} min")
+                write_results(out, runs_dir, all_jobs, meta, failed)
+    finally:
+        pool.close()  # runs still going after an error or Ctrl-C
     results = write_results(out, runs_dir, all_jobs, meta, failed)
     if failed:
         raise DkgenError(f"{len(failed)} run(s) failed: {', '.join(sorted(failed))}",

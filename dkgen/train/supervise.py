@@ -91,23 +91,32 @@ class RunPool:
 
     def _launch(self, run: _Run) -> None:
         with (run.run_dir / "log.txt").open("a") as fh:
+            # A process group of its own: a launcher (torchrun) is ended with its workers,
+            # which would otherwise outlive a launcher killed after ignoring SIGTERM.
             run.proc = subprocess.Popen(run.cmd, stdout=fh, stderr=subprocess.STDOUT,
-                                        stdin=subprocess.DEVNULL)
+                                        stdin=subprocess.DEVNULL, start_new_session=True)
         run.started = time.time()
 
-    def _end(self, run: _Run) -> None:
+    def _end(self, run: _Run, *, dump_stack: bool = True) -> None:
         proc = run.proc
         assert proc is not None
-        if run.signals_reach_runner:
+        if dump_stack and run.signals_reach_runner:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(proc.pid, signal.SIGUSR1)
                 time.sleep(1.0)  # the stack dump is written from the signal handler
-        proc.terminate()
-        try:
+        _signal_group(proc, signal.SIGTERM)
+        with contextlib.suppress(subprocess.TimeoutExpired):  # a wedged process ignores SIGTERM
             proc.wait(self.grace_seconds)
-        except subprocess.TimeoutExpired:
-            proc.kill()  # a stopped or wedged process ignores SIGTERM
-            proc.wait()
+        # SIGKILL whatever of the group is left, even when its leader has gone
+        _signal_group(proc, signal.SIGKILL)
+        proc.wait()
+
+    def close(self) -> None:
+        """End every run still going (on an error or Ctrl-C in the caller: the runs are in
+        process groups of their own, so the terminal's SIGINT does not reach them)."""
+        for run in self._runs.values():
+            self._end(run, dump_stack=False)
+        self._runs.clear()
 
     def poll(self) -> list[Finished]:
         """Runs that ended since the last call; restarts the ones that stalled."""
@@ -140,3 +149,9 @@ class RunPool:
                 self.restarts[name] = count + 1
                 self._launch(run)
         return ended
+
+
+def _signal_group(proc: subprocess.Popen, sig: int) -> None:
+    """Send `sig` to the process group `proc` leads (its pid is the group's id)."""
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(proc.pid, sig)

@@ -4,6 +4,7 @@ and given up after too many stalls.  The hang is real: the runner process is sto
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -78,3 +79,73 @@ def test_stalled_run_restarts_from_checkpoint_then_is_given_up(tmp_path: Path) -
         raise AssertionError(f"process {pid} is still there")
     assert sum("wrote nothing" in s for s in logs) == 3
     assert sum("giving up" in s for s in logs) == 1
+
+
+def _alive(pid: int) -> bool:
+    """Running or sleeping: a killed process whose parent has gone stays a zombie until
+    pid 1 reaps it, which in a container may be never."""
+    t0 = time.time()
+    while time.time() - t0 < 5.0:  # SIGKILL takes effect asynchronously
+        try:
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except FileNotFoundError:
+            return False
+        if state in "ZX":
+            return False
+        time.sleep(0.1)
+    return True
+
+
+def _launcher(tmp_path: Path, name: str) -> tuple[list[str], Path]:
+    """A stand-in for a wedged torchrun: it ignores SIGTERM, starts a worker that writes
+    its pid, then writes nothing more."""
+    run_dir = tmp_path / name
+    run_dir.mkdir()
+    script = ("import signal, subprocess, sys, time\n"
+              "signal.signal(signal.SIGTERM, signal.SIG_IGN)\n"
+              "w = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(600)'])\n"
+              f"open({str(run_dir / 'worker.pid')!r}, 'w').write(str(w.pid))\n"
+              "time.sleep(600)\n")
+    return [sys.executable, "-c", script], run_dir
+
+
+def test_ending_a_launcher_ends_its_workers(tmp_path: Path) -> None:
+    """A stalled launcher that ignores SIGTERM is killed with the workers it started (they
+    would keep a slot's cores busy, unseen), and so is every run still going at close()."""
+    pool = RunPool(stall_seconds=3.0, max_restarts=0, grace_seconds=1.0, log=lambda s: None)
+    for name in ("stalls", "open"):
+        cmd, run_dir = _launcher(tmp_path, name)
+        pool.start(name, cmd, run_dir, signals_reach_runner=False)
+    workers = {}
+    t0 = time.time()
+    while len(workers) < 2:
+        for name in ("stalls", "open"):
+            f = tmp_path / name / "worker.pid"
+            if f.is_file() and f.read_text():
+                workers[name] = int(f.read_text())
+        assert time.time() - t0 < 60, "the launchers did not start their workers"
+        time.sleep(0.1)
+    launchers = {name: pool.pid(name) for name in workers}
+    try:
+        _check_ends(pool, tmp_path, workers, launchers, t0)
+    finally:  # nothing left behind when the check fails
+        pool.close()
+        for pid in workers.values():
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+
+
+def _check_ends(pool: RunPool, tmp_path: Path, workers: dict, launchers: dict, t0: float) -> None:
+    # the second launcher's files keep changing, so only the first stalls
+    ended: dict = {}
+    while "stalls" not in ended:
+        (tmp_path / "open" / "log.txt").write_text(str(time.time()))
+        for end in pool.poll():
+            ended[end.name] = end
+        assert time.time() - t0 < 60, "the stalled launcher was not ended"
+        time.sleep(0.2)
+    assert ended["stalls"].stalled and len(pool) == 1
+    assert not _alive(launchers["stalls"]) and not _alive(workers["stalls"])
+    assert _alive(workers["open"])
+    pool.close()
+    assert len(pool) == 0 and not _alive(launchers["open"]) and not _alive(workers["open"])
