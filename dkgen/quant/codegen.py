@@ -255,9 +255,9 @@ def _add_requant(lp: QLayerPlan, role: str, rq: Requant | RequantStack | None, a
     lp.requants[role] = [(row, member) for row, _, member in parts]
 
 
-# int32 accumulators a recurrent layer's Kronecker product is added through, a few rows
-# of A at a time: 512 bytes against 4H entries; fewer blocks cost fewer calls (a block of
-# one row of A costs lstm256 about 4% more instructions on a Cortex-M4 than blocks of 4).
+# The int32 accumulators a recurrent layer adds its Kronecker products through, a few rows
+# of A at a time: 512 bytes instead of 4H entries. Not one row of A: each block costs four
+# kernel calls, and blocks this size make their cost small (docs/quantization.md).
 BLOCK_ACC_ENTRIES = 128
 
 
