@@ -255,17 +255,49 @@ def _add_requant(lp: QLayerPlan, role: str, rq: Requant | RequantStack | None, a
     lp.requants[role] = [(row, member) for row, _, member in parts]
 
 
-# The int32 accumulators a recurrent layer adds its Kronecker products through, a few rows
-# of A at a time: 512 bytes instead of 4H entries. Not one row of A: each block costs four
-# kernel calls, and blocks this size make their cost small (docs/quantization.md).
+# The int32 accumulators a recurrent layer adds its gate products through, a block of
+# rows at a time: 512 bytes instead of 4H entries. Not a block of one row (of A): each
+# block costs a few kernel calls, and blocks this size keep their cost small
+# (docs/quantization.md).
 BLOCK_ACC_ENTRIES = 128
 
 
-def _by_blocks(m: QKron, rq: Requant | RequantStack | None) -> bool:
-    """Whether a gate matrix can be added into the gate sums a block of rows of A (m2
-    output rows each) at a time: its requantisation must go by the same blocks.  Then the
-    int32 accumulators hold a block instead of the whole 4H (3H) product."""
-    return isinstance(rq, Requant) and (rq.outer, rq.inner) == (m.a.shape[0], m.b.shape[0])
+def _block_plan(m: QMatrix, rq: Requant | RequantStack | None) -> dict[str, int] | None:
+    """How a recurrent layer adds gate matrix `m` into its gate sums a block at a time: in
+    `units` of `unit_rows` rows (a row of A, m2 rows, for a Kronecker product; one row for
+    the others), `per` units a block.  Its requantisation must go by the same units (outer
+    index = unit); None when it does not, and then the whole product is formed first."""
+    if not isinstance(rq, Requant):
+        return None
+    if isinstance(m, QKron):
+        (m1, _), (m2, _) = m.a.shape, m.b.shape
+        if (rq.outer, rq.inner) != (m1, m2):
+            return None
+        units, unit_rows = m1, m2
+    elif isinstance(m, QDense | QDope | QLowRank) and (rq.outer, rq.inner) == (m.rows, 1):
+        units, unit_rows = m.rows, 1
+    else:
+        return None
+    return {"units": units, "unit_rows": unit_rows,
+            "per": max(1, min(units, BLOCK_ACC_ENTRIES // unit_rows))}
+
+
+def _plan_blocks(cm: CMatrix, m: QMatrix, rq: Requant | RequantStack | None) -> int | None:
+    """Mark `cm` (and each part of a row stack) to be added by blocks; returns the int32
+    accumulator entries that needs, or None (and marks nothing) if some part cannot."""
+    if isinstance(m, QRowStack):
+        if not isinstance(rq, RequantStack) or [r for r, _ in rq.parts] != list(m.offsets):
+            return None
+        plans = [_block_plan(part, part_rq) for part, (_, part_rq) in zip(m.parts, rq.parts, strict=True)]
+        leaves = [part for _, part in cm.parts]
+    else:
+        plans, leaves = [_block_plan(m, rq)], [cm]
+    if any(p is None for p in plans):
+        return None
+    for leaf, plan in zip(leaves, plans, strict=True):
+        leaf.fields["block"] = plan
+    cm.fields["by_blocks"] = True
+    return max(p["per"] * p["unit_rows"] for p in plans if p is not None)
 
 
 def plan_int8(qmodel: QuantModel, name: str | None = None) -> QuantPlan:
@@ -292,13 +324,8 @@ def plan_int8(qmodel: QuantModel, name: str | None = None) -> QuantPlan:
             cm = pack_qmatrix(f"{lname}_{role}", m, descriptors)
             lp.matrices[role] = cm
             arrays.extend(cm.arrays)
-            if isinstance(m, QKron) and _by_blocks(m, gate_rqs.get(role)):
-                (m1, _), (m2, _) = m.a.shape, m.b.shape
-                per = max(1, min(m1, BLOCK_ACC_ENTRIES // m2))
-                cm.fields.update(blocks=m1, block_rows=m2, block_a_rows=per)
-                acc = max(acc, per * m2)
-            else:
-                acc = max(acc, cm.rows)
+            block_acc = _plan_blocks(cm, m, gate_rqs[role]) if role in gate_rqs else None
+            acc = max(acc, cm.rows if block_acc is None else block_acc)
             t16 = max(t16, cm.scratch)
             lr = max([lr] + [q.scratch for q in cm.leaves() if q.kind == "low_rank"])  # its rank
 

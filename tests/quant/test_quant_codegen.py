@@ -14,10 +14,13 @@ import pytest
 from codegen_helpers import COMPILERS, tree
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from int8_helpers import inputs_for, random_model, run_parity
+from int8_helpers import inputs_for, random_model, random_weight, run_parity
 from random_models import mixed_model, token_model
 
 from dkgen.errors import DkgenError
+from dkgen.ir.graph import GRU, LSTM, InputSpec, Linear, Model
+from dkgen.ir.weights import DenseWeight
+from dkgen.quant import codegen
 from dkgen.quant.codegen import generate_int8, golden_int8
 from dkgen.quant.quantize import quantize_model
 from dkgen.quant.reference import QuantReferenceExecutor
@@ -51,6 +54,46 @@ def test_examples_bit_exact_on_host(tmp_path, make):
 @given(seed=st.integers(0, 10**6))
 def test_random_models_bit_exact_on_host(tmp_path_factory, seed):
     check_exact(random_model(seed), tmp_path_factory.mktemp("rand"), seed)
+
+
+def _gate_model(seed: int, kinds: tuple[str, str]) -> Model:
+    """vector -> LSTM (W_ih of the first kind, W_hh of the second) -> GRU (the other way
+    round) -> Linear."""
+    rng = np.random.default_rng(seed)
+    x, h1, h2 = 6, 12, 8
+    w = lambda rows, cols, kind: random_weight(rng, rows, cols, (kind,))  # noqa: E731
+    b = lambda n: rng.normal(size=n)  # noqa: E731
+    return Model(f"gates{seed}", InputSpec("vector", x, low=-2.0, high=2.0), [
+        LSTM("lstm", h1, w(4 * h1, x, kinds[0]), w(4 * h1, h1, kinds[1]), b(4 * h1), b(4 * h1)),
+        GRU("gru", h2, w(3 * h2, h1, kinds[1]), w(3 * h2, h2, kinds[0]), b(3 * h2), b(3 * h2)),
+        Linear("fc", DenseWeight(rng.normal(size=(5, h2))), b(5))])
+
+
+@pytest.mark.parametrize("entries", [1, 5])
+@pytest.mark.parametrize("kinds", [("doped_kron", "dense"), ("kron", "sparse"), ("doped_kron", "low_rank"),
+                                   ("row_stack", "doped_kron")], ids="-".join)
+def test_gate_sums_by_small_blocks_bit_exact_on_host(tmp_path, monkeypatch, kinds, entries):
+    """Recurrent gate products added a block at a time: with blocks of 1 or 5 int32
+    accumulators each gate matrix takes several blocks (most with a shorter last one) and
+    the dope cursors cross many blocks; the C stays bit-exact with the reference."""
+    monkeypatch.setattr(codegen, "BLOCK_ACC_ENTRIES", entries)
+    model = _gate_model(entries, kinds)
+    qm = quantize_model(model, inputs_for(model, 8, 6, 100))
+    plan = codegen.plan_int8(qm)
+    recurrent = [lp for lp in plan.layers if lp.op in ("lstm", "gru")]
+    assert all(lp.matrices[r].fields.get("by_blocks") for lp in recurrent for r in ("w_ih", "w_hh"))
+    blocks = [leaf.fields["block"] for lp in recurrent for r in ("w_ih", "w_hh")
+              for leaf in lp.matrices[r].leaves()]
+    # a block holds at most `entries` rows, or one unit (a row of A) if that is larger; the
+    # accumulator is the largest block (or the 5 rows of the linear layer)
+    assert all(b["per"] * b["unit_rows"] <= max(entries, b["unit_rows"]) for b in blocks)
+    assert any(b["units"] > b["per"] for b in blocks)
+    acc = {m: n for _, m, n in plan.scratch_members}["acc"]
+    assert acc == max([5] + [b["per"] * b["unit_rows"] for b in blocks])
+    lib = generate_int8(qm, None, tmp_path / "lib", name="net", force=True)
+    assert "dkgen_requant_add_s32_block" in (lib.out_dir / "src" / "net.c").read_text()
+    res = run_parity(lib, golden_int8(qm, _golden_inputs(model, 0)), tmp_path)
+    assert res["passed"], (res["stdout"][-2000:], res["layer"])
 
 
 def test_wrong_kernel_is_caught_with_its_layer(tmp_path):
