@@ -56,18 +56,18 @@ static void requant_s16_run(const int32_t *DKGEN_RESTRICT acc, int16_t *DKGEN_RE
     }
 }
 
-void dkgen_requant_s16(const dkgen_requant_t *rq, const int32_t *DKGEN_RESTRICT acc,
-                       int16_t *DKGEN_RESTRICT out, int16_t lo, int16_t hi)
+void dkgen_requant_s16_block(const dkgen_requant_t *rq, uint32_t first, uint32_t count,
+                             const int32_t *DKGEN_RESTRICT acc, int16_t *DKGEN_RESTRICT out,
+                             int16_t lo, int16_t hi)
 {
-    const uint32_t outer = rq->outer;
     const uint32_t inner = rq->inner;
     uint32_t o;
 
     if (rq->per == DKGEN_PER_TENSOR) {
-        requant_s16_run(acc, out, outer * inner, rq->mult, rq->shift, 0, lo, hi);
+        requant_s16_run(acc, out, count * inner, rq->mult, rq->shift, 0, lo, hi);
         return;
     }
-    for (o = 0u; o < outer; o++) {
+    for (o = first; o < first + count; o++) {
         if (rq->per == DKGEN_PER_INNER) {
             requant_s16_run(acc, out, inner, rq->mult, rq->shift, 1, lo, hi);
         } else {
@@ -76,4 +76,10 @@ void dkgen_requant_s16(const dkgen_requant_t *rq, const int32_t *DKGEN_RESTRICT 
         acc += inner;
         out += inner;
     }
+}
+
+void dkgen_requant_s16(const dkgen_requant_t *rq, const int32_t *DKGEN_RESTRICT acc,
+                       int16_t *DKGEN_RESTRICT out, int16_t lo, int16_t hi)
+{
+    dkgen_requant_s16_block(rq, 0u, rq->outer, acc, out, lo, hi);
 }

@@ -16,6 +16,16 @@ extern "C" {
 void dkgen_requant_s16(const dkgen_requant_t *rq, const int32_t *DKGEN_RESTRICT acc,
                        int16_t *DKGEN_RESTRICT out, int16_t lo, int16_t hi);
 
+/*
+ * The same for the blocks first .. first + count - 1 of rq->outer alone (rows
+ * first*inner .. (first + count)*inner - 1): acc and out point at the first of them. A
+ * layer that forms its product a block at a time (docs/quantization.md, RAM) needs only
+ * a block of int32 accumulators.
+ */
+void dkgen_requant_s16_block(const dkgen_requant_t *rq, uint32_t first, uint32_t count,
+                             const int32_t *DKGEN_RESTRICT acc, int16_t *DKGEN_RESTRICT out,
+                             int16_t lo, int16_t hi);
+
 #ifdef __cplusplus
 }
 #endif

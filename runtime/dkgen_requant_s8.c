@@ -59,18 +59,17 @@ static void requant_s8_run(const int32_t *DKGEN_RESTRICT acc, int8_t *DKGEN_REST
     }
 }
 
-void dkgen_requant_s8(const dkgen_requant_t *rq, const int32_t *DKGEN_RESTRICT acc,
-                      int8_t *DKGEN_RESTRICT out)
+void dkgen_requant_s8_block(const dkgen_requant_t *rq, uint32_t first, uint32_t count,
+                            const int32_t *DKGEN_RESTRICT acc, int8_t *DKGEN_RESTRICT out)
 {
-    const uint32_t outer = rq->outer;
     const uint32_t inner = rq->inner;
     uint32_t o;
 
     if (rq->per == DKGEN_PER_TENSOR) {
-        requant_s8_run(acc, out, outer * inner, rq->mult, rq->shift, 0);
+        requant_s8_run(acc, out, count * inner, rq->mult, rq->shift, 0);
         return;
     }
-    for (o = 0u; o < outer; o++) {
+    for (o = first; o < first + count; o++) {
         if (rq->per == DKGEN_PER_INNER) {
             requant_s8_run(acc, out, inner, rq->mult, rq->shift, 1);
         } else {
@@ -79,4 +78,10 @@ void dkgen_requant_s8(const dkgen_requant_t *rq, const int32_t *DKGEN_RESTRICT a
         acc += inner;
         out += inner;
     }
+}
+
+void dkgen_requant_s8(const dkgen_requant_t *rq, const int32_t *DKGEN_RESTRICT acc,
+                      int8_t *DKGEN_RESTRICT out)
+{
+    dkgen_requant_s8_block(rq, 0u, rq->outer, acc, out);
 }

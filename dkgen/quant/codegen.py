@@ -255,15 +255,16 @@ def _add_requant(lp: QLayerPlan, role: str, rq: Requant | RequantStack | None, a
     lp.requants[role] = [(row, member) for row, _, member in parts]
 
 
-# The int32 accumulators a recurrent layer adds its gate products through, a block of
-# rows at a time: 512 bytes instead of 4H entries. Not a block of one row (of A): each
+# The int32 accumulators a layer forms its matrix products in, a block of rows at a time:
+# 512 bytes instead of a recurrent layer's 4H entries or a decoder's vocabulary. Not a block of one row (of A): each
 # block costs a few kernel calls, and blocks this size keep their cost small
 # (docs/quantization.md).
 BLOCK_ACC_ENTRIES = 128
 
 
 def _block_plan(m: QMatrix, rq: Requant | RequantStack | None) -> dict[str, int] | None:
-    """How a recurrent layer adds gate matrix `m` into its gate sums a block at a time: in
+    """How a layer forms the product of matrix `m` a block at a time (a recurrent layer
+    adding it into its gate sums, a linear layer requantising it to its output): in
     `units` of `unit_rows` rows (a row of A, m2 rows, for a Kronecker product; one row for
     the others), `per` units a block.  Its requantisation must go by the same units (outer
     index = unit); None when it does not, and then the whole product is formed first."""
@@ -319,12 +320,13 @@ def plan_int8(qmodel: QuantModel, name: str | None = None) -> QuantPlan:
         last = i == n - 1
         lp = QLayerPlan(i, layer, lname, layer.op, inp, inp, layer.in_size, layer.out_size,
                         out_bits=layer.out_bits)
-        gate_rqs = {"w_ih": layer.rq_ih, "w_hh": layer.rq_hh} if isinstance(layer, QLSTM | QGRU) else {}
+        rqs = ({"w_ih": layer.rq_ih, "w_hh": layer.rq_hh} if isinstance(layer, QLSTM | QGRU)
+               else {"weight": layer.rq} if isinstance(layer, QLinear) else {})
         for role, m in layer.matrices().items():
             cm = pack_qmatrix(f"{lname}_{role}", m, descriptors)
             lp.matrices[role] = cm
             arrays.extend(cm.arrays)
-            block_acc = _plan_blocks(cm, m, gate_rqs[role]) if role in gate_rqs else None
+            block_acc = _plan_blocks(cm, m, rqs[role]) if role in rqs else None
             acc = max(acc, cm.rows if block_acc is None else block_acc)
             t16 = max(t16, cm.scratch)
             lr = max([lr] + [q.scratch for q in cm.leaves() if q.kind == "low_rank"])  # its rank

@@ -19,7 +19,6 @@ from random_models import mixed_model, token_model
 
 from dkgen.errors import DkgenError
 from dkgen.ir.graph import GRU, LSTM, InputSpec, Linear, Model
-from dkgen.ir.weights import DenseWeight
 from dkgen.quant import codegen
 from dkgen.quant.codegen import generate_int8, golden_int8
 from dkgen.quant.quantize import quantize_model
@@ -56,9 +55,9 @@ def test_random_models_bit_exact_on_host(tmp_path_factory, seed):
     check_exact(random_model(seed), tmp_path_factory.mktemp("rand"), seed)
 
 
-def _gate_model(seed: int, kinds: tuple[str, str]) -> Model:
+def _block_model(seed: int, kinds: tuple[str, str]) -> Model:
     """vector -> LSTM (W_ih of the first kind, W_hh of the second) -> GRU (the other way
-    round) -> Linear."""
+    round) -> Linear (the second kind) -> Linear (the first kind, int16 output)."""
     rng = np.random.default_rng(seed)
     x, h1, h2 = 6, 12, 8
     w = lambda rows, cols, kind: random_weight(rng, rows, cols, (kind,))  # noqa: E731
@@ -66,32 +65,34 @@ def _gate_model(seed: int, kinds: tuple[str, str]) -> Model:
     return Model(f"gates{seed}", InputSpec("vector", x, low=-2.0, high=2.0), [
         LSTM("lstm", h1, w(4 * h1, x, kinds[0]), w(4 * h1, h1, kinds[1]), b(4 * h1), b(4 * h1)),
         GRU("gru", h2, w(3 * h2, h1, kinds[1]), w(3 * h2, h2, kinds[0]), b(3 * h2), b(3 * h2)),
-        Linear("fc", DenseWeight(rng.normal(size=(5, h2))), b(5))])
+        Linear("fc", w(10, h2, kinds[1]), b(10)),
+        Linear("out", w(6, 10, kinds[0]), b(6))])
 
 
 @pytest.mark.parametrize("entries", [1, 5])
 @pytest.mark.parametrize("kinds", [("doped_kron", "dense"), ("kron", "sparse"), ("doped_kron", "low_rank"),
                                    ("row_stack", "doped_kron")], ids="-".join)
-def test_gate_sums_by_small_blocks_bit_exact_on_host(tmp_path, monkeypatch, kinds, entries):
-    """Recurrent gate products added a block at a time: with blocks of 1 or 5 int32
-    accumulators each gate matrix takes several blocks (most with a shorter last one) and
-    the dope cursors cross many blocks; the C stays bit-exact with the reference."""
+def test_products_by_small_blocks_bit_exact_on_host(tmp_path, monkeypatch, kinds, entries):
+    """Matrix products formed a block at a time (recurrent gate sums, linear outputs): with
+    blocks of 1 or 5 int32 accumulators most matrices take several blocks (most with a
+    shorter last one) and the dope cursors cross many blocks; the C stays bit-exact with
+    the reference."""
     monkeypatch.setattr(codegen, "BLOCK_ACC_ENTRIES", entries)
-    model = _gate_model(entries, kinds)
+    model = _block_model(entries, kinds)
     qm = quantize_model(model, inputs_for(model, 8, 6, 100))
     plan = codegen.plan_int8(qm)
-    recurrent = [lp for lp in plan.layers if lp.op in ("lstm", "gru")]
-    assert all(lp.matrices[r].fields.get("by_blocks") for lp in recurrent for r in ("w_ih", "w_hh"))
-    blocks = [leaf.fields["block"] for lp in recurrent for r in ("w_ih", "w_hh")
-              for leaf in lp.matrices[r].leaves()]
+    matrices = [cm for lp in plan.layers for cm in lp.matrices.values()]
+    assert len(matrices) == 6 and all(cm.fields.get("by_blocks") for cm in matrices)
+    blocks = [leaf.fields["block"] for cm in matrices for leaf in cm.leaves()]
     # a block holds at most `entries` rows, or one unit (a row of A) if that is larger; the
-    # accumulator is the largest block (or the 5 rows of the linear layer)
+    # accumulator is the largest block
     assert all(b["per"] * b["unit_rows"] <= max(entries, b["unit_rows"]) for b in blocks)
-    assert any(b["units"] > b["per"] for b in blocks)
+    assert sum(b["units"] > b["per"] for b in blocks) >= 4  # split into several blocks
     acc = {m: n for _, m, n in plan.scratch_members}["acc"]
-    assert acc == max([5] + [b["per"] * b["unit_rows"] for b in blocks])
+    assert acc == max(b["per"] * b["unit_rows"] for b in blocks)
     lib = generate_int8(qm, None, tmp_path / "lib", name="net", force=True)
-    assert "dkgen_requant_add_s32_block" in (lib.out_dir / "src" / "net.c").read_text()
+    source = (lib.out_dir / "src" / "net.c").read_text()
+    assert all(f"dkgen_requant_{k}_block" in source for k in ("add_s32", "s8", "s16"))
     res = run_parity(lib, golden_int8(qm, _golden_inputs(model, 0)), tmp_path)
     assert res["passed"], (res["stdout"][-2000:], res["layer"])
 

@@ -137,6 +137,10 @@ def build_program(seed: int = 20260101) -> CasesProgram:
                       [Output("int32_t", n, nold)], requant=requant, acc=nacc)
             prog.case("requant_add_s32_block", arith.sat32(old + arith.sat32(ref)),
                       [Output("int32_t", n, nold)], requant=requant, acc=nacc, outer=outer, inner=inner)
+            prog.case("requant_s8_block", arith.sat8(ref), [Output("int8_t", n)], requant=requant,
+                      acc=nacc, outer=outer, inner=inner)
+            prog.case("requant_s16_block", np.clip(ref, -300, 20000), [Output("int16_t", n)],
+                      requant=requant, acc=nacc, outer=outer, inner=inner, lo=-300, hi=20000)
     for hidden, cell_frac in [(1, 12), (3, 0), (4, 15), (7, 11), (16, 13), (17, 9), (33, 14), (64, 11)]:
         for big_shift in (True, False):
             gates = _ints(rng, -60000, 60000, 4 * hidden)  # beyond int16: saturates

@@ -39,6 +39,8 @@ PUBLIC_API = {
         "dkgen_requant_s16",
         "dkgen_requant_add_s32",
         "dkgen_requant_add_s32_block",
+        "dkgen_requant_s8_block",
+        "dkgen_requant_s16_block",
         "dkgen_sigmoid_s16",
         "dkgen_tanh_s16",
         "dkgen_sigmoid_s16_array",
