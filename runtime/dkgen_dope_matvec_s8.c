@@ -10,18 +10,20 @@
  * elsewhere (Cortex-M0 has no divide instruction).
  */
 #if defined(__ARM_FEATURE_IDIV) && !defined(DKGEN_PORTABLE)
-#define DKGEN_DOPE_NEXT_ROWS(row)                                                           \
+#define DKGEN_DOPE_ROWS_AHEAD(q)                                                            \
     do {                                                                                   \
-        const uint32_t q = col / cols;                                                     \
-        (row) += q;                                                                        \
-        col -= q * cols;                                                                   \
+        (q) = col / cols;                                                                  \
+        col -= (q) * cols;                                                                 \
     } while (0)
 #else
-#define DKGEN_DOPE_NEXT_ROWS(row)                                                           \
+#define DKGEN_DOPE_ROWS_AHEAD(q)                                                            \
     do {                                                                                   \
-        col -= cols;                                                                       \
-        (row)++;                                                                           \
-    } while (col >= cols)
+        (q) = 0u;                                                                          \
+        do {                                                                               \
+            col -= cols;                                                                   \
+            (q)++;                                                                         \
+        } while (col >= cols);                                                             \
+    } while (0)
 #endif
 
 #define DKGEN_DOPE_WALK(step)                                                               \
@@ -29,9 +31,11 @@
         for (e = 0u; e < count; e++) {                                                     \
             col += (uint32_t)(step)[e];                                                    \
             if (col >= cols) {                                                             \
+                uint32_t q;                                                                \
                 acc[row] += sum * unit;                                                    \
                 sum = 0;                                                                   \
-                DKGEN_DOPE_NEXT_ROWS(row);                                                 \
+                DKGEN_DOPE_ROWS_AHEAD(q);                                                  \
+                row += q;                                                                  \
             }                                                                              \
             sum += (int32_t)val[e] * (int32_t)x[col];                                      \
         }                                                                                  \
@@ -63,11 +67,11 @@ void dkgen_dope_matvec_s8(const dkgen_dope_s8_t *s, const int8_t *DKGEN_RESTRICT
 
 /*
  * The same walk, one block of rows at a time. `out` points at the accumulator of the
- * walk's row, so that the entry loop needs no more registers than the walk above (the
- * block's end is tested only when the walk leaves a row). An entry in a later block is
- * left where it is: the cursor keeps the position just before it (col - gap, which may
- * wrap below 0: unsigned arithmetic gives the column back exactly when the next block
- * adds the gap again).
+ * walk's row and `left` counts the block's rows from it on, so that the entry loop needs
+ * no more registers than the walk above (the block's end is tested only when the walk
+ * leaves a row). An entry in a later block is left where it is: the cursor keeps the
+ * position just before it (col - gap, which may wrap below 0: unsigned arithmetic gives
+ * the column back exactly when the next block adds the gap again).
  */
 #define DKGEN_DOPE_WALK_ROWS(step)                                                          \
     do {                                                                                   \
@@ -75,15 +79,18 @@ void dkgen_dope_matvec_s8(const dkgen_dope_s8_t *s, const int8_t *DKGEN_RESTRICT
             const uint32_t gap = (step)[e];                                                \
             col += gap;                                                                    \
             if (col >= cols) {                                                             \
+                uint32_t q;                                                                \
                 *out += sum * unit;                                                        \
                 sum = 0;                                                                   \
-                DKGEN_DOPE_NEXT_ROWS(out);                                                 \
-                if (out >= out_end) {                                                      \
+                DKGEN_DOPE_ROWS_AHEAD(q);                                                  \
+                if (q >= left) {                                                           \
                     cursor->entry = e;                                                     \
-                    cursor->row = base + (uint32_t)(out - acc);                            \
+                    cursor->row = base + (uint32_t)(out - acc) + q;                        \
                     cursor->col = col - gap;                                               \
                     return;                                                                \
                 }                                                                          \
+                out += q;                                                                  \
+                left -= q;                                                                 \
             }                                                                              \
             sum += (int32_t)val[e] * (int32_t)x[col];                                      \
         }                                                                                  \
@@ -103,16 +110,16 @@ void dkgen_dope_matvec_s8_rows(const dkgen_dope_s8_t *s, const int8_t *DKGEN_RES
     const uint32_t r = cursor->row - base;
     uint32_t e = cursor->entry;
     uint32_t col = cursor->col;
+    uint32_t left;
     int32_t sum = 0;
     int32_t *out;
-    const int32_t *out_end;
 
     cursor->first_row = base + rows;
     if (cols == 0u || e >= count || r >= rows) {
         return; /* (r >= rows: the next entry lies past this block too) */
     }
     out = acc + r;
-    out_end = acc + rows;
+    left = rows - r;
     if (s->step8 != NULL) {
         DKGEN_DOPE_WALK_ROWS(s->step8);
     } else {
