@@ -29,11 +29,27 @@ def _console() -> Console:
     return Console(highlight=False, width=None if probe.is_terminal else 160)
 
 
+def _optimize_option(fn):
+    return click.option("--optimize", type=click.Choice(["ram", "time"]), default=None,
+                        help="int8: ram (default) forms each layer's matrix product a block of "
+                             "rows at a time, in at most 128 int32 accumulators; time forms it "
+                             "whole (an accumulator as long as the layer's output, a few percent "
+                             "fewer instructions).")(fn)
+
+
 def _dtype_options(fn):
     fn = click.option("--calib", "calib_path", type=click.Path(path_type=Path), default=None,
                       help="int8: .npz of representative inputs (array x) to calibrate scales on.")(fn)
     return click.option("--dtype", type=click.Choice(["float32", "int8"]), default="float32",
                         show_default=True, help="Arithmetic of the generated C.")(fn)
+
+
+def _optimize(dtype: str, optimize: str | None) -> str:
+    """The int8 optimisation goal (ram unless --optimize says otherwise)."""
+    if optimize is not None and dtype != "int8":
+        raise DkgenError("--optimize only applies to --dtype int8", field="--optimize",
+                         fix="add --dtype int8 or drop --optimize")
+    return optimize or "ram"
 
 
 def _calibration(model, dtype: str, calib_path: Path | None, *, required: bool):
@@ -138,8 +154,10 @@ def inspect_cmd(model: Path, as_json: bool, dtype: str, calib_path: Path | None)
               help="Refuse a model that does not fit this target's part (flash, RAM incl. stack).")
 @click.option("--no-budget-check", is_flag=True, help="With --target: generate even if it does not fit.")
 @_dtype_options
+@_optimize_option
 def generate_cmd(model: Path, out_dir: Path, name: str | None, force: bool, target_name: str | None,
-                 no_budget_check: bool, dtype: str, calib_path: Path | None) -> None:
+                 no_budget_check: bool, dtype: str, calib_path: Path | None,
+                 optimize: str | None) -> None:
     """Generate the C99 library for MODEL (an ONNX file)."""
     from dkgen.codegen.render import generate
     from dkgen.harness.budget import check_budget
@@ -152,6 +170,7 @@ def generate_cmd(model: Path, out_dir: Path, name: str | None, force: bool, targ
         from dkgen.codegen.plan import check_c_name
 
         check_c_name(name)
+    goal = _optimize(dtype, optimize)
     ir = load_onnx(model)
     calib = _calibration(ir, dtype, calib_path, required=True)
     check = None
@@ -167,7 +186,7 @@ def generate_cmd(model: Path, out_dir: Path, name: str | None, force: bool, targ
         from dkgen.quant import generate_int8
 
         lib = generate_int8(ir, calib, out_dir, name=name, force=force, source=str(model),
-                            source_sha256=file_sha256(model), check=check)
+                            source_sha256=file_sha256(model), check=check, optimize=goal)
     else:
         lib = generate(ir, out_dir, name=name, force=force, source=str(model),
                        source_sha256=file_sha256(model), check=check)
@@ -229,10 +248,11 @@ def _verify_table(report) -> Table:
               help="float32: relative part: each output within atol + rtol * |reference| "
                    "[default: 1e-5]. Large outputs or long recurrences may need more.")
 @_dtype_options
+@_optimize_option
 def verify_cmd(model: Path, target_spec: str | None, inputs: Path | None, sequences: int, steps: int,
                seed: int, jobs: int, timeout_s: float, as_json: bool, junit_path: Path | None,
                debug: bool, keep_dir: Path | None, no_budget_check: bool, atol: float | None,
-               rtol: float | None, dtype: str, calib_path: Path | None) -> None:
+               rtol: float | None, dtype: str, calib_path: Path | None, optimize: str | None) -> None:
     """Generate MODEL's library, run it on each target and compare with the reference executor.
 
     float32 outputs must agree with the float64 reference within --atol + --rtol * |reference|
@@ -261,6 +281,7 @@ def verify_cmd(model: Path, target_spec: str | None, inputs: Path | None, sequen
     if atol == 0 and rtol == 0:
         raise DkgenError("a zero tolerance demands float32 equal to the float64 reference",
                          field="--atol", fix="give --atol or --rtol a positive value")
+    goal = _optimize(dtype, optimize)
     ir = load_onnx(model)
     targets = resolve_targets(target_spec)
     x = load_inputs(inputs, ir) if inputs is not None else None
@@ -275,6 +296,7 @@ def verify_cmd(model: Path, target_spec: str | None, inputs: Path | None, sequen
                               jobs=jobs, source=str(model), source_sha256=file_sha256(model),
                               timeout_s=timeout_s, workdir=keep_dir, debug=debug,
                               budget_check=not no_budget_check, dtype=dtype, calib=calib,
+                              optimize=goal,
                               atol=FLOAT_ATOL if atol is None else atol,
                               rtol=FLOAT_RTOL if rtol is None else rtol,
                               progress=lambda r: progress.advance(task))

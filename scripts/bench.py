@@ -161,12 +161,12 @@ class Row:
     note: str = ""
 
 
-def measure(bench: Bench, model: Model, dtype: str, targets, work: Path, jobs: int):
+def measure(bench: Bench, model: Model, dtype: str, targets, work: Path, jobs: int, optimize: str = "ram"):
     """{target: (macs, instructions per step or None, fits the part's budget, why not)}."""
     try:
         report = verify_model(model, targets, inputs=bench.inputs, dtype=dtype,
                               calib=bench.calib if dtype == "int8" else None, workdir=work, jobs=jobs,
-                              timeout_s=900.0, budget_check=False)
+                              timeout_s=900.0, budget_check=False, optimize=optimize)
     except Exception as exc:  # a model that cannot be generated at all: report, go on
         return {t.name: (None, None, None, f"{type(exc).__name__}: {exc}") for t in targets}
     macs = int(report.library["macs_per_step"])
@@ -293,6 +293,8 @@ def main(argv: list[str] | None = None) -> int:
                     help="markdown file to write (default docs/benchmarks.md)")
     ap.add_argument("--no-write", action="store_true", help="print the table only")
     ap.add_argument("--workdir", type=Path, default=None, help="keep build folders here (default: temporary)")
+    ap.add_argument("--optimize", choices=["ram", "time"], default="ram",
+                    help="int8 goal of the generated code (dkgen generate --optimize; default ram)")
     args = ap.parse_args(argv)
 
     targets = resolve_targets(args.targets)
@@ -313,8 +315,10 @@ def main(argv: list[str] | None = None) -> int:
             dense = dense_equivalent(b.model)
             for dtype in dtypes:
                 print(f"bench: {b.name} {dtype}: DKP and dense on {args.targets} ...", flush=True)
-                got = measure(b, b.model, dtype, targets, work / b.name / dtype / "dkp", args.jobs)
-                got_d = measure(b, dense, dtype, targets, work / b.name / dtype / "dense", args.jobs)
+                got = measure(b, b.model, dtype, targets, work / b.name / dtype / "dkp", args.jobs,
+                              args.optimize)
+                got_d = measure(b, dense, dtype, targets, work / b.name / dtype / "dense", args.jobs,
+                                args.optimize)
                 for t in targets:
                     macs, instr, fits, why = got[t.name]
                     dmacs, dinstr, dfits, dwhy = got_d[t.name]

@@ -86,6 +86,7 @@ def test_verify_inputs_file(tmp_path, model_file):
     (["verify", "{model}", "--atol", "1e-3", "--dtype", "int8"], "--atol"),
     (["verify", "{model}", "--rtol", "-1e-3"], "--rtol"),
     (["verify", "{model}", "--rtol", "1e-3", "--dtype", "int8"], "--rtol"),
+    (["verify", "{model}", "--optimize", "time"], "--optimize"),
 ])
 def test_bad_input_is_one_line_exit_2(model_file, args, needle):
     args = [a.replace("{model}", str(model_file)) for a in args]
@@ -105,7 +106,16 @@ def test_int8_options(tmp_path, model_file):
     r = CliRunner().invoke(cli, ["generate", str(model_file), "-o", str(tmp_path / "f"), "--calib", calib])
     assert r.exit_code == 2 and "--dtype int8" in r.output
     r = _run("generate", str(model_file), "-o", str(tmp_path / "q"), "--dtype", "int8", "--calib", calib)
-    assert r.exit_code == 0 and json.loads((tmp_path / "q/manifest.json").read_text())["dtype"] == "int8"
+    ram = json.loads((tmp_path / "q/manifest.json").read_text())
+    assert r.exit_code == 0 and ram["dtype"] == "int8" and ram["optimize"] == "ram"
+    # --optimize time: whole-product accumulators, so more scratch; both verified below
+    r = _run("generate", str(model_file), "-o", str(tmp_path / "t"), "--dtype", "int8", "--calib", calib,
+             "--optimize", "time")
+    time_ = json.loads((tmp_path / "t/manifest.json").read_text())
+    assert r.exit_code == 0 and time_["optimize"] == "time"
+    assert time_["sizes"]["scratch_bytes"] >= ram["sizes"]["scratch_bytes"]
+    assert "_block(" in (tmp_path / "q/src").joinpath(f"{ram['name']}.c").read_text()
+    assert "_block(" not in (tmp_path / "t/src").joinpath(f"{time_['name']}.c").read_text()
     r = _run("inspect", str(model_file), "--dtype", "int8", "--calib", calib, "--json")
     doc = json.loads(r.output)
     assert doc["total"]["int8_bytes"] < doc["total"]["bytes"] and doc["quantization"]["rounding"] == "half up"
@@ -114,6 +124,11 @@ def test_int8_options(tmp_path, model_file):
     doc = json.loads(r.output)
     assert r.exit_code == 0 and doc["library"]["dtype"] == "int8"
     assert all(t["passed"] and t["max_abs_err"] == 0.0 for t in doc["targets"])
+    r = _run("verify", str(model_file), "--dtype", "int8", "--calib", calib, "--target", "host",
+             "--json", "--sequences", "2", "--optimize", "time")
+    doc = json.loads(r.output)
+    assert r.exit_code == 0 and doc["targets"][0]["passed"]
+    assert doc["library"]["scratch_bytes"] == time_["sizes"]["scratch_bytes"]
 
 
 def test_verify_tolerance_option(model_file):

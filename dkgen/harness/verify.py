@@ -332,7 +332,7 @@ def verify_model(model: Model, targets: list[Target], *, inputs: np.ndarray | No
                  golden_hook=None, timeout_s: float = 60.0,
                  defines: dict[str, str] | None = None, progress=None, budget_check: bool = True,
                  debug: bool = False, dtype: str = "float32",
-                 calib: np.ndarray | None = None) -> VerifyReport:
+                 calib: np.ndarray | None = None, optimize: str = "ram") -> VerifyReport:
     """Generate, build and run `model` on each target; compare with the reference.
 
     float32: the float64 reference executor is the oracle: each output within
@@ -366,7 +366,7 @@ def verify_model(model: Model, targets: list[Target], *, inputs: np.ndarray | No
             from dkgen.quant import generate_int8
 
             lib = generate_int8(qmodel, None, workdir / "lib", force=True, source=source or model.name,
-                                source_sha256=source_sha256)
+                                source_sha256=source_sha256, optimize=optimize)
         else:
             lib = generate(model, workdir / "lib", force=True, source=source or model.name,
                            source_sha256=source_sha256)

@@ -301,8 +301,16 @@ def _plan_blocks(cm: CMatrix, m: QMatrix, rq: Requant | RequantStack | None) -> 
     return max(p["per"] * p["unit_rows"] for p in plans if p is not None)
 
 
-def plan_int8(qmodel: QuantModel, name: str | None = None) -> QuantPlan:
-    """Lower a quantised model to a C plan: buffers, arrays, descriptors."""
+OPTIMIZE = ("ram", "time")
+
+
+def plan_int8(qmodel: QuantModel, name: str | None = None, *, optimize: str = "ram") -> QuantPlan:
+    """Lower a quantised model to a C plan: buffers, arrays, descriptors.  optimize: "ram"
+    forms each matrix product a block of rows at a time (at most BLOCK_ACC_ENTRIES int32
+    accumulators), "time" whole (an accumulator as long as the layer's output; a few
+    percent fewer instructions, docs/quantization.md)."""
+    if optimize not in OPTIMIZE:
+        raise DkgenError(f"unknown optimize goal '{optimize}'", field="--optimize", fix="use ram or time")
     cname = c_identifier(name or qmodel.name)
     n = len(qmodel.layers)
     if n == 0:
@@ -326,7 +334,7 @@ def plan_int8(qmodel: QuantModel, name: str | None = None) -> QuantPlan:
             cm = pack_qmatrix(f"{lname}_{role}", m, descriptors)
             lp.matrices[role] = cm
             arrays.extend(cm.arrays)
-            block_acc = _plan_blocks(cm, m, rqs[role]) if role in rqs else None
+            block_acc = _plan_blocks(cm, m, rqs[role]) if role in rqs and optimize == "ram" else None
             acc = max(acc, cm.rows if block_acc is None else block_acc)
             t16 = max(t16, cm.scratch)
             lr = max([lr] + [q.scratch for q in cm.leaves() if q.kind == "low_rank"])  # its rank
@@ -453,19 +461,22 @@ def generate_int8(model: Model | QuantModel, calib_inputs: np.ndarray | None,
                   out_dir: str | os.PathLike[str], *, name: str | None = None, force: bool = False,
                   source: str | None = None, source_sha256: str | None = None,
                   options: QuantOptions | None = None,
-                  check: Callable[[GeneratedLibrary], None] | None = None) -> GeneratedLibrary:
+                  check: Callable[[GeneratedLibrary], None] | None = None,
+                  optimize: str = "ram") -> GeneratedLibrary:
     """Quantise `model` on `calib_inputs` (unless it is a QuantModel already) and generate
     its int8 C library into `out_dir`.  `lib.plan.qmodel` is the quantised model, whose
-    `QuantReferenceExecutor` the library matches bit for bit."""
+    `QuantReferenceExecutor` the library matches bit for bit (either `optimize` goal of
+    `plan_int8`)."""
     qmodel = _as_quant_model(model, calib_inputs, options, source)
     try:
-        plan = plan_int8(qmodel, name)
+        plan = plan_int8(qmodel, name, optimize=optimize)
     except ValueError as exc:
         raise DkgenError(str(exc), path=source, field="model") from None
     src = Path(source or qmodel.name).name
     files = render_files_int8(plan, source=src)
     manifest = build_manifest(plan, files, src, source_sha256, dtype="int8")
     manifest["quantization"] = quant_summary(qmodel)
+    manifest["optimize"] = optimize
     return write_library(plan, files, manifest, out_dir, force=force, check=check)
 
 
