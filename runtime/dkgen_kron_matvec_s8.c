@@ -604,16 +604,21 @@ void dkgen_kron_matvec_s8_block(const dkgen_kron_s8_t *k, const int16_t *DKGEN_R
                                 uint32_t first, uint32_t count, int32_t *DKGEN_RESTRICT acc)
 {
     const uint32_t m2 = k->m2;
+    const uint32_t end = first + count;
     uint32_t i;
 
-    for (i = first; i < first + count; i++) {
-        if (k->order == DKGEN_KRON_ORDER_AX) {
-            kron_block_ax(scratch + i * k->n2, k->b, k->n2, m2, kron_kn2(k), acc);
-        } else {
-            /* Y[i,:] += A[i,:] . Tt[i2,:] for every row i2 of Tt. */
-            kron_pass2_row(k->a + i * k->n1, scratch, k->n1, m2, 1u, k->n1, acc);
+    if (k->order == DKGEN_KRON_ORDER_AX) {
+        const uint32_t n2 = k->n2;
+        const uint32_t kn2 = kron_kn2(k);
+        for (i = first; i < end; i++, acc += m2) {
+            kron_block_ax(scratch + i * n2, k->b, n2, m2, kn2, acc);
         }
-        acc += m2;
+    } else {
+        /* Y[i,:] += A[i,:] . Tt[i2,:] for every row i2 of Tt. */
+        const uint32_t n1 = k->n1;
+        for (i = first; i < end; i++, acc += m2) {
+            kron_pass2_row(k->a + i * n1, scratch, n1, m2, 1u, n1, acc);
+        }
     }
 }
 
@@ -623,22 +628,19 @@ void dkgen_kron_matvec_s8(const dkgen_kron_s8_t *k, const int8_t *DKGEN_RESTRICT
     const uint32_t m1 = k->m1;
     const uint32_t m2 = k->m2;
     const uint32_t n2 = k->n2;
+    const uint32_t kn2 = kron_kn2(k);
+#if defined(DKGEN_DOT_MVE)
+    /* Helium, rows of B of 1-4 entries: the block loop runs across the rows of B instead */
+    const int across_b = kn2 <= 4u && m2 >= 4u;
+#else
+    const int across_b = 0;
+#endif
     uint32_t i;
 
     dkgen_kron_matvec_s8_prepare(k, x, scratch);
-    if (k->order == DKGEN_KRON_ORDER_AX) {
-        const uint32_t kn2 = kron_kn2(k);
+    if (k->order == DKGEN_KRON_ORDER_AX && !across_b) {
         /* acc[i1][i2] += T[i1,:] . B[i2,:]: one row of B at a time against every row
-         * of T, the long loop running over the m1 rows of T (Helium, rows of B of 1-4
-         * entries: across the rows of B instead). */
-#if defined(DKGEN_DOT_MVE)
-        if (kn2 != 0u && kn2 <= 4u && m2 >= 4u) {
-            for (i = 0u; i < m1; i++) {
-                kron_pass2_gather_b(scratch + i * n2, k->b, n2, m2, kn2, acc + i * m2);
-            }
-            return;
-        }
-#endif
+         * of T, the long loop running over the m1 rows of T. */
         for (i = 0u; i < m2; i++) {
             kron_pass2_row(k->b + i * n2, scratch, n2, m1, m2, kn2, acc + i);
         }

@@ -41,6 +41,7 @@ from dkgen.harness.targets import resolve_targets  # noqa: E402
 from dkgen.harness.verify import make_inputs, verify_model  # noqa: E402
 from dkgen.ir.graph import GRU, LSTM, Embedding, InputSpec, Linear, Model, Softmax  # noqa: E402
 from dkgen.ir.weights import DenseWeight, KronWeight, SparseDope, Weight  # noqa: E402
+from dkgen.quant.codegen import OPTIMIZE  # noqa: E402
 
 TARGETS = "cortex-m0,cortex-m4,cortex-m7,cortex-m55"
 DTYPES = "float32,int8"
@@ -293,7 +294,7 @@ def main(argv: list[str] | None = None) -> int:
                     help="markdown file to write (default docs/benchmarks.md)")
     ap.add_argument("--no-write", action="store_true", help="print the table only")
     ap.add_argument("--workdir", type=Path, default=None, help="keep build folders here (default: temporary)")
-    ap.add_argument("--optimize", choices=["ram", "time"], default="ram",
+    ap.add_argument("--optimize", choices=OPTIMIZE, default="ram",
                     help="int8 goal of the generated code (dkgen generate --optimize; default ram)")
     args = ap.parse_args(argv)
 

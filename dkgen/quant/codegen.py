@@ -256,9 +256,9 @@ def _add_requant(lp: QLayerPlan, role: str, rq: Requant | RequantStack | None, a
 
 
 # The int32 accumulators a layer forms its matrix products in, a block of rows at a time:
-# 512 bytes instead of a recurrent layer's 4H entries or a decoder's vocabulary. Not a block of one row (of A): each
-# block costs a few kernel calls, and blocks this size keep their cost small
-# (docs/quantization.md).
+# 512 bytes instead of a recurrent layer's 4H entries or a decoder's vocabulary. Not a
+# block of one row (of A): each block costs a few kernel calls, and blocks this size keep
+# their cost small (docs/quantization.md).
 BLOCK_ACC_ENTRIES = 128
 
 
@@ -298,7 +298,7 @@ def _plan_blocks(cm: CMatrix, m: QMatrix, rq: Requant | RequantStack | None) -> 
     for leaf, plan in zip(leaves, plans, strict=True):
         leaf.fields["block"] = plan
     cm.fields["by_blocks"] = True
-    return max(p["per"] * p["unit_rows"] for p in plans if p is not None)
+    return max(p["per"] * p["unit_rows"] for p in plans if p is not None)  # (all are)
 
 
 OPTIMIZE = ("ram", "time")
