@@ -139,6 +139,62 @@ def train_lm_cmd(data: Path, run_dir: Path, size: str, method: str, ratio: float
                    f"({s['lstm']['compression']:.1f}x), {s['wall_seconds'] / 60:.1f} min")
 
 
+@train_group.command("factors", cls=DkgenCommand)
+@click.argument("shape")
+@click.option("--ratio", type=float, default=None,
+              help="Target compression: lists the splits that fit rows*cols/RATIO values, with "
+                   "the dope entries they leave.")
+@click.option("--max-values", type=int, default=None,
+              help="At most this many values in the factors (e.g. 800 for a 3.5%% dope at 25x).")
+@click.option("--limit", default=20, show_default=True, help="Rows to show.")
+@click.option("--json", "as_json", is_flag=True, help="Print every split as one JSON document.")
+def factors_cmd(shape: str, ratio: float | None, max_values: int | None, limit: int,
+                as_json: bool) -> None:
+    """Kronecker factor shapes for a ROWSxCOLS matrix: values, multiply-accumulates, rank bound.
+
+    Splits of equal size differ in cost and in what they can express; pass the one you
+    choose to `dkgen train lm --factors`.
+    """
+    require_train_extra()
+    from rich.console import Console
+    from rich.table import Table
+
+    from dkgen.nn.factors import factor_options
+
+    m = re.fullmatch(r"\s*(\d+)x(\d+)\s*", shape)
+    if not m or min(int(g) for g in m.groups()) < 1:
+        raise DkgenError(f"cannot read the matrix shape {shape!r}", field="SHAPE",
+                         fix="write it as ROWSxCOLS, e.g. 800x200")
+    rows, cols = (int(g) for g in m.groups())
+    if ratio is not None and ratio <= 0:
+        raise DkgenError("the compression ratio must be positive", field="--ratio", fix="e.g. --ratio 25")
+    budget = None if ratio is None else int(rows * cols // ratio)
+    caps = [c for c in (budget, max_values) if c is not None]
+    options = factor_options(rows, cols, min(caps) if caps else None)
+    if not options:
+        raise DkgenError(f"no Kronecker split of {rows}x{cols} fits {min(caps)} values",
+                         field="--ratio" if budget == min(caps) else "--max-values",
+                         fix="lower --ratio or raise --max-values")
+    docs = [{"factors": f"{a[0]}x{a[1]},{b[0]}x{b[1]}", "values": o.values, "macs": o.macs,
+             "rank_bound": o.rank,
+             **({} if budget is None else {"dope": budget - o.values,
+                                           "dope_density": (budget - o.values) / (rows * cols)})}
+            for o in options for a, b in [o.factors]]
+    if as_json:
+        click.echo(json.dumps(docs, indent=2))
+        return
+    table = Table(title=f"Kronecker splits of {rows}x{cols}"
+                  + ("" if budget is None else f", {ratio:g}x: {budget:,} values"))
+    for col in ("--factors", "values", "MACs", "rank ≤", *(() if budget is None else ("dope", "dope %"))):
+        table.add_column(col, justify="left" if col == "--factors" else "right")
+    for d in docs[:limit]:
+        table.add_row(d["factors"], f"{d['values']:,}", f"{d['macs']:,}", f"{d['rank_bound']:,}",
+                      *(() if budget is None else (f"{d['dope']:,}", f"{100 * d['dope_density']:.2f}")))
+    Console(highlight=False, width=120).print(table)
+    if len(docs) > limit:
+        click.echo(f"... {len(docs) - limit} more (--limit)")
+
+
 @train_group.command("int8-ppl", cls=DkgenCommand)
 @click.argument("run_dir", type=click.Path(path_type=Path))
 @click.option("--split", type=click.Choice(["valid", "test"]), default="test", show_default=True)
@@ -175,16 +231,24 @@ def int8_ppl_cmd(run_dir: Path, split: str, which: str, calib_sequences: int, ca
 @click.option("--steps", default=35, show_default=True, help="Tokens per calibration sequence.")
 @click.option("--name", default=None, help="Model name (default: lm).")
 @click.option("--logits", is_flag=True, help="End with the decoder's logits, no softmax.")
+@click.option("--lstm-only", is_flag=True,
+              help="Only the LSTM layers: embedding vectors in (x: the windows looked up in the "
+                   "run's embedding), the last layer's hidden state out.")
 @click.option("--force", is_flag=True, help="Replace existing files.")
 def export_cmd(run_dir: Path, out: Path, which: str, batch: int, steps: int, name: str | None,
-               logits: bool, force: bool) -> None:
+               logits: bool, lstm_only: bool, force: bool) -> None:
     """Export RUN_DIR's language model to ONNX (compressed weights kept compressed)."""
     require_train_extra()
     from dkgen.train.export import export_run
 
+    if logits and lstm_only:
+        raise DkgenError("the LSTM layers alone have no decoder to give logits", field="--logits",
+                         fix="drop --logits or --lstm-only")
     res = export_run(run_dir, out, force=force, which=which, batch=batch, steps=steps, name=name,
-                     softmax=not logits)
-    click.echo(f"wrote {res.model_path} and {res.data_path} (x: {batch}x{steps} token ids); "
+                     softmax=not logits, lstm_only=lstm_only)
+    what = (f"{batch}x{steps} embedding vectors of {res.ir.input.size}" if lstm_only
+            else f"{batch}x{steps} token ids")
+    click.echo(f"wrote {res.model_path} and {res.data_path} (x: {what}); "
                f"LSTM {res.lstm['params']:,} params, {res.lstm['bytes']:,} B")
 
 

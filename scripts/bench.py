@@ -1,18 +1,24 @@
 #!/usr/bin/env python3
-"""Instructions per timestep of dkgen's generated C on Cortex-M cores, DKP against dense.
+"""Instructions per timestep of dkgen's generated C on Cortex-M cores: DKP, pruned, dense.
 
     python scripts/bench.py                 # or: make bench
     python scripts/bench.py --targets cortex-m4 --dtypes int8 --models digits --no-write
 
-For each model (the digits example and two larger random DKP models), each dtype (float32,
-int8) and each target, this generates the C library, builds it with its parity runner,
-runs it under QEMU (`dkgen.harness.verify.verify_model`: every output is checked against
-the reference, so a number here is also a passed parity test) and reads the instruction
-count per timestep from SysTick under `-icount shift=0`. It does the same for the
-dense-equivalent model: every DKP weight replaced by the dense matrix it stands for
-(`DenseWeight(w.to_dense())`), same layer shapes, so the DKP-vs-dense speed ratio is
-measured in the same run, by the same kernels' dense paths. MACs per step (the arithmetic
-lower bound, in multiply-accumulates of the form dkgen generates) come from the plan.
+For each model (the digits example, two larger random DKP models and the LSTM layers of the
+25x PTB language models), each dtype (float32, int8) and each target, this generates the C
+library, builds it with its parity runner, runs it under QEMU
+(`dkgen.harness.verify.verify_model`: every output is checked against the reference, so a
+number here is also a passed parity test) and reads the instruction count per timestep
+from SysTick under `-icount shift=0`, and the library's flash and RAM. It does the same for
+two equivalents of the DKP model, same layer shapes, in the same run:
+
+- dense: every DKP weight replaced by the dense matrix it stands for;
+- pruned at equal size: every DKP weight replaced by a pruned matrix (CSR) storing as many
+  values as the DKP weight does, its largest entries (for the PTB model: the magnitude-
+  pruned model trained with the same budget, `results/ptb-small-scratch/lstm/`).
+
+MACs per step (the arithmetic lower bound, in multiply-accumulates of the form dkgen
+generates) come from the plan.
 
 The table is printed and written to docs/benchmarks.md with the command and the date.
 A benchmark, not a test: it takes several minutes.
@@ -40,23 +46,41 @@ sys.path.insert(0, str(REPO))
 from dkgen.harness.targets import resolve_targets  # noqa: E402
 from dkgen.harness.verify import make_inputs, verify_model  # noqa: E402
 from dkgen.ir.graph import GRU, LSTM, Embedding, InputSpec, Linear, Model, Softmax  # noqa: E402
-from dkgen.ir.weights import DenseWeight, KronWeight, SparseDope, Weight  # noqa: E402
+from dkgen.ir.weights import DenseWeight, KronWeight, SparseDope, SparseWeight, Weight  # noqa: E402
 from dkgen.quant.codegen import OPTIMIZE  # noqa: E402
 
 TARGETS = "cortex-m0,cortex-m4,cortex-m7,cortex-m55"
 DTYPES = "float32,int8"
-MODELS = ("digits", "lstm256", "gru96")
+MODELS = ("digits", "lstm256", "gru96", "ptb25")
+VARIANTS = ("DKP", "pruned", "dense")
+PTB_LSTM = REPO / "results" / "ptb-small-scratch" / "lstm"
+
+
+@dataclass
+class Variant:
+    """One form of a benchmark model, with the inputs it is run and calibrated on."""
+
+    model: Model
+    inputs: np.ndarray
+    calib: np.ndarray | None = None
 
 
 @dataclass
 class Bench:
-    """One model to measure: the IR, its test inputs and (int8) calibration inputs."""
+    """One model to measure: the IR, its test inputs and (int8) calibration inputs; the
+    pruned equivalent when it is not derived from the DKP model (a trained one)."""
 
     name: str
     about: str
     model: Model
     inputs: np.ndarray
     calib: np.ndarray | None = None
+    pruned: Variant | None = None
+
+    def variants(self) -> dict[str, Variant]:
+        dkp = Variant(self.model, self.inputs, self.calib)
+        pruned = self.pruned or Variant(pruned_equivalent(self.model), self.inputs, self.calib)
+        return {"DKP": dkp, "pruned": pruned, "dense": Variant(dense_equivalent(self.model), self.inputs, self.calib)}
 
 
 def doped_kron(rng: np.random.Generator, a: tuple[int, int], b: tuple[int, int],
@@ -130,22 +154,72 @@ def digits(sequences: int) -> Bench:
                  np.asarray(calib, np.float32))
 
 
+def ptb25(sequences: int) -> Bench:
+    """The LSTM layers of the 25x PTB models trained from scratch (`dkgen export RUN
+    --lstm-only`): DKP, and magnitude pruning as the pruned equivalent."""
+    from dkgen.onnx_io.importer import load_onnx
+
+    def load(run: str) -> tuple[Model, np.ndarray]:
+        x = np.load(PTB_LSTM / f"{run}.npz")["x"].astype(np.float32)
+        return load_onnx(PTB_LSTM / f"{run}.onnx"), x
+
+    dkp, x = load("dkp-25-scratch")
+    pruned, xp = load("pruned-25-scratch")
+    about = ("the LSTM layers (2x200, embedding vector in, hidden state out) of the PTB small "
+             "language models compressed 25x and trained from scratch "
+             "(`results/ptb-small-scratch/`, exported by `dkgen export --lstm-only`): DKP, "
+             "every gate matrix 800x200 = 20x20 (x) 40x10 + 3.5% dope; pruned: the magnitude-"
+             "pruned model of the same budget (4% of the entries); inputs: validation text "
+             "through each model's own embedding")
+    return Bench("ptb25", about, dkp, x[:sequences, :8], x, Variant(pruned, xp[:sequences, :8], xp))
+
+
 def densify(w: Weight) -> Weight:
     return w if isinstance(w, DenseWeight) else DenseWeight(w.to_dense())
 
 
-def dense_equivalent(model: Model) -> Model:
-    """The same layers with every weight stored dense: what the DKP model replaces."""
+def prune(w: Weight) -> Weight:
+    """A CSR matrix storing as many values as `w` does: the largest entries of its dense form."""
+    if isinstance(w, DenseWeight):
+        return w
+    dense = w.to_dense()
+    keep = np.sort(np.argsort(np.abs(dense).ravel(), kind="stable")[-w.param_count:])
+    return SparseWeight(SparseDope(dense.shape[0], dense.shape[1], keep, dense.ravel()[keep]))
+
+
+def _each_weight(model: Model, fn, suffix: str) -> Model:
     layers = []
     for layer in model.layers:
         if isinstance(layer, (LSTM, GRU)):
-            layer = replace(layer, w_ih=densify(layer.w_ih), w_hh=densify(layer.w_hh))
+            layer = replace(layer, w_ih=fn(layer.w_ih), w_hh=fn(layer.w_hh))
         elif isinstance(layer, Linear):
-            layer = replace(layer, weight=densify(layer.weight))
+            layer = replace(layer, weight=fn(layer.weight))
         elif isinstance(layer, Embedding):
-            layer = replace(layer, table=densify(layer.table))
+            layer = replace(layer, table=fn(layer.table))
         layers.append(layer)
-    return Model(f"{model.name}_dense", model.input, layers, dict(model.metadata))
+    return Model(f"{model.name}_{suffix}", model.input, layers, dict(model.metadata))
+
+
+def dense_equivalent(model: Model) -> Model:
+    """The same layers with every weight stored dense: what the DKP model replaces."""
+    return _each_weight(model, densify, "dense")
+
+
+def pruned_equivalent(model: Model) -> Model:
+    """The same layers with every structured weight pruned to its stored values (equal size)."""
+    return _each_weight(model, prune, "pruned")
+
+
+@dataclass
+class Result:
+    """One variant on one target: a count only where the parity test passed."""
+
+    macs: int | None = None
+    instr: float | None = None
+    fits: bool | None = None
+    flash: int | None = None
+    ram: int | None = None
+    why: str = ""
 
 
 @dataclass
@@ -153,28 +227,31 @@ class Row:
     model: str
     dtype: str
     target: str
-    macs: int | None = None
-    instr: float | None = None
-    dense_macs: int | None = None
-    dense_instr: float | None = None
-    fits: bool | None = None
-    dense_fits: bool | None = None
-    note: str = ""
+    results: dict[str, Result]
+
+    def instr(self, variant: str) -> float | None:
+        return self.results[variant].instr
+
+    @property
+    def note(self) -> str:
+        return "; ".join(f"{k}: {r.why}" for k, r in self.results.items() if r.why)
 
 
-def measure(bench: Bench, model: Model, dtype: str, targets, work: Path, jobs: int, optimize: str = "ram"):
-    """{target: (macs, instructions per step or None, fits the part's budget, why not)}."""
+def measure(variant: Variant, dtype: str, targets, work: Path, jobs: int,
+            optimize: str = "ram") -> dict[str, Result]:
+    """{target: its Result}."""
     try:
-        report = verify_model(model, targets, inputs=bench.inputs, dtype=dtype,
-                              calib=bench.calib if dtype == "int8" else None, workdir=work, jobs=jobs,
+        report = verify_model(variant.model, targets, inputs=variant.inputs, dtype=dtype,
+                              calib=variant.calib if dtype == "int8" else None, workdir=work, jobs=jobs,
                               timeout_s=900.0, budget_check=False, optimize=optimize)
     except Exception as exc:  # a model that cannot be generated at all: report, go on
-        return {t.name: (None, None, None, f"{type(exc).__name__}: {exc}") for t in targets}
+        return {t.name: Result(why=f"{type(exc).__name__}: {exc}") for t in targets}
     macs = int(report.library["macs_per_step"])
     out = {}
     for t in report.targets:
         why = "" if t.passed else short_reason(t.reason)
-        out[t.target] = (macs, t.instructions_per_step if t.passed else None, t.fits_budget, why)
+        out[t.target] = Result(macs, t.instructions_per_step if t.passed else None, t.fits_budget,
+                               t.flash_bytes, t.ram_bytes, why)
     return out
 
 
@@ -207,22 +284,41 @@ def fmt_ratio(num: float | None, den: float | None, digits: int = 2) -> str:
     return f"{num / den:.{digits}f}"
 
 
-def speedup(dense: float | None, dkp: float | None) -> str:
-    ratio = fmt_ratio(dense, dkp, 1)
+def speedup(other: float | None, dkp: float | None) -> str:
+    ratio = fmt_ratio(other, dkp, 2)
     return ratio if ratio == "—" else f"{ratio}x"
+
+
+def fmt_kb(v: int | None) -> str:
+    return "—" if v is None else f"{v / 1024:,.1f}"
 
 
 def table(rows: list[Row]) -> str:
     head = ("| model | dtype | target | MACs/step (lower bound) | DKP instr/step | DKP instr/MAC "
-            "| dense MACs/step | dense instr/step | dense instr/MAC | dense/DKP time |")
-    lines = [head, "|" + "---|" * 10]
+            "| pruned instr/step | pruned instr/MAC | dense instr/step | dense instr/MAC "
+            "| pruned/DKP time | dense/DKP time |")
+    lines = [head, "|" + "---|" * 12]
     for r in rows:
-        mark = "" if r.fits in (None, True) else "*"
-        dmark = "" if r.dense_fits in (None, True) else "*"
-        lines.append(
-            f"| {r.model} | {r.dtype} | {r.target} | {fmt_int(r.macs)} | {fmt_int(r.instr)}{mark} "
-            f"| {fmt_ratio(r.instr, r.macs)} | {fmt_int(r.dense_macs)} | {fmt_int(r.dense_instr)}{dmark} "
-            f"| {fmt_ratio(r.dense_instr, r.dense_macs)} | {speedup(r.dense_instr, r.instr)} |")
+        cells = []
+        for v in VARIANTS:
+            res = r.results[v]
+            mark = "" if res.fits in (None, True) else "*"
+            cells += [f"{fmt_int(res.instr)}{mark}", fmt_ratio(res.instr, res.macs)]
+        dkp = r.results["DKP"]
+        lines.append(f"| {r.model} | {r.dtype} | {r.target} | {fmt_int(dkp.macs)} | " + " | ".join(cells)
+                     + f" | {speedup(r.instr('pruned'), dkp.instr)} | {speedup(r.instr('dense'), dkp.instr)} |")
+    return "\n".join(lines)
+
+
+def size_table(rows: list[Row]) -> str:
+    head = ("| model | dtype | target | DKP flash | pruned flash | dense flash "
+            "| DKP RAM | pruned RAM | dense RAM |")
+    lines = [head, "|" + "---|" * 9]
+    for r in rows:
+        res = [r.results[v] for v in VARIANTS]
+        lines.append(f"| {r.model} | {r.dtype} | {r.target} | "
+                     + " | ".join(fmt_kb(x.flash) for x in res) + " | "
+                     + " | ".join(fmt_kb(x.ram) for x in res) + " |")
     return "\n".join(lines)
 
 
@@ -240,12 +336,14 @@ def markdown(rows: list[Row], benches: list[Bench], command: str, seconds: float
         "",
         "Instructions per timestep of the generated C library on Cortex-M cores, each DKP model "
         "against its dense equivalent (every DKP weight replaced by the dense matrix it stands "
-        "for, same layers), measured in the same run by `scripts/bench.py`.",
+        "for, same layers) and a pruned one of equal size (every DKP weight replaced by a CSR "
+        "matrix storing as many values: its largest entries, or for ptb25 the trained "
+        "magnitude-pruned model), measured in the same run by `scripts/bench.py`.",
         "",
         f"- command: `{command}`",
         f"- run: {datetime.date.today().isoformat()}, {seconds / 60:.1f} minutes, "
         f"{args.sequences} sequences x {args.steps} steps per random model, "
-        f"{args.sequences} test sequences of 8 steps for digits",
+        f"{args.sequences} test sequences of 8 steps for digits and ptb25",
         f"- toolchain: {tool_version(['arm-none-eabi-gcc', '--version'])}; "
         f"{tool_version(['qemu-system-arm', '--version'])}; host {platform.machine()}",
         "",
@@ -259,7 +357,8 @@ def markdown(rows: list[Row], benches: list[Bench], command: str, seconds: float
         "Columns: MACs/step is the arithmetic lower bound, the multiply-accumulates of the "
         "factored form dkgen generates (Kronecker passes + dope + dense layers); instr/MAC is "
         "instructions per step over that, cell nonlinearities and bookkeeping included. "
-        "`dense/DKP time` is dense instructions over DKP instructions per step. "
+        "`pruned/DKP time` and `dense/DKP time` are the other form's instructions over DKP's "
+        "per step (above 1: DKP is faster). "
         "`*`: builds and runs under QEMU but exceeds the example part's flash or RAM budget "
         "(targets/*.toml); `—`: does not build or run there (e.g. a dense model larger than "
         "the Cortex-M0 part's 256 KB of flash).",
@@ -275,6 +374,13 @@ def markdown(rows: list[Row], benches: list[Bench], command: str, seconds: float
         "## Results",
         "",
         table(rows),
+        "",
+        "## Flash and RAM (KiB)",
+        "",
+        "The library as built for the target: flash is code, weights and tables; RAM is state, "
+        "scratch and static data (the stack is not included).",
+        "",
+        size_table(rows),
         "",
     ]
     if notes:
@@ -306,32 +412,29 @@ def main(argv: list[str] | None = None) -> int:
         ap.error(f"unknown model(s) {', '.join(unknown)}; choose from {', '.join(MODELS)}")
     start = time.perf_counter()
     makers = {"digits": lambda: digits(args.sequences), "lstm256": lambda: lstm256(args.sequences, args.steps),
-              "gru96": lambda: gru96(args.sequences, args.steps)}
+              "gru96": lambda: gru96(args.sequences, args.steps), "ptb25": lambda: ptb25(args.sequences)}
     benches = [makers[m]() for m in names]
 
     rows: list[Row] = []
     with tempfile.TemporaryDirectory(prefix="dkgen-bench-") as tmp:
         work = Path(args.workdir or tmp)
         for b in benches:
-            dense = dense_equivalent(b.model)
+            variants = b.variants()
             for dtype in dtypes:
-                print(f"bench: {b.name} {dtype}: DKP and dense on {args.targets} ...", flush=True)
-                got = measure(b, b.model, dtype, targets, work / b.name / dtype / "dkp", args.jobs,
-                              args.optimize)
-                got_d = measure(b, dense, dtype, targets, work / b.name / dtype / "dense", args.jobs,
-                                args.optimize)
+                print(f"bench: {b.name} {dtype}: {', '.join(VARIANTS)} on {args.targets} ...", flush=True)
+                got = {v: measure(variants[v], dtype, targets, work / b.name / dtype / v, args.jobs,
+                                  args.optimize) for v in VARIANTS}
                 for t in targets:
-                    macs, instr, fits, why = got[t.name]
-                    dmacs, dinstr, dfits, dwhy = got_d[t.name]
-                    note = "; ".join(f"{k}: {w}" for k, w in (("DKP", why), ("dense", dwhy)) if w)
-                    rows.append(Row(b.name, dtype, t.name, macs, instr, dmacs, dinstr, fits, dfits, note))
-                    r = rows[-1]
-                    print(f"  {t.name:11s} DKP {fmt_int(r.instr):>12s} ({fmt_ratio(r.instr, r.macs)}/MAC)  "
-                          f"dense {fmt_int(r.dense_instr):>12s} ({fmt_ratio(r.dense_instr, r.dense_macs)}/MAC)"
-                          + (f"  [{note[:120]}]" if note else ""), flush=True)
+                    r = Row(b.name, dtype, t.name, {v: got[v][t.name] for v in VARIANTS})
+                    rows.append(r)
+                    counts = "  ".join(f"{v} {fmt_int(r.instr(v)):>10s} "
+                                       f"({fmt_ratio(r.instr(v), r.results[v].macs)}/MAC)" for v in VARIANTS)
+                    print(f"  {t.name:11s} {counts}" + (f"  [{r.note[:120]}]" if r.note else ""), flush=True)
     seconds = time.perf_counter() - start
     print()
     print(table(rows))
+    print()
+    print(size_table(rows))
     if not args.no_write:
         command = "python scripts/bench.py" + ("" if argv is None and len(sys.argv) == 1
                                                else " " + shlex.join(sys.argv[1:] if argv is None else argv))

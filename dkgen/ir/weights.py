@@ -157,6 +157,13 @@ def dope_index_bytes(dope: SparseDope) -> int:
     return 2 * (dope.rows + 1) + 2 * dope.nnz
 
 
+def kron_macs(a_shape: tuple[int, int], b_shape: tuple[int, int]) -> int:
+    """Multiply-accumulates of (A ⊗ B) x in factored form, the cheaper of the two orders of
+    vec(B X Aᵀ) (code generation picks it)."""
+    (m1, n1), (m2, n2) = a_shape, b_shape
+    return min(n1 * n2 * m2 + m1 * n1 * m2, m1 * n1 * n2 + m1 * n2 * m2)
+
+
 @dataclass(frozen=True, eq=False)
 class KronWeight(Weight):
     """W = A ⊗ B (+ S when `dope` is set: the doped Kronecker product)."""
@@ -205,10 +212,7 @@ class KronWeight(Weight):
 
     @property
     def macs(self) -> int:
-        (m1, n1), (m2, n2) = self.a.shape, self.b.shape
-        # Two multiplication orders of vec(B X A^T); code generation picks the cheaper.
-        kron = min(n1 * n2 * m2 + m1 * n1 * m2, m1 * n1 * n2 + m1 * n2 * m2)
-        return kron + (self.dope.nnz if self.dope is not None else 0)
+        return kron_macs(self.a.shape, self.b.shape) + (self.dope.nnz if self.dope is not None else 0)
 
 
 @dataclass(frozen=True, eq=False)

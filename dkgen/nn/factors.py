@@ -18,8 +18,21 @@ rule, used everywhere a shape is not given explicitly:
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
+
+from dkgen.ir.weights import kron_macs
 
 FactorShapes = tuple[tuple[int, int], tuple[int, int]]
+
+
+@dataclass(frozen=True)
+class FactorOption:
+    """One split of a matrix into Kronecker factors, with what it costs and can express."""
+
+    factors: FactorShapes
+    values: int  # m1*n1 + m2*n2, stored
+    macs: int  # of one matrix-vector product, the cheaper order
+    rank: int  # at most rank(A) * rank(B)
 
 
 def _divisor_pairs(n: int) -> list[tuple[int, int]]:
@@ -41,6 +54,25 @@ def _candidates(rows: int, cols: int) -> list[tuple[tuple, FactorShapes]]:
             key = (p1 + p2, abs(p1 - p2), round(_aspect(m1, n1) + _aspect(m2, n2), 9), m1, n1)
             out.append((key, ((m1, n1), (m2, n2))))
     out.sort(key=lambda kv: kv[0])
+    return out
+
+
+def factor_options(rows: int, cols: int, max_values: float | None = None) -> list[FactorOption]:
+    """Every split of a (rows, cols) matrix storing at most `max_values` values: most values
+    first, then fewest multiply-accumulates, then the higher rank bound.
+
+    Splits of equal size differ a lot in both: for 800x200 and 800 values, (20,20)⊗(40,10)
+    costs 12,000 MACs a product and may reach rank 200, (200,2)⊗(4,100) costs 2,400 and
+    reaches at most rank 8. `factor_shapes` prefers rank (square factors); where the dope
+    carries the model, a cheap split is as accurate and faster (docs/training.md).
+    """
+    out = []
+    for _, ((m1, n1), (m2, n2)) in _candidates(rows, cols):
+        values = m1 * n1 + m2 * n2
+        if max_values is None or values <= max_values:
+            out.append(FactorOption(((m1, n1), (m2, n2)), values, kron_macs((m1, n1), (m2, n2)),
+                                    min(m1, n1) * min(m2, n2)))
+    out.sort(key=lambda o: (-o.values, o.macs, -o.rank, o.factors))
     return out
 
 

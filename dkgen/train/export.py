@@ -4,6 +4,11 @@
 gate matrices kept compressed -> decoder -> softmax) and `model.npz` beside it, holding
 `x`: token-id sequences (batch, time) cut from the validation text, which `dkgen
 generate`/`verify` accept as calibration and test inputs.
+
+`lstm_only=True` writes the part the paper compresses and a microcontroller can hold: the
+LSTM layers alone, from the embedding vectors to the last layer's hidden state (the 10k-word
+embedding and decoder of a PTB model are 8 MB each in float32). Its `x` is then those
+windows looked up in the run's own embedding, (batch, time, embedding size) float32.
 """
 
 from __future__ import annotations
@@ -39,6 +44,14 @@ def lm_to_ir(model: LanguageModel, config: RunConfig, name: str = "lm",
     return to_ir(model, name, spec, softmax=softmax, metadata=meta)
 
 
+def lstm_layers_ir(model: LanguageModel, config: RunConfig, name: str = "lstm") -> Model:
+    """The language model's LSTM layers alone: embedding vector in, hidden state out."""
+    meta = {"task": "the LSTM layers of a word-level language model: embedding in, hidden state out",
+            "method": config.method, "ratio": str(config.ratio), "size": config.size}
+    spec = InputSpec("vector", model.embed.embedding_dim, name="embedding")
+    return to_ir(model.rnn, name, spec, metadata=meta)
+
+
 def calibration_tokens(ids: np.ndarray, batch: int, steps: int) -> np.ndarray:
     """(batch, steps) int64: `batch` windows spread evenly over a token stream."""
     if batch < 1 or steps < 1:
@@ -51,11 +64,12 @@ def calibration_tokens(ids: np.ndarray, batch: int, steps: int) -> np.ndarray:
 
 def export_run(run_dir: str | Path, out: str | Path, *, force: bool = False,
                which: str = "best", batch: int = 8, steps: int = 35, name: str | None = None,
-               softmax: bool = True) -> ExportResult:
+               softmax: bool = True, lstm_only: bool = False) -> ExportResult:
     """Write RUN_DIR's model to `out` (ONNX) and its calibration inputs to out.with_suffix('.npz').
 
     which: "best" (best validation checkpoint; the last one if there is none) or "last".
     Nothing is written if either file exists and `force` is not set.
+    lstm_only: the LSTM layers alone (module docstring); `softmax` does not apply.
     """
     out = Path(out)
     data_path = out.with_suffix(".npz")
@@ -63,8 +77,12 @@ def export_run(run_dir: str | Path, out: str | Path, *, force: bool = False,
         if p.exists() and not force:
             raise DkgenError("exists; refusing to overwrite", path=p, fix="pass --force to replace it")
     model, config, corpus = load_run_model(run_dir, which)
-    ir = lm_to_ir(model, config, name or "lm", softmax)
     x = calibration_tokens(corpus.valid, batch, steps)
+    if lstm_only:
+        ir = lstm_layers_ir(model, config, name or "lstm")
+        x = model.embed.weight.detach().cpu().numpy()[x].astype(np.float32)
+    else:
+        ir = lm_to_ir(model, config, name or "lm", softmax)
     save_onnx(ir, out, force=force)
     save_npz(data_path, x=x)
     return ExportResult(out, data_path, ir, lstm_size(model.rnn))

@@ -114,8 +114,20 @@ class RunPool:
     def close(self) -> None:
         """End every run still going (on an error or Ctrl-C in the caller: the runs are in
         process groups of their own, so the terminal's SIGINT does not reach them)."""
-        for run in self._runs.values():
-            self._end(run, dump_stack=False)
+        procs = [run.proc for run in self._runs.values() if run.proc is not None]
+        # All at once, with one shared grace period: ending them one by one would make
+        # Ctrl-C wait a full grace period for each wedged run that ignores SIGTERM.
+        for proc in procs:
+            _signal_group(proc, signal.SIGTERM)
+        deadline = time.monotonic() + self.grace_seconds
+        for proc in procs:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.wait(max(0.0, deadline - time.monotonic()))
+        # as in _end: even a group whose leader has gone may still hold its workers
+        for proc in procs:
+            _signal_group(proc, signal.SIGKILL)
+        for proc in procs:
+            proc.wait()
         self._runs.clear()
 
     def poll(self) -> list[Finished]:

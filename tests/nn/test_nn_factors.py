@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 
+import numpy as np
 import pytest
 
 from dkgen.nn.factors import check_factors, dkp_plan, factor_shapes, kron_param_count
@@ -45,3 +46,47 @@ def test_unreachable_ratio_and_bad_shapes_are_errors() -> None:
         check_factors(8, 8, (2, 4))  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="store"):
         dkp_plan(16, 16, 16, factors=((4, 4), (4, 4)))
+
+
+def test_factor_options_cost_and_rank_against_the_dense_product() -> None:
+    from dkgen.ir.weights import KronWeight
+    from dkgen.nn.factors import factor_options
+
+    opts = factor_options(800, 200, 800)
+    assert {o.values for o in opts} == {800} and len(opts) == 12
+    assert [o.macs for o in opts] == sorted(o.macs for o in opts)
+    by_shape = {o.factors: o for o in opts}
+    assert by_shape[((20, 20), (40, 10))].macs == 12000 and by_shape[((200, 2), (4, 100))].macs == 2400
+    # Every split of a small matrix: the rank bound is reached by random factors, the MAC
+    # count is the IR's (what code generation plans), and nothing over the cap is listed.
+    rng = np.random.default_rng(0)
+    everything = factor_options(12, 8)
+    assert len(everything) == 6 * 4 and [o.values for o in everything] == sorted(
+        (o.values for o in everything), reverse=True)
+    for o in everything:
+        (m1, n1), (m2, n2) = o.factors
+        w = KronWeight(rng.normal(size=(m1, n1)), rng.normal(size=(m2, n2)))
+        assert np.linalg.matrix_rank(w.to_dense()) == o.rank
+        assert w.macs == o.macs
+    assert all(o.values <= 20 for o in factor_options(12, 8, 20))
+
+
+def test_cli_lists_factor_splits(tmp_path) -> None:
+    import json
+
+    from click.testing import CliRunner
+
+    from dkgen.cli import cli
+
+    res = CliRunner().invoke(cli, ["train", "factors", "800x200", "--ratio", "25", "--max-values", "800",
+                                   "--json"])
+    assert res.exit_code == 0, res.output
+    docs = json.loads(res.output)
+    assert docs[0] == {"factors": "2x200,400x1", "values": 800, "macs": 1200, "rank_bound": 2,
+                       "dope": 5600, "dope_density": 0.035}
+    res = CliRunner().invoke(cli, ["train", "factors", "800x200", "--ratio", "25", "--limit", "3"])
+    assert res.exit_code == 0 and "25x200,32x1" in res.output and "more (--limit)" in res.output
+    for args, says in ((["8x"], "SHAPE"), (["800x200", "--ratio", "1000"], "--ratio"),
+                       (["800x200", "--ratio", "-1"], "--ratio")):
+        res = CliRunner().invoke(cli, ["train", "factors", *args])
+        assert res.exit_code == 2 and says in res.output and "Traceback" not in res.output

@@ -139,6 +139,27 @@ def test_cli_train_and_export(method: str, data: Path, dense_run: Path, tmp_path
     res = CliRunner().invoke(main, ["export", str(run), "-o", str(out)])
     assert res.exit_code == 2 and "refusing to overwrite" in res.output
 
+    # The LSTM layers alone: the same windows through the run's embedding in, the last
+    # layer's hidden state out, equal to the PyTorch LSTM's.
+    part = tmp_path / "lstm.onnx"
+    res = CliRunner().invoke(main, ["export", str(run), "-o", str(part), "--batch", "3",
+                                    "--steps", "7", "--lstm-only"])
+    assert res.exit_code == 0, res.output
+    xe = np.load(part.with_suffix(".npz"))["x"]
+    emb = model.embed.weight.detach().numpy()
+    assert xe.dtype == np.float32 and xe.shape == (3, 7, emb.shape[1])
+    np.testing.assert_array_equal(xe, emb[x])
+    ir = load_onnx(part)
+    assert [type(layer).__name__ for layer in ir.layers] == ["LSTM", "LSTM"]
+    assert ir.input.kind == "vector" and ir.input.size == emb.shape[1]
+    with torch.no_grad():
+        hidden, _ = model.rnn(torch.from_numpy(xe).transpose(0, 1))
+    np.testing.assert_allclose(ReferenceExecutor(ir).run(xe)[0], hidden.transpose(0, 1).numpy(),
+                               rtol=0, atol=2e-5)
+    res = CliRunner().invoke(main, ["export", str(run), "-o", str(tmp_path / "x.onnx"),
+                                    "--lstm-only", "--logits"])
+    assert res.exit_code == 2 and "--logits" in res.output and not (tmp_path / "x.onnx").exists()
+
 
 def test_cli_reports_bad_input(tmp_path: Path) -> None:
     from dkgen.cli_train import main

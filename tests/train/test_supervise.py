@@ -109,6 +109,21 @@ def _launcher(tmp_path: Path, name: str) -> tuple[list[str], Path]:
     return [sys.executable, "-c", script], run_dir
 
 
+def _wait_for_workers(tmp_path: Path, names: tuple[str, ...]) -> dict[str, int]:
+    """The worker pid of each launcher, once it has written it (by then it ignores
+    SIGTERM, so SIGTERM cannot end it early)."""
+    workers: dict[str, int] = {}
+    t0 = time.time()
+    while len(workers) < len(names):
+        for name in names:
+            f = tmp_path / name / "worker.pid"
+            if f.is_file() and f.read_text():
+                workers[name] = int(f.read_text())
+        assert time.time() - t0 < 60, "the launchers did not start their workers"
+        time.sleep(0.1)
+    return workers
+
+
 def test_ending_a_launcher_ends_its_workers(tmp_path: Path) -> None:
     """A stalled launcher that ignores SIGTERM is killed with the workers it started (they
     would keep a slot's cores busy, unseen), and so is every run still going at close()."""
@@ -116,15 +131,8 @@ def test_ending_a_launcher_ends_its_workers(tmp_path: Path) -> None:
     for name in ("stalls", "open"):
         cmd, run_dir = _launcher(tmp_path, name)
         pool.start(name, cmd, run_dir, signals_reach_runner=False)
-    workers = {}
     t0 = time.time()
-    while len(workers) < 2:
-        for name in ("stalls", "open"):
-            f = tmp_path / name / "worker.pid"
-            if f.is_file() and f.read_text():
-                workers[name] = int(f.read_text())
-        assert time.time() - t0 < 60, "the launchers did not start their workers"
-        time.sleep(0.1)
+    workers = _wait_for_workers(tmp_path, ("stalls", "open"))
     launchers = {name: pool.pid(name) for name in workers}
     try:
         _check_ends(pool, tmp_path, workers, launchers, t0)
@@ -149,3 +157,30 @@ def _check_ends(pool: RunPool, tmp_path: Path, workers: dict, launchers: dict, t
     assert _alive(workers["open"])
     pool.close()
     assert len(pool) == 0 and not _alive(launchers["open"]) and not _alive(workers["open"])
+
+
+def test_close_ends_wedged_launchers_within_one_grace_period(tmp_path: Path) -> None:
+    """Ctrl-C with several wedged launchers waits one grace period, not one per run."""
+    grace = 2.0
+    pool = RunPool(grace_seconds=grace, log=lambda s: None)
+    names = ("first", "second")
+    for name in names:
+        cmd, run_dir = _launcher(tmp_path, name)
+        pool.start(name, cmd, run_dir, signals_reach_runner=False)
+    workers: dict[str, int] = {}
+    try:
+        workers = _wait_for_workers(tmp_path, names)
+        launchers = {name: pool.pid(name) for name in names}
+        t0 = time.monotonic()
+        pool.close()
+        elapsed = time.monotonic() - t0
+        # at least the grace period (both ignore SIGTERM), well under two of them
+        assert grace - 0.1 <= elapsed < 1.75 * grace, f"close() took {elapsed:.2f} s"
+        assert len(pool) == 0
+        for pid in (*launchers.values(), *workers.values()):
+            assert not _alive(pid), f"process {pid} is still there"
+    finally:  # nothing left behind when the check fails
+        pool.close()
+        for pid in workers.values():
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
