@@ -312,6 +312,75 @@ def verify_cmd(model: Path, target_spec: str | None, inputs: Path | None, sequen
     sys.exit(0 if report.passed else 1)
 
 
+@cli.command("bench")
+@click.argument("model", type=click.Path(path_type=Path))
+@click.option("--target", "target_spec", default=None,
+              help="Comma-separated targets, or 'all' (default: cortex-m4).")
+@click.option("--inputs", type=click.Path(path_type=Path), default=None,
+              help=".npz with array x: (batch, time, features) or (batch, time) token ids.")
+@click.option("--sequences", default=4, show_default=True, help="Random sequences when no --inputs.")
+@click.option("--steps", default=8, show_default=True, help="Timesteps per random sequence.")
+@click.option("--seed", default=0, show_default=True)
+@click.option("--jobs", default=2, show_default=True, help="Targets built and run at once.")
+@click.option("--timeout", "timeout_s", default=300.0, show_default=True, help="Seconds per target run.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON document on stdout.")
+@_dtype_options
+@_optimize_option
+def bench_cmd(model: Path, target_spec: str | None, inputs: Path | None, sequences: int, steps: int,
+              seed: int, jobs: int, timeout_s: float, as_json: bool, dtype: str,
+              calib_path: Path | None, optimize: str | None) -> None:
+    """Instructions per step, flash and RAM of MODEL's C against its dense form and a pruned
+    form of equal size, on each target (under QEMU: exact instruction counts).
+
+    Every form is also verified against the reference; a count is shown only where it
+    passed, and the exit status is 1 if any form failed."""
+    from dkgen.harness.compare import compare_model
+    from dkgen.harness.targets import resolve_targets
+    from dkgen.harness.verify import load_inputs
+    from dkgen.onnx_io.importer import load_onnx
+
+    goal = _optimize(dtype, optimize)
+    ir = load_onnx(model)
+    targets = resolve_targets(target_spec)
+    x = load_inputs(inputs, ir) if inputs is not None else None
+    calib = _calibration(ir, dtype, calib_path, required=False)
+    with _err.status(f"building and running each form on {len(targets)} target(s)"):
+        result = compare_model(ir, targets, inputs=x, sequences=sequences, steps=steps, seed=seed,
+                               dtype=dtype, calib=calib, optimize=goal, jobs=jobs, timeout_s=timeout_s)
+    if as_json:
+        _print_json(result.to_json())
+    else:
+        _console().print(_bench_table(result, model, dtype))
+        for form, report in result.reports.items():
+            for t in report.targets:
+                if not t.passed:
+                    click.echo(f"{t.target} {form}: {t.reason.splitlines()[0] if t.reason else 'failed'}")
+    sys.exit(0 if result.passed else 1)
+
+
+def _bench_table(result, model: Path, dtype: str) -> Table:
+    table = Table(title=f"dkgen bench {model} ({dtype})")
+    for col in ("target", "form", "MACs/step", "instr/step", "instr/MAC", "vs model", "flash (B)",
+                "RAM (B)", "fits"):
+        table.add_column(col, justify="left" if col in ("target", "form") else "right")
+    base = {t.target: t for t in result.reports["model"].targets}
+    names = [t.target for t in result.reports["model"].targets]
+    for name in names:
+        for form, report in result.reports.items():
+            t = next(x for x in report.targets if x.target == name)
+            macs = int(report.library["macs_per_step"])
+            instr = t.instructions_per_step if t.passed else None
+            ref = base[name].instructions_per_step if base[name].passed else None
+            table.add_row(
+                name, form, f"{macs:,}", "-" if instr is None else f"{instr:,.0f}",
+                "-" if instr is None else f"{instr / macs:.2f}",
+                "-" if instr is None or not ref else f"{instr / ref:.2f}x",
+                "-" if t.flash_bytes is None else f"{t.flash_bytes:,}",
+                "-" if t.ram_bytes is None else f"{t.ram_bytes:,}",
+                {True: "yes", False: "no", None: "-"}[t.fits_budget] if t.passed else "FAIL")
+    return table
+
+
 @cli.command("example")
 @click.argument("which", type=click.Choice(["digits-lstm"]))
 @click.option("-o", "--out", "out_path", required=True, type=click.Path(path_type=Path))

@@ -35,7 +35,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -43,10 +43,11 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from dkgen.harness.compare import dense_equivalent, pruned_equivalent  # noqa: E402
 from dkgen.harness.targets import resolve_targets  # noqa: E402
 from dkgen.harness.verify import make_inputs, verify_model  # noqa: E402
-from dkgen.ir.graph import GRU, LSTM, Embedding, InputSpec, Linear, Model, Softmax  # noqa: E402
-from dkgen.ir.weights import DenseWeight, KronWeight, SparseDope, SparseWeight, Weight  # noqa: E402
+from dkgen.ir.graph import GRU, LSTM, InputSpec, Linear, Model, Softmax  # noqa: E402
+from dkgen.ir.weights import DenseWeight, KronWeight, SparseDope  # noqa: E402
 from dkgen.quant.codegen import OPTIMIZE  # noqa: E402
 
 TARGETS = "cortex-m0,cortex-m4,cortex-m7,cortex-m55"
@@ -172,42 +173,6 @@ def ptb25(sequences: int) -> Bench:
              "pruned model of the same budget (4% of the entries); inputs: validation text "
              "through each model's own embedding")
     return Bench("ptb25", about, dkp, x[:sequences, :8], x, Variant(pruned, xp[:sequences, :8], xp))
-
-
-def densify(w: Weight) -> Weight:
-    return w if isinstance(w, DenseWeight) else DenseWeight(w.to_dense())
-
-
-def prune(w: Weight) -> Weight:
-    """A CSR matrix storing as many values as `w` does: the largest entries of its dense form."""
-    if isinstance(w, DenseWeight):
-        return w
-    dense = w.to_dense()
-    keep = np.sort(np.argsort(np.abs(dense).ravel(), kind="stable")[-w.param_count:])
-    return SparseWeight(SparseDope(dense.shape[0], dense.shape[1], keep, dense.ravel()[keep]))
-
-
-def _each_weight(model: Model, fn, suffix: str) -> Model:
-    layers = []
-    for layer in model.layers:
-        if isinstance(layer, (LSTM, GRU)):
-            layer = replace(layer, w_ih=fn(layer.w_ih), w_hh=fn(layer.w_hh))
-        elif isinstance(layer, Linear):
-            layer = replace(layer, weight=fn(layer.weight))
-        elif isinstance(layer, Embedding):
-            layer = replace(layer, table=fn(layer.table))
-        layers.append(layer)
-    return Model(f"{model.name}_{suffix}", model.input, layers, dict(model.metadata))
-
-
-def dense_equivalent(model: Model) -> Model:
-    """The same layers with every weight stored dense: what the DKP model replaces."""
-    return _each_weight(model, densify, "dense")
-
-
-def pruned_equivalent(model: Model) -> Model:
-    """The same layers with every structured weight pruned to its stored values (equal size)."""
-    return _each_weight(model, prune, "pruned")
 
 
 @dataclass
@@ -338,7 +303,8 @@ def markdown(rows: list[Row], benches: list[Bench], command: str, seconds: float
         "against its dense equivalent (every DKP weight replaced by the dense matrix it stands "
         "for, same layers) and a pruned one of equal size (every DKP weight replaced by a CSR "
         "matrix storing as many values: its largest entries, or for ptb25 the trained "
-        "magnitude-pruned model), measured in the same run by `scripts/bench.py`.",
+        "magnitude-pruned model), measured in the same run by `scripts/bench.py`. The same "
+        "comparison for any model: `dkgen bench MODEL.onnx --target ...` (README).",
         "",
         f"- command: `{command}`",
         f"- run: {datetime.date.today().isoformat()}, {seconds / 60:.1f} minutes, "

@@ -1,4 +1,5 @@
-"""scripts/bench.py: the equivalents it measures DKP against, and one run of it on the host."""
+"""scripts/bench.py: the trained pruned model it measures the PTB DKP against, and one run of it
+on the host (the equivalents themselves: tests/harness/test_compare.py)."""
 
 from __future__ import annotations
 
@@ -6,11 +7,7 @@ import importlib.util
 import sys
 from pathlib import Path
 
-import numpy as np
 import pytest
-
-from dkgen.ir.graph import GRU, Linear
-from dkgen.ir.weights import DenseWeight, KronWeight, SparseWeight
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -23,24 +20,6 @@ def bench():
     spec.loader.exec_module(module)
     yield module
     del sys.modules[spec.name]
-
-
-def test_pruned_equivalent_stores_as_many_values_as_dkp(bench) -> None:
-    model = bench.gru96(1, 2).model
-    pruned = bench.pruned_equivalent(model)
-    weights = [(layer.w_ih, p.w_ih) for layer, p in zip(model.layers, pruned.layers, strict=True) if isinstance(layer, GRU)]
-    weights += [(layer.weight, p.weight) for layer, p in zip(model.layers, pruned.layers, strict=True)
-                if isinstance(layer, Linear)]
-    assert weights
-    for w, p in weights:
-        assert isinstance(w, KronWeight) and isinstance(p, SparseWeight)
-        assert p.param_count == w.param_count and p.shape == w.shape
-        # It keeps the largest entries of the matrix the DKP weight stands for.
-        dense, kept = w.to_dense(), p.to_dense()
-        smallest_kept = np.abs(dense[kept != 0]).min()
-        assert np.all(np.abs(dense[kept == 0]) <= smallest_kept)
-        np.testing.assert_array_equal(kept[kept != 0], dense[kept != 0])
-    assert isinstance(bench.pruned_equivalent(bench.lstm256(1, 2).model).layers[1].weight, DenseWeight)
 
 
 def test_ptb25_pruned_is_the_trained_model_of_equal_size(bench) -> None:

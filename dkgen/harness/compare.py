@@ -1,0 +1,122 @@
+"""A model against the forms it replaces, as C on the same targets (`dkgen bench`).
+
+A compressed model earns its place on a microcontroller only if it beats what the firmware
+engineer would otherwise ship. For any model this builds two equivalents with the same
+layers and measures all three in one run (each also a parity test):
+
+- dense: every structured weight stored as the dense matrix it stands for;
+- pruned at equal size: every structured weight replaced by a CSR matrix storing as many
+  values as it does, the largest entries of its dense form (magnitude pruning without
+  retraining: the same cost as a trained pruned model of that size, not its accuracy).
+
+A form identical to the model (a dense model's dense form, a pruned model's pruned one)
+is not measured twice.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+
+from dkgen.harness.targets import Target
+from dkgen.harness.verify import VerifyReport, make_inputs, verify_model
+from dkgen.ir.graph import GRU, LSTM, Embedding, Linear, Model
+from dkgen.ir.weights import DenseWeight, SparseDope, SparseWeight, Weight
+
+FORMS = ("model", "pruned", "dense")
+
+
+def densify(w: Weight) -> Weight:
+    """The dense matrix `w` stands for."""
+    return w if isinstance(w, DenseWeight) else DenseWeight(w.to_dense())
+
+
+def prune(w: Weight) -> Weight:
+    """A CSR matrix storing as many values as `w` does: the largest entries of its dense form
+    (ties to the later entry, so the choice is deterministic)."""
+    if isinstance(w, DenseWeight | SparseWeight):
+        return w
+    dense = w.to_dense()
+    keep = np.sort(np.argsort(np.abs(dense).ravel(), kind="stable")[-w.param_count:])
+    return SparseWeight(SparseDope(dense.shape[0], dense.shape[1], keep, dense.ravel()[keep]))
+
+
+def map_weights(model: Model, fn: Callable[[Weight], Weight], suffix: str) -> Model:
+    """The same layers with every weight passed through `fn`; the name gets `_suffix`."""
+    layers = []
+    for layer in model.layers:
+        if isinstance(layer, LSTM | GRU):
+            layer = replace(layer, w_ih=fn(layer.w_ih), w_hh=fn(layer.w_hh))
+        elif isinstance(layer, Linear):
+            layer = replace(layer, weight=fn(layer.weight))
+        elif isinstance(layer, Embedding):
+            layer = replace(layer, table=fn(layer.table))
+        layers.append(layer)
+    return Model(f"{model.name}_{suffix}", model.input, layers, dict(model.metadata))
+
+
+def _weights(model: Model) -> list[Weight]:
+    out: list[Weight] = []
+    for layer in model.layers:
+        if isinstance(layer, LSTM | GRU):
+            out += [layer.w_ih, layer.w_hh]
+        elif isinstance(layer, Linear):
+            out.append(layer.weight)
+        elif isinstance(layer, Embedding):
+            out.append(layer.table)
+    return out
+
+
+def dense_equivalent(model: Model) -> Model:
+    """The same layers with every weight stored dense: what the compressed model replaces."""
+    return map_weights(model, densify, "dense")
+
+
+def pruned_equivalent(model: Model) -> Model:
+    """The same layers with every structured weight pruned to its stored values (equal size)."""
+    return map_weights(model, prune, "pruned")
+
+
+def equivalents(model: Model) -> dict[str, Model]:
+    """{form: model} in FORMS order, without forms that change no weight of the model."""
+    forms = {"model": model, "pruned": pruned_equivalent(model), "dense": dense_equivalent(model)}
+    mine = _weights(model)
+    return {name: m for name, m in forms.items()
+            if name == "model" or any(a is not b for a, b in zip(_weights(m), mine, strict=True))}
+
+
+@dataclass
+class Comparison:
+    """Each form's verification report, on the same targets and inputs."""
+
+    reports: dict[str, VerifyReport]
+
+    @property
+    def passed(self) -> bool:
+        return all(r.passed for r in self.reports.values())
+
+    def to_json(self) -> dict:
+        return {"passed": self.passed, "forms": {k: r.to_json() for k, r in self.reports.items()}}
+
+
+def compare_model(model: Model, targets: list[Target], *, inputs: np.ndarray | None = None,
+                  sequences: int = 4, steps: int = 8, seed: int = 0, dtype: str = "float32",
+                  calib: np.ndarray | None = None, optimize: str = "ram", jobs: int = 2,
+                  timeout_s: float = 300.0, workdir: Path | None = None,
+                  forms: dict[str, Model] | None = None) -> Comparison:
+    """Generate, build and run `model` and its equivalents (or the given `forms`) on every
+    target with the same inputs and (int8) the same calibration inputs. Budgets are not
+    enforced: a form that does not fit the part is measured all the same and the report says
+    so (`fits_budget`)."""
+    forms = forms or equivalents(model)
+    x = inputs if inputs is not None else make_inputs(model, sequences, steps, seed)
+    reports = {}
+    for name, m in forms.items():
+        reports[name] = verify_model(m, targets, inputs=x, dtype=dtype, calib=calib,
+                                     optimize=optimize, jobs=jobs, timeout_s=timeout_s,
+                                     budget_check=False,
+                                     workdir=None if workdir is None else workdir / name)
+    return Comparison(reports)
