@@ -222,6 +222,21 @@ def _verify_table(report) -> Table:
     return table
 
 
+def _profile_table(report) -> Table:
+    table = Table(title="instructions per step, layer by layer")
+    for col in ("target", "layer", "op", "instr/step", "share"):
+        table.add_column(col, justify="left" if col in ("target", "layer", "op") else "right")
+    for t in report.targets:
+        if not t.layers:
+            table.add_row(t.target, "-", "", "-", "")
+            continue
+        total = sum(x["instructions"] for x in t.layers) or 1.0
+        for x in t.layers:
+            table.add_row(t.target, x["name"], x["op"], f"{x['instructions']:,.0f}",
+                          f"{100 * x['instructions'] / total:.1f}%")
+    return table
+
+
 @cli.command("verify")
 @click.argument("model", type=click.Path(path_type=Path))
 @click.option("--target", "target_spec", default=None,
@@ -238,6 +253,9 @@ def _verify_table(report) -> Table:
               help="Also write the result as JUnit XML for CI systems.")
 @click.option("--debug", is_flag=True,
               help="Dump every layer's output at every step and name the first one out of tolerance.")
+@click.option("--profile", is_flag=True,
+              help="Also count each layer's instructions per step (a second build with a timer "
+                   "mark after every layer; QEMU targets).")
 @click.option("--keep", "keep_dir", type=click.Path(path_type=Path), default=None,
               help="Keep the library, runners, builds and debug dumps in this folder.")
 @click.option("--no-budget-check", is_flag=True, help="Run even on targets whose part the model does not fit.")
@@ -251,7 +269,7 @@ def _verify_table(report) -> Table:
 @_optimize_option
 def verify_cmd(model: Path, target_spec: str | None, inputs: Path | None, sequences: int, steps: int,
                seed: int, jobs: int, timeout_s: float, as_json: bool, junit_path: Path | None,
-               debug: bool, keep_dir: Path | None, no_budget_check: bool, atol: float | None,
+               debug: bool, profile: bool, keep_dir: Path | None, no_budget_check: bool, atol: float | None,
                rtol: float | None, dtype: str, calib_path: Path | None, optimize: str | None) -> None:
     """Generate MODEL's library, run it on each target and compare with the reference executor.
 
@@ -296,7 +314,7 @@ def verify_cmd(model: Path, target_spec: str | None, inputs: Path | None, sequen
                               jobs=jobs, source=str(model), source_sha256=file_sha256(model),
                               timeout_s=timeout_s, workdir=keep_dir, debug=debug,
                               budget_check=not no_budget_check, dtype=dtype, calib=calib,
-                              optimize=goal,
+                              optimize=goal, profile=profile,
                               atol=FLOAT_ATOL if atol is None else atol,
                               rtol=FLOAT_RTOL if rtol is None else rtol,
                               progress=lambda r: progress.advance(task))
@@ -306,6 +324,8 @@ def verify_cmd(model: Path, target_spec: str | None, inputs: Path | None, sequen
         _print_json(report.to_json())
     else:
         _console().print(_verify_table(report))
+        if profile:
+            _console().print(_profile_table(report))
         for t in report.targets:
             if debug and t.first_layer_mismatch:
                 click.echo(f"{t.target}: first layer out of tolerance: {t.first_layer_mismatch}")

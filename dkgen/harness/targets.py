@@ -115,7 +115,7 @@ class Target:
         prefix = cc[: -len("gcc")] if cc.endswith("gcc") else ""
         return f"{prefix}{name}"
 
-    def ticks_to_instructions(self, ticks: int) -> float | None:
+    def ticks_to_instructions(self, ticks: float) -> float | None:
         """Board timer ticks -> guest instructions (None where there is no timer).
 
         QEMU runs with ``-icount shift=0``: one instruction takes exactly 1 ns of virtual

@@ -38,6 +38,8 @@ _RESULT = re.compile(
     r"ticks=([0-9a-f]{16}) fails=(\d+) first=(-?\d+),(-?\d+),(-?\d+)\s*$", re.M)
 _ARGMAX = re.compile(r"^DKGEN_ARGMAX (\d+) (\d+)\s*$", re.M)
 _TRACE = re.compile(r"^DKGEN_TRACE (\d+)((?: [0-9a-f]{8})*)\s*$", re.M)
+_PROFILE = re.compile(r"^DKGEN_PROFILE (\d+) ([0-9a-f]{16})\s*$", re.M)
+_PROFILE_COST = re.compile(r"^DKGEN_PROFILE_COST ([0-9a-f]{8}) (\d+)\s*$", re.M)
 
 
 def _bits_to_float(hex_bits: str) -> float:
@@ -122,6 +124,9 @@ class TargetReport:
     wall_s: float = 0.0
     stack_external: list[str] = field(default_factory=list)
     first_layer_mismatch: dict | None = None  # --debug: first layer, step, element out of tolerance
+    # --profile: instructions per step of each layer ({"layer", "name", "op", "instructions"}),
+    # then of what follows the last layer ("layer": None)
+    layers: list[dict] | None = None
 
     def to_json(self) -> dict:
         d = asdict(self)
@@ -164,6 +169,7 @@ def write_runner(lib: GeneratedLibrary, golden: GoldenSet, out_dir: Path, *, ato
         "rtol": rtol,
         "print_argmax": print_argmax,
         "debug": debug,
+        "layers": len(lib.plan.layers),
         "inputs": CArray("golden_inputs", in_type, golden.inputs),
         "outputs": CArray("golden_outputs", "float", golden.outputs),
     }
@@ -232,12 +238,50 @@ def golden_limit(target: Target) -> int:
     return max(16 * 1024, min(1 << 20, target.flash_bytes // 4))
 
 
+def profile_layers(target: Target, lib: GeneratedLibrary, golden: GoldenSet, work: Path, *,
+                   atol: float, rtol: float, timeout_s: float,
+                   defines: dict[str, str]) -> list[dict] | str:
+    """Instructions per step of each layer: the runner built again with the library's
+    profiling hook (a timer mark after every layer), on the first part of the golden set that
+    fits the part. Each mark's own cost, averaged by the runner over 256 marks, is taken out
+    of every interval, so the layers add up to the step's exact count within about 1% (the
+    timer ticks at the core clock, 40 instructions a tick on the 25 MHz boards, and a call in
+    the step may change register allocation around it; the counts are averages over the
+    steps). A string says why not."""
+    part = golden_chunks(golden, golden_limit(target))[0][1]
+    try:
+        runner = write_runner(lib, part, work / "runner", atol=atol, rtol=rtol)
+        build = toolchain.build(target, [*lib.c_sources, runner], work / "build",
+                                include_dirs=[*lib.include_dirs, runner.parent],
+                                defines={**defines, "DKGEN_PROFILE_HOOK": "dkgen_profile_hook"},
+                                name=f"{lib.name}_profile")
+    except ToolchainError as exc:
+        return f"profile build failed: {exc}"
+    result = toolchain.run(target, build.elf, timeout_s=timeout_s)
+    slots = {int(i): int(v, 16) for i, v in _PROFILE.findall(result.stdout)}
+    cost = _PROFILE_COST.search(result.stdout)
+    steps = part.sequences * part.steps
+    if result.timed_out or cost is None or len(slots) != len(lib.plan.layers) + 1 or not steps:
+        return f"profile run gave no counts ({result.fault or f'exit status {result.returncode}'})"
+    mark = int(cost.group(1), 16) / int(cost.group(2))  # ticks, averaged over many marks
+    out = []
+    for i in range(len(lib.plan.layers) + 1):
+        instr = target.ticks_to_instructions(max(0.0, slots[i] - mark * steps))
+        lp = lib.plan.layers[i] if i < len(lib.plan.layers) else None
+        out.append({"layer": None if lp is None else i,
+                    "name": "(after the last layer)" if lp is None else lp.layer.name,
+                    "op": "" if lp is None else lp.op,
+                    "instructions": None if instr is None else instr / steps})
+    return out
+
+
 def run_target(target: Target, lib: GeneratedLibrary, golden: GoldenSet, work: Path, *,
                atol: float, rtol: float = 0.0, timeout_s: float = 60.0, print_argmax: bool = False,
                defines: dict[str, str] | None = None, budget_check: bool = True,
-               debug: bool = False) -> TargetReport:
+               debug: bool = False, profile: bool = False) -> TargetReport:
     """Measure the library on one target, check its budget, then build and run the runner
-    (in several parts when the golden vectors would not fit the part's flash) and report."""
+    (in several parts when the golden vectors would not fit the part's flash) and report;
+    with `profile`, also each layer's instructions (`profile_layers`) where they pass."""
     report = TargetReport(target.name, False)
     defines = dict(defines or {})
     if debug:
@@ -321,6 +365,13 @@ def run_target(target: Target, lib: GeneratedLibrary, golden: GoldenSet, work: P
     report.passed = report.mismatches == 0 and report.steps == golden.sequences * golden.steps
     if not report.passed and not report.reason:
         report.reason = f"ran {report.steps} of {golden.sequences * golden.steps} steps"
+    if profile and report.passed and target.has_timer:
+        layers = profile_layers(target, lib, golden, work / "profile", atol=atol, rtol=rtol,
+                                timeout_s=timeout_s, defines=defines)
+        if isinstance(layers, str):
+            report.passed, report.reason = False, layers
+        else:
+            report.layers = layers
     return report
 
 
@@ -332,7 +383,8 @@ def verify_model(model: Model, targets: list[Target], *, inputs: np.ndarray | No
                  golden_hook=None, timeout_s: float = 60.0,
                  defines: dict[str, str] | None = None, progress=None, budget_check: bool = True,
                  debug: bool = False, dtype: str = "float32",
-                 calib: np.ndarray | None = None, optimize: str = "ram") -> VerifyReport:
+                 calib: np.ndarray | None = None, optimize: str = "ram",
+                 profile: bool = False) -> VerifyReport:
     """Generate, build and run `model` on each target; compare with the reference.
 
     float32: the float64 reference executor is the oracle: each output within
@@ -377,7 +429,7 @@ def verify_model(model: Model, targets: list[Target], *, inputs: np.ndarray | No
         def one(target: Target) -> TargetReport:
             r = run_target(target, lib, golden, workdir / target.name, atol=atol, rtol=rtol,
                            print_argmax=print_argmax, timeout_s=timeout_s, defines=defines,
-                           budget_check=budget_check, debug=debug)
+                           budget_check=budget_check, debug=debug, profile=profile)
             if progress is not None:
                 progress(r)
             return r

@@ -104,3 +104,34 @@ def test_junit_output(tmp_path):
     assert [c.get("name") for c in suite.iter("testcase")] == ["host", "cortex-m3"]
     said = {p.get("name"): p.get("value") for p in suite.find("properties")}
     assert said == {"dtype": "float32", "atol": "1e-05", "rtol": "1e-05"}
+
+
+@pytest.mark.parametrize("dtype", ["float32", "int8"])
+def test_profile_counts_each_layer(tmp_path, dtype):
+    model = mixed_model(5)
+    report = verify_model(model, resolve_targets("host,cortex-m4"), workdir=tmp_path, jobs=2,
+                          sequences=2, steps=3, dtype=dtype, profile=True)
+    assert report.passed, {t.target: t.reason for t in report.targets}
+    host, m4 = report.targets
+    assert host.layers is None  # no timer on the host
+    names = [x["name"] for x in m4.layers]
+    assert names == [layer.name for layer in model.layers] + ["(after the last layer)"]
+    counts = [x["instructions"] for x in m4.layers]
+    assert all(c > 0 for c in counts[:-1]) and counts[-1] >= 0
+    # The marks' own cost (about 20 instructions each) is taken out: the layers add up to
+    # the exact count of the unprofiled build within 1% (one timer tick is 40 instructions
+    # on this board; the counts are averages over the steps).
+    assert abs(sum(counts) - m4.instructions_per_step) <= 0.01 * m4.instructions_per_step
+    # The recurrent layers (4H x (in + H) matrices) cost more than the 5-way softmax.
+    by_op = {x["op"]: x["instructions"] for x in m4.layers}
+    assert by_op["lstm"] > by_op["softmax"] and by_op["gru"] > by_op["softmax"]
+    res = CliRunner().invoke(cli, ["verify", str(_saved(model, tmp_path)), "--target", "cortex-m4",
+                                   "--sequences", "1", "--steps", "2", "--profile"])
+    assert res.exit_code == 0, res.output
+    assert "layer by layer" in res.output and "(after the last layer)" in res.output
+
+
+def _saved(model, tmp_path):
+    path = tmp_path / "m.onnx"
+    save_onnx(model, path)
+    return path
