@@ -343,11 +343,12 @@ def verify_cmd(model: Path, target_spec: str | None, inputs: Path | None, sequen
 @click.option("--seed", default=0, show_default=True)
 @click.option("--jobs", default=2, show_default=True, help="Targets built and run at once.")
 @click.option("--timeout", "timeout_s", default=300.0, show_default=True, help="Seconds per target run.")
+@click.option("--profile", is_flag=True, help="Also each layer's instructions per step, per form.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON document on stdout.")
 @_dtype_options
 @_optimize_option
 def bench_cmd(model: Path, target_spec: str | None, inputs: Path | None, sequences: int, steps: int,
-              seed: int, jobs: int, timeout_s: float, as_json: bool, dtype: str,
+              seed: int, jobs: int, timeout_s: float, profile: bool, as_json: bool, dtype: str,
               calib_path: Path | None, optimize: str | None) -> None:
     """Instructions per step, flash and RAM of MODEL's C against its dense form and a pruned
     form of equal size, on each target (under QEMU: exact instruction counts).
@@ -366,11 +367,14 @@ def bench_cmd(model: Path, target_spec: str | None, inputs: Path | None, sequenc
     calib = _calibration(ir, dtype, calib_path, required=False)
     with _err.status(f"building and running each form on {len(targets)} target(s)"):
         result = compare_model(ir, targets, inputs=x, sequences=sequences, steps=steps, seed=seed,
-                               dtype=dtype, calib=calib, optimize=goal, jobs=jobs, timeout_s=timeout_s)
+                               dtype=dtype, calib=calib, optimize=goal, jobs=jobs, timeout_s=timeout_s,
+                               profile=profile)
     if as_json:
         _print_json(result.to_json())
     else:
         _console().print(_bench_table(result, model, dtype))
+        if profile:
+            _console().print(_bench_layer_table(result))
         for form, report in result.reports.items():
             for t in report.targets:
                 if not t.passed:
@@ -398,6 +402,22 @@ def _bench_table(result, model: Path, dtype: str) -> Table:
                 "-" if t.flash_bytes is None else f"{t.flash_bytes:,}",
                 "-" if t.ram_bytes is None else f"{t.ram_bytes:,}",
                 {True: "yes", False: "no", None: "-"}[t.fits_budget] if t.passed else "FAIL")
+    return table
+
+
+def _bench_layer_table(result) -> Table:
+    forms = list(result.reports)
+    table = Table(title="instructions per step, layer by layer")
+    for col in ("target", "layer", "op", *forms):
+        table.add_column(col, justify="left" if col in ("target", "layer", "op") else "right")
+    for i, t in enumerate(result.reports["model"].targets):
+        per_form = [report.targets[i].layers for report in result.reports.values()]
+        if not all(per_form):
+            table.add_row(t.target, "-", "", *("-" for _ in forms))
+            continue
+        for j, x in enumerate(per_form[0]):
+            table.add_row(t.target, x["name"], x["op"],
+                          *(f"{layers[j]['instructions']:,.0f}" for layers in per_form))
     return table
 
 

@@ -106,17 +106,17 @@ def compare_model(model: Model, targets: list[Target], *, inputs: np.ndarray | N
                   sequences: int = 4, steps: int = 8, seed: int = 0, dtype: str = "float32",
                   calib: np.ndarray | None = None, optimize: str = "ram", jobs: int = 2,
                   timeout_s: float = 300.0, workdir: Path | None = None,
-                  forms: dict[str, Model] | None = None) -> Comparison:
+                  forms: dict[str, Model] | None = None, profile: bool = False) -> Comparison:
     """Generate, build and run `model` and its equivalents (or the given `forms`) on every
     target with the same inputs and (int8) the same calibration inputs. Budgets are not
     enforced: a form that does not fit the part is measured all the same and the report says
-    so (`fits_budget`)."""
+    so (`fits_budget`). `profile`: each layer's instructions too (`verify_model`)."""
     forms = forms or equivalents(model)
     x = inputs if inputs is not None else make_inputs(model, sequences, steps, seed)
     reports = {}
     for name, m in forms.items():
         reports[name] = verify_model(m, targets, inputs=x, dtype=dtype, calib=calib,
                                      optimize=optimize, jobs=jobs, timeout_s=timeout_s,
-                                     budget_check=False,
+                                     budget_check=False, profile=profile,
                                      workdir=None if workdir is None else workdir / name)
     return Comparison(reports)

@@ -76,3 +76,20 @@ def test_cli_bench(tmp_path: Path) -> None:
     assert res.exit_code == 2 and "--optimize" in res.output
     res = CliRunner().invoke(cli, ["bench", str(tmp_path / "missing.onnx"), "--target", "host"])
     assert res.exit_code == 2 and "missing.onnx" in res.output
+
+
+def test_cli_bench_profile_per_layer_and_form(tmp_path: Path) -> None:
+    model = mixed_model(3)
+    path = tmp_path / "m.onnx"
+    save_onnx(model, path)
+    res = CliRunner().invoke(cli, ["bench", str(path), "--target", "cortex-m4", "--sequences", "1",
+                                   "--steps", "2", "--profile", "--json"])
+    assert res.exit_code == 0, res.output
+    forms = json.loads(res.output)["forms"]
+    for doc in forms.values():
+        layers = doc["targets"][0]["layers"]
+        assert [x["name"] for x in layers] == [layer.name for layer in model.layers] + ["(after the last layer)"]
+    dense = [x["instructions"] for x in forms["dense"]["targets"][0]["layers"]]
+    pruned = [x["instructions"] for x in forms["pruned"]["targets"][0]["layers"]]
+    # The softmax is the same code in every form; the first LSTM's matrices are not.
+    assert abs(dense[-2] - pruned[-2]) <= 40 and dense[0] != pruned[0]
