@@ -44,6 +44,28 @@ def _dtype_options(fn):
                         show_default=True, help="Arithmetic of the generated C.")(fn)
 
 
+def _run_options(timeout_s: float):
+    """The options of commands that build and run a model on targets (verify, bench)."""
+    options = [
+        click.option("--target", "target_spec", default=None,
+                     help="Comma-separated targets, or 'all' (default: cortex-m4)."),
+        click.option("--inputs", type=click.Path(path_type=Path), default=None,
+                     help=".npz with array x: (batch, time, features) or (batch, time) token ids."),
+        click.option("--sequences", default=4, show_default=True, help="Random sequences when no --inputs."),
+        click.option("--steps", default=8, show_default=True, help="Timesteps per random sequence."),
+        click.option("--seed", default=0, show_default=True),
+        click.option("--jobs", default=2, show_default=True, help="Targets built and run at once."),
+        click.option("--timeout", "timeout_s", default=timeout_s, show_default=True,
+                     help="Seconds per target run."),
+    ]
+
+    def decorate(fn):
+        for option in reversed(options):
+            fn = option(fn)
+        return fn
+    return decorate
+
+
 def _optimize(dtype: str, optimize: str | None) -> str:
     """The int8 optimisation goal (ram unless --optimize says otherwise)."""
     if optimize is not None and dtype != "int8":
@@ -239,15 +261,7 @@ def _profile_table(report) -> Table:
 
 @cli.command("verify")
 @click.argument("model", type=click.Path(path_type=Path))
-@click.option("--target", "target_spec", default=None,
-              help="Comma-separated targets, or 'all' (default: cortex-m4).")
-@click.option("--inputs", type=click.Path(path_type=Path), default=None,
-              help=".npz with array x: (batch, time, features) or (batch, time) token ids.")
-@click.option("--sequences", default=4, show_default=True, help="Random sequences when no --inputs.")
-@click.option("--steps", default=8, show_default=True, help="Timesteps per random sequence.")
-@click.option("--seed", default=0, show_default=True)
-@click.option("--jobs", default=2, show_default=True, help="Targets built and run at once.")
-@click.option("--timeout", "timeout_s", default=60.0, show_default=True, help="Seconds per target run.")
+@_run_options(timeout_s=60.0)
 @click.option("--json", "as_json", is_flag=True, help="One JSON document on stdout.")
 @click.option("--junit", "junit_path", type=click.Path(path_type=Path), default=None,
               help="Also write the result as JUnit XML for CI systems.")
@@ -334,15 +348,7 @@ def verify_cmd(model: Path, target_spec: str | None, inputs: Path | None, sequen
 
 @cli.command("bench")
 @click.argument("model", type=click.Path(path_type=Path))
-@click.option("--target", "target_spec", default=None,
-              help="Comma-separated targets, or 'all' (default: cortex-m4).")
-@click.option("--inputs", type=click.Path(path_type=Path), default=None,
-              help=".npz with array x: (batch, time, features) or (batch, time) token ids.")
-@click.option("--sequences", default=4, show_default=True, help="Random sequences when no --inputs.")
-@click.option("--steps", default=8, show_default=True, help="Timesteps per random sequence.")
-@click.option("--seed", default=0, show_default=True)
-@click.option("--jobs", default=2, show_default=True, help="Targets built and run at once.")
-@click.option("--timeout", "timeout_s", default=300.0, show_default=True, help="Seconds per target run.")
+@_run_options(timeout_s=300.0)
 @click.option("--profile", is_flag=True, help="Also each layer's instructions per step, per form.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON document on stdout.")
 @_dtype_options
