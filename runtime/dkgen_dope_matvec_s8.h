@@ -21,6 +21,10 @@ typedef struct {
     const uint8_t *step8;
     const uint16_t *step16;
     const int8_t *val;
+    /* For dkgen_dope_matvec_s8_block (NULL if unused): per block of rows, its first entry
+     * and the flat index, relative to the block's first row, of the entry before it
+     * (unsigned: below 0 wraps); then the entry count. Written by the generator. */
+    const uint32_t *block;
     uint32_t count;
     uint16_t cols;
     uint8_t shift;
@@ -34,28 +38,13 @@ void dkgen_dope_matvec_s8(const dkgen_dope_s8_t *s, const int8_t *DKGEN_RESTRICT
                           int32_t *DKGEN_RESTRICT acc);
 
 /*
- * Where a walk over the stream stands between blocks of rows: the next entry, the
- * (row, col) of the last one taken, and the first row of the next block. Start every
- * product from DKGEN_DOPE_CURSOR_START.
+ * acc[0..) += the rows of block b of S x, acc[0] standing for the block's first row:
+ * the same integers as dkgen_dope_matvec_s8, a block at a time, in any order, for layers
+ * that add each block of a product into their gate sums at once
+ * (dkgen_kron_matvec_s8_block). Blocks are where s->block says they start.
  */
-typedef struct {
-    uint32_t entry;
-    uint32_t row;
-    uint32_t col;
-    uint32_t first_row;
-} dkgen_dope_cursor_t;
-
-#define DKGEN_DOPE_CURSOR_START {0u, 0u, 0u, 0u}
-
-/*
- * acc[0..rows) += the next `rows` rows of S x (from cursor->first_row on), and advance
- * the cursor past them: called block after block, in order, it adds the same integers
- * as dkgen_dope_matvec_s8, into a buffer as long as one block. For layers that add
- * each block of a product into their gate sums at once (dkgen_kron_matvec_s8_block).
- */
-void dkgen_dope_matvec_s8_rows(const dkgen_dope_s8_t *s, const int8_t *DKGEN_RESTRICT x,
-                               uint32_t rows, dkgen_dope_cursor_t *cursor,
-                               int32_t *DKGEN_RESTRICT acc);
+void dkgen_dope_matvec_s8_block(const dkgen_dope_s8_t *s, const int8_t *DKGEN_RESTRICT x,
+                                uint32_t b, int32_t *DKGEN_RESTRICT acc);
 
 #ifdef __cplusplus
 }

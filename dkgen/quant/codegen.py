@@ -177,7 +177,7 @@ def _dope_arrays(prefix: str, dope: QDope) -> tuple[list[CArray], dict[str, obje
     val = CArray(f"{prefix}_val", "int8_t", vals)
     return [step, val], {"step8": step.symbol if bits == 8 else None,
                          "step16": step.symbol if bits == 16 else None, "val": val.symbol,
-                         "count": step.length, "cols": dope.cols, "shift": dope.shift}
+                         "block": None, "count": step.length, "cols": dope.cols, "shift": dope.shift}
 
 
 def _array(arr: CArray, member: str | None = None) -> Descriptor:
@@ -215,13 +215,16 @@ def pack_qmatrix(prefix: str, m: QMatrix, descriptors: list[Descriptor]) -> CMat
         if m.dope is not None and m.dope.nnz:
             d_arrays, d_fields = _dope_arrays(f"{prefix}_dope", m.dope)
             arrays += d_arrays
-            descriptors.append(Descriptor("dope", f"{prefix}_dope", d_fields))
+            desc = Descriptor("dope", f"{prefix}_dope", d_fields)
+            descriptors.append(desc)
             fields["dope"] = f"{prefix}_dope"
+            fields["dope_source"] = (m.dope, desc)  # for _plan_blocks' block table
         return CMatrix(prefix, "kron", m.rows, m.cols, arrays, fields, scratch=m.scratch, macs=m.macs)
     if isinstance(m, QDope):
         arrays, d_fields = _dope_arrays(prefix, m)
-        descriptors.append(Descriptor("dope", prefix, d_fields))
-        return CMatrix(prefix, "csr", m.rows, m.cols, arrays, {}, macs=m.macs)
+        desc = Descriptor("dope", prefix, d_fields)
+        descriptors.append(desc)
+        return CMatrix(prefix, "csr", m.rows, m.cols, arrays, {"dope_source": (m, desc)}, macs=m.macs)
     if isinstance(m, QLowRank):
         assert m.t_rq is not None
         u, v = CArray(f"{prefix}_u", "int8_t", m.u), CArray(f"{prefix}_v", "int8_t", m.v)
@@ -297,6 +300,15 @@ def _plan_blocks(cm: CMatrix, m: QMatrix, rq: Requant | RequantStack | None) -> 
         return None
     for leaf, plan in zip(leaves, plans, strict=True):
         leaf.fields["block"] = plan
+        if leaf.fields.get("dope_source"):
+            # Where each block's sparse entries start, so that its walk needs no test of
+            # the block's end (runtime/dkgen_dope_matvec_s8.h).
+            dope, desc = leaf.fields["dope_source"]
+            per_rows = plan["per"] * plan["unit_rows"]
+            table = CArray(f"{desc.member}_block", "uint32_t",
+                           dope.block_table(list(range(0, dope.rows, per_rows))))
+            desc.fields["block"] = table.symbol
+            cm.arrays.append(table)
     cm.fields["by_blocks"] = True
     return max(p["per"] * p["unit_rows"] for p in plans if p is not None)  # (all are)
 
@@ -333,8 +345,8 @@ def plan_int8(qmodel: QuantModel, name: str | None = None, *, optimize: str = "r
         for role, m in layer.matrices().items():
             cm = pack_qmatrix(f"{lname}_{role}", m, descriptors)
             lp.matrices[role] = cm
-            arrays.extend(cm.arrays)
             block_acc = _plan_blocks(cm, m, rqs[role]) if role in rqs and optimize == "ram" else None
+            arrays.extend(cm.arrays)
             acc = max(acc, cm.rows if block_acc is None else block_acc)
             t16 = max(t16, cm.scratch)
             lr = max([lr] + [q.scratch for q in cm.leaves() if q.kind == "low_rank"])  # its rank

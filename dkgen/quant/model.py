@@ -184,6 +184,23 @@ class QDope(QMatrix):
         assert best is not None
         return best[0], best[1], best[2]
 
+    def block_table(self, first_rows: list[int]) -> np.ndarray:
+        """Where a walk over `encode()`'s stream starts for each block of rows (blocks
+        beginning at the ascending `first_rows`, the first 0): per block its first entry
+        and the flat index, relative to the block's first row, of the entry before it (of 0
+        for the first block), as uint32 (below 0 wraps, as the C's unsigned arithmetic
+        does); then the entry count. 2 * len(first_rows) + 1 values."""
+        steps, _, _ = self.encode()
+        pos = np.cumsum(steps)
+        out = []
+        for r in first_rows:
+            start = r * self.cols
+            e = int(np.searchsorted(pos, start, side="left"))
+            before = int(pos[e - 1]) if e else 0
+            out += [e, (before - start) % (1 << 32)]
+        out.append(int(steps.size))
+        return np.array(out, dtype=np.int64)
+
     @property
     def nbytes(self) -> int:
         steps, _, bits = self.encode()

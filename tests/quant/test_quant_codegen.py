@@ -75,7 +75,7 @@ def _block_model(seed: int, kinds: tuple[str, str]) -> Model:
 def test_products_by_small_blocks_bit_exact_on_host(tmp_path, monkeypatch, kinds, entries):
     """Matrix products formed a block at a time (recurrent gate sums, linear outputs): with
     blocks of 1 or 5 int32 accumulators most matrices take several blocks (most with a
-    shorter last one) and the dope cursors cross many blocks; the C stays bit-exact with
+    shorter last one) and each dope walk starts at many block boundaries; the C stays bit-exact with
     the reference."""
     monkeypatch.setattr(codegen, "BLOCK_ACC_ENTRIES", entries)
     model = _block_model(entries, kinds)

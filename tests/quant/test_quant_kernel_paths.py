@@ -109,17 +109,19 @@ def build_program(seed: int = 20260101) -> CasesProgram:
         x = _ints(rng, -128, 127, (1, cols))
         acc0 = rng.integers(-2**20, 2**20, size=rows)
         ns = prog.array("uint8_t" if bits == 8 else "uint16_t", steps)
-        dope = {"kind": "dope", "fields": {
-            "step8": ns if bits == 8 else None, "step16": None if bits == 8 else ns,
-            "val": prog.array("int8_t", vals), "count": steps.size, "cols": cols, "shift": shift}}
+        fields = {"step8": ns if bits == 8 else None, "step16": None if bits == 8 else ns,
+                  "val": prog.array("int8_t", vals), "block": None, "count": steps.size,
+                  "cols": cols, "shift": shift}
         nx = prog.array("int8_t", x)
         prog.case("dope", acc0 + d.acc(x)[0], [Output("int32_t", rows, prog.array("int32_t", acc0))],
-                  dope=dope, x=nx)
-        # block after block through a cursor: single rows, odd blocks with a short last one,
-        # blocks past the last row
+                  dope={"kind": "dope", "fields": fields}, x=nx)
+        # block by block from the generator's table, the last block first: single rows, odd
+        # blocks with a short last one, one block longer than the matrix
         for block in sorted({1, 2, 3, rows + 4}):
-            prog.case("dope_rows", acc0 + d.acc(x)[0],
-                      [Output("int32_t", rows, prog.array("int32_t", acc0))], dope=dope, x=nx,
+            table = prog.array("uint32_t", d.block_table(list(range(0, rows, block))))
+            prog.case("dope_blocks", acc0 + d.acc(x)[0],
+                      [Output("int32_t", rows, prog.array("int32_t", acc0))],
+                      dope={"kind": "dope", "fields": {**fields, "block": table}}, x=nx,
                       rows=rows, block=block)
     for outer, inner in [(1, 1), (1, 7), (3, 5), (2, 9), (4, 16), (1, 64), (5, 3)]:
         for per in (PER_TENSOR, PER_OUTER, PER_INNER):

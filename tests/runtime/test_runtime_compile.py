@@ -34,7 +34,7 @@ PUBLIC_API = {
         "dkgen_kron_matvec_s8_prepare",
         "dkgen_kron_matvec_s8_block",
         "dkgen_dope_matvec_s8",
-        "dkgen_dope_matvec_s8_rows",
+        "dkgen_dope_matvec_s8_block",
         "dkgen_requant_s8",
         "dkgen_requant_s16",
         "dkgen_requant_add_s32",
