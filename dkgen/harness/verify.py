@@ -253,7 +253,9 @@ def profile_layers(target: Target, lib: GeneratedLibrary, golden: GoldenSet, wor
         runner = write_runner(lib, part, work / "runner", atol=atol, rtol=rtol)
         build = toolchain.build(target, [*lib.c_sources, runner], work / "build",
                                 include_dirs=[*lib.include_dirs, runner.parent],
-                                defines={**defines, "DKGEN_PROFILE_HOOK": "dkgen_profile_hook"},
+                                # (not --debug's trace hook: this runner does not define it)
+                                defines={**{k: v for k, v in defines.items() if k != "DKGEN_TRACE_HOOK"},
+                                         "DKGEN_PROFILE_HOOK": "dkgen_profile_hook"},
                                 name=f"{lib.name}_profile")
     except ToolchainError as exc:
         return f"profile build failed: {exc}"
