@@ -159,7 +159,7 @@ def factors_cmd(shape: str, ratio: float | None, max_values: int | None, limit: 
     from rich.console import Console
     from rich.table import Table
 
-    from dkgen.nn.factors import factor_options
+    from dkgen.nn.factors import factor_options, factor_shapes
 
     m = re.fullmatch(r"\s*(\d+)x(\d+)\s*", shape)
     if not m or min(int(g) for g in m.groups()) < 1:
@@ -175,8 +175,12 @@ def factors_cmd(shape: str, ratio: float | None, max_values: int | None, limit: 
         raise DkgenError(f"no Kronecker split of {rows}x{cols} fits {min(caps)} values",
                          field="--ratio" if budget == min(caps) else "--max-values",
                          fix="lower --ratio or raise --max-values")
+    try:  # what `dkgen train lm --method dkp` picks without --factors (dope share 0.25)
+        default = factor_shapes(rows, cols, ratio)
+    except ValueError:
+        default = None
     docs = [{"factors": f"{a[0]}x{a[1]},{b[0]}x{b[1]}", "values": o.values, "macs": o.macs,
-             "rank_bound": o.rank,
+             "rank_bound": o.rank, "default": o.factors == default,
              **({} if budget is None else {"dope": budget - o.values,
                                            "dope_density": (budget - o.values) / (rows * cols)})}
             for o in options for a, b in [o.factors]]
@@ -185,14 +189,16 @@ def factors_cmd(shape: str, ratio: float | None, max_values: int | None, limit: 
         return
     table = Table(title=f"Kronecker splits of {rows}x{cols}"
                   + ("" if budget is None else f", {ratio:g}x: {budget:,} values"))
-    for col in ("--factors", "values", "MACs", "rank ≤", *(() if budget is None else ("dope", "dope %"))):
-        table.add_column(col, justify="left" if col == "--factors" else "right")
-    for d in docs[:limit]:
+    for col in ("--factors", "values", "MACs", "rank ≤", *(() if budget is None else ("dope", "dope %")), ""):
+        table.add_column(col, justify="left" if col in ("--factors", "") else "right")
+    shown = docs[:limit] + [d for d in docs[limit:] if d["default"]]
+    for d in shown:
         table.add_row(d["factors"], f"{d['values']:,}", f"{d['macs']:,}", f"{d['rank_bound']:,}",
-                      *(() if budget is None else (f"{d['dope']:,}", f"{100 * d['dope_density']:.2f}")))
+                      *(() if budget is None else (f"{d['dope']:,}", f"{100 * d['dope_density']:.2f}")),
+                      "the default" if d["default"] else "")
     Console(highlight=False, width=120).print(table)
-    if len(docs) > limit:
-        click.echo(f"... {len(docs) - limit} more (--limit)")
+    if len(docs) > len(shown):
+        click.echo(f"... {len(docs) - len(shown)} more (--limit)")
 
 
 @train_group.command("int8-ppl", cls=DkgenCommand)

@@ -83,9 +83,11 @@ def test_cli_lists_factor_splits(tmp_path) -> None:
     assert res.exit_code == 0, res.output
     docs = json.loads(res.output)
     assert docs[0] == {"factors": "2x200,400x1", "values": 800, "macs": 1200, "rank_bound": 2,
-                       "dope": 5600, "dope_density": 0.035}
+                       "default": False, "dope": 5600, "dope_density": 0.035}
     res = CliRunner().invoke(cli, ["train", "factors", "800x200", "--ratio", "25", "--limit", "3"])
     assert res.exit_code == 0 and "25x200,32x1" in res.output and "more (--limit)" in res.output
+    # the split dkgen train lm picks by itself is shown (and marked) even past the limit
+    assert "8x5,100x40" in res.output and "the default" in res.output
     for args, says in ((["8x"], "SHAPE"), (["800x200", "--ratio", "1000"], "--ratio"),
                        (["800x200", "--ratio", "-1"], "--ratio")):
         res = CliRunner().invoke(cli, ["train", "factors", *args])
