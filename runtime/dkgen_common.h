@@ -57,6 +57,14 @@ typedef enum {
 #define DKGEN_INLINE static inline
 #endif
 
+/* A branch that is rarely taken (a sparse walk leaving its row): the compiler lays the
+ * common path out straight and keeps the rare path's work off it. */
+#if defined(__GNUC__)
+#define DKGEN_UNLIKELY(x) __builtin_expect(!!(x), 0)
+#else
+#define DKGEN_UNLIKELY(x) (x)
+#endif
+
 /* acc + a * b. Where the FPU has a fused multiply-add that is as fast as a multiply (the
  * compiler's __FP_FAST_FMAF: Cortex-M4F, M7, M33, M55), one VFMA instruction and one
  * rounding instead of VMUL + VADD and two; elsewhere (soft float, x86-64 without FMA) a

@@ -27,11 +27,13 @@
 #endif
 
 /* One entry: step `gap` along the stream, leave the row (and those after it) if the step
- * crosses its end, add the product. */
+ * crosses its end, add the product. Most entries stay in their row (a dope has a few
+ * entries a row or more): marked unlikely, the row change moves out of the loop, and with
+ * it the scaling of the row's sum that gcc would otherwise compute at every entry. */
 #define DKGEN_DOPE_ENTRY(gap, v)                                                            \
     do {                                                                                   \
         col += (uint32_t)(gap);                                                            \
-        if (col >= cols) {                                                                 \
+        if (DKGEN_UNLIKELY(col >= cols)) {                                                 \
             uint32_t q;                                                                    \
             acc[row] += sum * unit;                                                        \
             sum = 0;                                                                       \
