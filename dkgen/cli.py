@@ -246,15 +246,17 @@ def _verify_table(report) -> Table:
 
 def _profile_table(report) -> Table:
     table = Table(title="instructions per step, layer by layer")
-    for col in ("target", "layer", "op", "instr/step", "share"):
+    for col in ("target", "layer", "op", "MACs/step", "instr/step", "instr/MAC", "share"):
         table.add_column(col, justify="left" if col in ("target", "layer", "op") else "right")
     for t in report.targets:
         if not t.layers:
-            table.add_row(t.target, "-", "", "-", "")
+            table.add_row(t.target, "-", "", "-", "-", "-", "")
             continue
         total = sum(x["instructions"] for x in t.layers) or 1.0
         for x in t.layers:
-            table.add_row(t.target, x["name"], x["op"], f"{x['instructions']:,.0f}",
+            table.add_row(t.target, x["name"], x["op"], f"{x['macs']:,}" if x["macs"] else "-",
+                          f"{x['instructions']:,.0f}",
+                          f"{x['instructions'] / x['macs']:.2f}" if x["macs"] else "-",
                           f"{100 * x['instructions'] / total:.1f}%")
     return table
 

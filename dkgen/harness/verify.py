@@ -124,7 +124,8 @@ class TargetReport:
     wall_s: float = 0.0
     stack_external: list[str] = field(default_factory=list)
     first_layer_mismatch: dict | None = None  # --debug: first layer, step, element out of tolerance
-    # --profile: instructions per step of each layer ({"layer", "name", "op", "instructions"}),
+    # --profile: instructions per step of each layer ({"layer", "name", "op", "macs",
+    # "instructions"}: its multiply-accumulates, the lower bound, beside its instructions),
     # then of what follows the last layer ("layer": None)
     layers: list[dict] | None = None
 
@@ -273,6 +274,7 @@ def profile_layers(target: Target, lib: GeneratedLibrary, golden: GoldenSet, wor
         out.append({"layer": None if lp is None else i,
                     "name": "(after the last layer)" if lp is None else lp.layer.name,
                     "op": "" if lp is None else lp.op,
+                    "macs": 0 if lp is None else int(lp.macs),
                     "instructions": None if instr is None else instr / steps})
     return out
 

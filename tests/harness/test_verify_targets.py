@@ -125,6 +125,8 @@ def test_profile_counts_each_layer(tmp_path, dtype):
     # The recurrent layers (4H x (in + H) matrices) cost more than the 5-way softmax.
     by_op = {x["op"]: x["instructions"] for x in m4.layers}
     assert by_op["lstm"] > by_op["softmax"] and by_op["gru"] > by_op["softmax"]
+    # each layer's MACs (the lower bound) add up to the library's
+    assert sum(x["macs"] for x in m4.layers) == report.library["macs_per_step"]
     # with --debug too: the profile build leaves out the trace hook its runner lacks
     res = CliRunner().invoke(cli, ["verify", str(_saved(model, tmp_path)), "--target", "cortex-m4",
                                    "--sequences", "1", "--steps", "2", "--profile", "--debug"])
