@@ -58,16 +58,11 @@ def map_weights(model: Model, fn: Callable[[Weight], Weight], suffix: str) -> Mo
     return Model(f"{model.name}_{suffix}", model.input, layers, dict(model.metadata))
 
 
-def _weights(model: Model) -> list[Weight]:
-    out: list[Weight] = []
-    for layer in model.layers:
-        if isinstance(layer, LSTM | GRU):
-            out += [layer.w_ih, layer.w_hh]
-        elif isinstance(layer, Linear):
-            out.append(layer.weight)
-        elif isinstance(layer, Embedding):
-            out.append(layer.table)
-    return out
+def weights_of(model: Model) -> list[Weight]:
+    """Every weight of the model, in the order `map_weights` passes them to its function."""
+    seen: list[Weight] = []
+    map_weights(model, lambda w: seen.append(w) or w, "seen")
+    return seen
 
 
 def dense_equivalent(model: Model) -> Model:
@@ -83,9 +78,9 @@ def pruned_equivalent(model: Model) -> Model:
 def equivalents(model: Model) -> dict[str, Model]:
     """{form: model} in FORMS order, without forms that change no weight of the model."""
     forms = {"model": model, "pruned": pruned_equivalent(model), "dense": dense_equivalent(model)}
-    mine = _weights(model)
+    mine = weights_of(model)
     return {name: m for name, m in forms.items()
-            if name == "model" or any(a is not b for a, b in zip(_weights(m), mine, strict=True))}
+            if name == "model" or any(a is not b for a, b in zip(weights_of(m), mine, strict=True))}
 
 
 @dataclass

@@ -10,26 +10,23 @@ from click.testing import CliRunner
 from random_models import mixed_model
 
 from dkgen.cli import cli
-from dkgen.harness.compare import compare_model, dense_equivalent, equivalents, pruned_equivalent
+from dkgen.harness.compare import (
+    compare_model,
+    dense_equivalent,
+    equivalents,
+    pruned_equivalent,
+    weights_of,
+)
 from dkgen.harness.targets import resolve_targets
-from dkgen.ir.graph import GRU, LSTM, Linear
 from dkgen.ir.weights import DenseWeight, SparseWeight
 from dkgen.onnx_io.export import save_onnx
-
-
-def _weights(model):
-    for layer in model.layers:
-        if isinstance(layer, LSTM | GRU):
-            yield from (layer.w_ih, layer.w_hh)
-        elif isinstance(layer, Linear):
-            yield layer.weight
 
 
 def test_pruned_form_keeps_the_largest_entries_at_equal_size() -> None:
     model = mixed_model(3)
     pruned = pruned_equivalent(model)
     kinds = set()
-    for w, p in zip(_weights(model), _weights(pruned), strict=True):
+    for w, p in zip(weights_of(model), weights_of(pruned), strict=True):
         kinds.add(w.kind)
         if isinstance(w, DenseWeight | SparseWeight):
             assert p is w  # already dense or pruned: nothing to replace
