@@ -8,7 +8,14 @@ import pytest
 from random_models import mixed_model, token_model
 
 from dkgen.harness.targets import resolve_targets
-from dkgen.harness.verify import FLOAT_ATOL, make_inputs, parse_result, verify_model
+from dkgen.harness.verify import (
+    FLOAT_ATOL,
+    RUNNER_FLASH_RESERVE,
+    golden_limit,
+    make_inputs,
+    parse_result,
+    verify_model,
+)
 
 
 @pytest.mark.parametrize("make", [mixed_model, token_model])
@@ -73,7 +80,7 @@ def test_golden_vectors_split_across_runners(tmp_path, monkeypatch):
 
     model = mixed_model(0)
     per_seq = 4 * 3 * (6 + 5)  # steps x (inputs + outputs) floats
-    monkeypatch.setattr(verify, "golden_limit", lambda target: 5 * per_seq)
+    monkeypatch.setattr(verify, "golden_limit", lambda target, library_flash=0: 5 * per_seq)
 
     def corrupt(golden):
         golden.outputs[11, 1, 2] += 1.0
@@ -84,3 +91,13 @@ def test_golden_vectors_split_across_runners(tmp_path, monkeypatch):
         assert (tmp_path / t.target / "part2").is_dir()  # 12 sequences, 5 per runner
         assert t.steps == 36 and len(t.predictions) == 12 and t.mismatches == 1
         assert t.first_mismatch == {"sequence": 11, "step": 1, "index": 2}
+
+
+def test_golden_vectors_leave_flash_for_the_library():
+    # A float32 model of 167 KB fits the M0's 256 KB part, but not beside a quarter of the
+    # flash in golden vectors: the runners then carry less each.
+    m0, host = resolve_targets("cortex-m0,host")
+    assert golden_limit(m0) == m0.flash_bytes // 4
+    assert golden_limit(m0, 166_920) == m0.flash_bytes - 166_920 - RUNNER_FLASH_RESERVE
+    assert golden_limit(m0, m0.flash_bytes) == 1  # one sequence a runner, at least
+    assert golden_limit(host, 10**8) == golden_limit(host)
