@@ -247,8 +247,12 @@ def golden_limit(target: Target, library_flash: int = 0) -> int:
     limit = max(16 * 1024, min(1 << 20, target.flash_bytes // 4))
     if target.is_host:
         return limit
-    flash = next((m.length for m in target.memory if m.name == "FLASH"), target.flash_bytes)
-    return max(1, min(limit, flash - library_flash - RUNNER_FLASH_RESERVE))
+    return max(1, min(limit, board_flash(target) - library_flash - RUNNER_FLASH_RESERVE))
+
+
+def board_flash(target: Target) -> int:
+    """Bytes of flash the target's linker script gives the runner."""
+    return next((m.length for m in target.memory if m.name == "FLASH"), target.flash_bytes)
 
 
 def profile_layers(target: Target, lib: GeneratedLibrary, golden: GoldenSet, work: Path, *,
@@ -332,12 +336,15 @@ def run_target(target: Target, lib: GeneratedLibrary, golden: GoldenSet, work: P
                                     defines=defines, name=f"{lib.name}_runner")
         except ToolchainError as exc:
             report.reason = str(exc)
-            if "overflowed" in report.reason:
-                # The library was measured to fit its part; what overflowed is the runner.
-                report.reason = (f"the test runner with {part.sequences} golden sequence(s) does "
-                                 f"not fit the board's memory beside the library; pass shorter "
-                                 f"--inputs (fewer steps) or verify on a larger target: "
-                                 f"{report.reason}")
+            if "overflowed" in report.reason and not target.is_host:
+                if fp.flash_bytes + RUNNER_FLASH_RESERVE > board_flash(target):
+                    why = (f"the library ({fp.flash_bytes:,} B) and a test runner do not fit "
+                           f"the board's {board_flash(target):,} B of flash")
+                else:
+                    why = (f"the test runner with {part.sequences} golden sequence(s) does not "
+                           f"fit the board's memory beside the library; pass shorter --inputs "
+                           f"(fewer steps) or verify on a larger target")
+                report.reason = f"{why}: {report.reason}"
             return report
         result = toolchain.run(target, build.elf, timeout_s=timeout_s)
         report.wall_s += result.wall_s

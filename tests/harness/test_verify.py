@@ -101,3 +101,18 @@ def test_golden_vectors_leave_flash_for_the_library():
     assert golden_limit(m0, 166_920) == m0.flash_bytes - 166_920 - RUNNER_FLASH_RESERVE
     assert golden_limit(m0, m0.flash_bytes) == 1  # one sequence a runner, at least
     assert golden_limit(host, 10**8) == golden_limit(host)
+
+
+def test_library_too_large_for_the_board_says_so(tmp_path):
+    from dkgen.ir.graph import InputSpec, Linear, Model
+    from dkgen.ir.weights import DenseWeight
+
+    # 300 KB of float32 weights: over the Cortex-M0 board's 256 KB, run anyway.
+    w = np.random.default_rng(0).standard_normal((300, 256)).astype(np.float32)
+    model = Model("big", InputSpec("vector", 256), [Linear("fc", DenseWeight(w))])
+    report = verify_model(model, resolve_targets("cortex-m0"), sequences=1, steps=1,
+                          workdir=tmp_path, jobs=1, budget_check=False)
+    (t,) = report.targets
+    assert not t.passed and t.fits_budget is False
+    assert t.reason.startswith("the library (")
+    assert "262,144 B of flash" in t.reason and "overflowed" in t.reason
