@@ -14,6 +14,7 @@ give `torchrun` for data-parallel training:
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 from pathlib import Path
@@ -74,6 +75,9 @@ def train_group() -> None:
 @click.option("--dope-share", type=float, default=0.25, show_default=True,
               help="dkp: share of the budget kept free for the dope when factor shapes are chosen.")
 @click.option("--factors", default=None, help="Kronecker factor shapes M1xN1,M2xN2 (dkp, kp).")
+@click.option("--factor-rule", type=click.Choice(["rank", "macs"]), default="rank", show_default=True,
+              help="dkp, kp without --factors: between splits of equal size, prefer squarer factors "
+                   "(rank) or the fewest multiply-accumulates (macs; see `dkgen train factors`).")
 @click.option("--dope-density", type=float, default=None,
               help="dkp: final dope density, if lower than what the factors leave of the budget.")
 @click.option("--hmd-dense-share", type=float, default=0.5, show_default=True,
@@ -100,7 +104,7 @@ def train_lm_cmd(data: Path, run_dir: Path, size: str, method: str, ratio: float
                  train_fraction: float, seed: int,
                  optimizer: str, lr: float | None, lr_schedule: str, anneal: tuple[float, float],
                  prune_every: int, initial_density: float, dope_share: float, factors: str | None,
-                 dope_density: float | None, hmd_dense_share: float, cmr: float, cmr_mode: str,
+                 factor_rule: str, dope_density: float | None, hmd_dense_share: float, cmr: float, cmr_mode: str,
                  cmr_schedule: str, eval_batch: int, max_steps: int | None,
                  eval_fraction: float, threads: int | None, device: str,
                  checkpoint_every: int, force: bool, progress: bool | None, as_json: bool) -> None:
@@ -121,7 +125,7 @@ def train_lm_cmd(data: Path, run_dir: Path, size: str, method: str, ratio: float
         train_fraction=train_fraction, seed=seed, optimizer=optimizer, lr=lr,
         lr_schedule=lr_schedule, anneal=anneal, prune_every=prune_every,
         initial_density=initial_density, dope_share=dope_share, factors=_parse_factors(factors),
-        hmd_dense_share=hmd_dense_share, cmr=cmr, cmr_mode=cmr_mode, cmr_schedule=cmr_schedule,
+        factor_rule=factor_rule, hmd_dense_share=hmd_dense_share, cmr=cmr, cmr_mode=cmr_mode, cmr_schedule=cmr_schedule,
         eval_batch=eval_batch, max_steps=max_steps, dope_density=dope_density,
         eval_fraction=eval_fraction, from_scratch=from_scratch)
     main = int(os.environ.get("RANK", "0")) == 0
@@ -146,20 +150,24 @@ def train_lm_cmd(data: Path, run_dir: Path, size: str, method: str, ratio: float
                    "the dope entries they leave.")
 @click.option("--max-values", type=int, default=None,
               help="At most this many values in the factors (e.g. 800 for a 3.5%% dope at 25x).")
+@click.option("--dope-share", type=float, default=0.25, show_default=True,
+              help="With --ratio: the share of the budget `dkgen train lm` keeps for the dope, "
+                   "for marking the splits it picks.")
 @click.option("--limit", default=20, show_default=True, help="Rows to show.")
 @click.option("--json", "as_json", is_flag=True, help="Print every split as one JSON document.")
-def factors_cmd(shape: str, ratio: float | None, max_values: int | None, limit: int,
-                as_json: bool) -> None:
+def factors_cmd(shape: str, ratio: float | None, max_values: int | None, dope_share: float,
+                limit: int, as_json: bool) -> None:
     """Kronecker factor shapes for a ROWSxCOLS matrix: values, multiply-accumulates, rank bound.
 
     Splits of equal size differ in cost and in what they can express; pass the one you
-    choose to `dkgen train lm --factors`.
+    choose to `dkgen train lm --factors`.  The last column marks what `dkgen train lm`
+    picks by itself under each --factor-rule (with --ratio, for --dope-share).
     """
     require_train_extra()
     from rich.console import Console
     from rich.table import Table
 
-    from dkgen.nn.factors import factor_options, factor_shapes
+    from dkgen.nn.factors import FACTOR_RULES, factor_options, factor_shapes
 
     m = re.fullmatch(r"\s*(\d+)x(\d+)\s*", shape)
     if not m or min(int(g) for g in m.groups()) < 1:
@@ -175,12 +183,15 @@ def factors_cmd(shape: str, ratio: float | None, max_values: int | None, limit: 
         raise DkgenError(f"no Kronecker split of {rows}x{cols} fits {min(caps)} values",
                          field="--ratio" if budget == min(caps) else "--max-values",
                          fix="lower --ratio or raise --max-values")
-    try:  # what `dkgen train lm --method dkp` picks without --factors (dope share 0.25)
-        default = factor_shapes(rows, cols, ratio)
-    except ValueError:
-        default = None
+    if not 0.0 <= dope_share < 1.0:
+        raise DkgenError("the dope share must lie in [0, 1)", field="--dope-share", fix="e.g. 0.25")
+    picks = {}  # what `dkgen train lm --method dkp` picks without --factors, by rule
+    for rule in FACTOR_RULES:
+        with contextlib.suppress(ValueError):  # the ratio is out of reach: nothing picked
+            picks[rule] = factor_shapes(rows, cols, ratio, dope_share, rule)
     docs = [{"factors": f"{a[0]}x{a[1]},{b[0]}x{b[1]}", "values": o.values, "macs": o.macs,
-             "rank_bound": o.rank, "default": o.factors == default,
+             "rank_bound": o.rank, "default": o.factors == picks.get("rank"),
+             "picked_by": [rule for rule, f in picks.items() if f == o.factors],
              **({} if budget is None else {"dope": budget - o.values,
                                            "dope_density": (budget - o.values) / (rows * cols)})}
             for o in options for a, b in [o.factors]]
@@ -191,11 +202,12 @@ def factors_cmd(shape: str, ratio: float | None, max_values: int | None, limit: 
                   + ("" if budget is None else f", {ratio:g}x: {budget:,} values"))
     for col in ("--factors", "values", "MACs", "rank ≤", *(() if budget is None else ("dope", "dope %")), ""):
         table.add_column(col, justify="left" if col in ("--factors", "") else "right")
-    shown = docs[:limit] + [d for d in docs[limit:] if d["default"]]
+    shown = docs[:limit] + [d for d in docs[limit:] if d["picked_by"]]
     for d in shown:
         table.add_row(d["factors"], f"{d['values']:,}", f"{d['macs']:,}", f"{d['rank_bound']:,}",
                       *(() if budget is None else (f"{d['dope']:,}", f"{100 * d['dope_density']:.2f}")),
-                      "the default" if d["default"] else "")
+                      ("--factor-rule " + " or ".join(d["picked_by"]) + (" (the default)" if d["default"] else ""))
+                      if d["picked_by"] else "")
     Console(highlight=False, width=120).print(table)
     if len(docs) > len(shown):
         click.echo(f"... {len(docs) - len(shown)} more (--limit)")

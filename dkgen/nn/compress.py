@@ -20,7 +20,7 @@ import math
 import torch
 from torch import Tensor, nn
 
-from dkgen.nn.factors import FactorShapes
+from dkgen.nn.factors import FactorShapes, check_rule
 from dkgen.nn.linear import MatrixLinear
 from dkgen.nn.matrices import (
     DenseMatrix,
@@ -36,16 +36,24 @@ METHODS = ("dense", "kron", "dkp", "lowrank", "pruned")
 
 
 def fit_matrix(w: Tensor, method: str, ratio: float | None = None, *,
-               factors: FactorShapes | None = None, cmr: float = 0.0) -> MatrixModule:
-    """A matrix module of kind `method` fitted to the dense matrix `w` at `ratio`."""
+               factors: FactorShapes | None = None, cmr: float = 0.0, dope_share: float = 0.25,
+               factor_rule: str = "rank") -> MatrixModule:
+    """A matrix module of kind `method` fitted to the dense matrix `w` at `ratio`.
+
+    Without `factors`, Kronecker shapes follow `dkgen.nn.factors.factor_shapes`: `dope_share`
+    of the budget kept for the dope (dkp), `factor_rule` deciding between splits of equal
+    size ("rank" or "macs").
+    """
     if method != "dense" and ratio is None:
         raise ValueError(f"method {method!r} needs a compression ratio")
     if method == "dense":
         return DenseMatrix.from_dense(w)
     if method == "kron":
-        return KronMatrix.from_dense(w, factors, ratio=None if factors else ratio)
+        return KronMatrix.from_dense(w, factors, ratio=None if factors else ratio,
+                                     factor_rule=factor_rule)
     if method == "dkp":
-        return DopedKronMatrix.from_dense(w, factors, ratio=ratio, cmr=cmr)
+        return DopedKronMatrix.from_dense(w, factors, ratio=ratio, cmr=cmr, dope_share=dope_share,
+                                          factor_rule=factor_rule)
     if method == "lowrank":
         return LowRankMatrix.from_dense(w, ratio=ratio)
     if method == "pruned":
@@ -81,10 +89,11 @@ def _onnx_order_weights(layer: nn.Module) -> tuple[str, dict[str, Tensor]]:
 
 def compress_recurrent(layer: nn.Module, method: str, ratio: float | None = None, *,
                        factors: dict[str, FactorShapes] | None = None,
-                       cmr: float = 0.0) -> LSTM | GRU:
+                       cmr: float = 0.0, **structure: object) -> LSTM | GRU:
     """A dkgen LSTM/GRU equivalent to `layer` (nn.LSTM/GRU or dkgen's) with fitted matrices.
 
-    `factors` optionally gives shapes per matrix, keyed "w_ih_l0" / "w_hh" etc.
+    `factors` optionally gives shapes per matrix, keyed "w_ih_l0" / "w_hh" etc.;
+    `structure` (dope_share, factor_rule) goes to `fit_matrix`.
     """
     mode, dense = _onnx_order_weights(layer)
 
@@ -92,7 +101,8 @@ def compress_recurrent(layer: nn.Module, method: str, ratio: float | None = None
         shape = None
         if factors:
             shape = factors.get(role, factors.get(role.rsplit("_l", 1)[0]))
-        return fit_matrix(dense[role], method, ratio, factors=shape, cmr=cmr)
+        return fit_matrix(dense[role], method, ratio, factors=shape, cmr=cmr,
+                          **structure)  # type: ignore[arg-type]
 
     cls = LSTM if mode == "lstm" else GRU
     out = cls(layer.input_size, layer.hidden_size, layer.num_layers, bias=layer.bias,
@@ -107,9 +117,11 @@ def compress_recurrent(layer: nn.Module, method: str, ratio: float | None = None
 
 
 def compress_linear(layer: nn.Linear | MatrixLinear, method: str, ratio: float | None = None, *,
-                    factors: FactorShapes | None = None, cmr: float = 0.0) -> MatrixLinear:
+                    factors: FactorShapes | None = None, cmr: float = 0.0,
+                    **structure: object) -> MatrixLinear:
     w = layer.weight.detach()
-    out = MatrixLinear(fit_matrix(w, method, ratio, factors=factors, cmr=cmr),
+    out = MatrixLinear(fit_matrix(w, method, ratio, factors=factors, cmr=cmr,
+                                  **structure),  # type: ignore[arg-type]
                        bias=layer.bias is not None)
     if layer.bias is not None:
         with torch.no_grad():
@@ -118,28 +130,32 @@ def compress_linear(layer: nn.Linear | MatrixLinear, method: str, ratio: float |
 
 
 def compress(model: nn.Module, method: str = "dkp", ratio: float | None = 10.0, *,
-             linear: bool = False, cmr: float = 0.0) -> nn.Module:
+             linear: bool = False, cmr: float = 0.0, dope_share: float = 0.25,
+             factor_rule: str = "rank") -> nn.Module:
     """A copy of `model` with its recurrent (and optionally linear) layers compressed.
 
-    Each matrix is compressed `ratio` times on its own (see `fit_matrix`); embeddings are
-    left alone.  `model` itself is not modified.
+    Each matrix is compressed `ratio` times on its own (see `fit_matrix`, which takes
+    `dope_share` and `factor_rule`); embeddings are left alone.  `model` itself is not
+    modified.
     """
     if method not in METHODS:
         raise ValueError(f"unknown compression method {method!r}; expected one of {METHODS}")
     model = copy.deepcopy(model)
     recurrent = (nn.LSTM, nn.GRU, LSTM, GRU)
     linears = (nn.Linear, MatrixLinear)
+    check_rule(factor_rule)
+    kw = {"cmr": cmr, "dope_share": dope_share, "factor_rule": factor_rule}
     if isinstance(model, recurrent):
-        return compress_recurrent(model, method, ratio, cmr=cmr)
+        return compress_recurrent(model, method, ratio, **kw)
     if linear and isinstance(model, linears):
-        return compress_linear(model, method, ratio, cmr=cmr)
+        return compress_linear(model, method, ratio, **kw)
 
     def walk(parent: nn.Module) -> None:
         for name, child in list(parent.named_children()):
             if isinstance(child, recurrent):
-                setattr(parent, name, compress_recurrent(child, method, ratio, cmr=cmr))
+                setattr(parent, name, compress_recurrent(child, method, ratio, **kw))
             elif linear and isinstance(child, linears):
-                setattr(parent, name, compress_linear(child, method, ratio, cmr=cmr))
+                setattr(parent, name, compress_linear(child, method, ratio, **kw))
             else:
                 walk(child)
 

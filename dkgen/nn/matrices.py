@@ -115,13 +115,14 @@ def kron2(a: Tensor, b: Tensor) -> Tensor:
 
 
 class KronMatrix(MatrixModule):
-    """W = A ⊗ B, A (m1, n1), B (m2, n2); shapes from `factor_shapes` unless given."""
+    """W = A ⊗ B, A (m1, n1), B (m2, n2); shapes from `factor_shapes` (with `factor_rule`)
+    unless given."""
 
     def __init__(self, rows: int, cols: int, factors: FactorShapes | None = None, *,
-                 ratio: float | None = None) -> None:
+                 ratio: float | None = None, factor_rule: str = "rank") -> None:
         super().__init__(rows, cols)
         if factors is None:
-            factors = factor_shapes(rows, cols, ratio, dope_share=0.0)
+            factors = factor_shapes(rows, cols, ratio, dope_share=0.0, rule=factor_rule)
         self.factors = check_factors(rows, cols, factors)
         (m1, n1), (m2, n2) = self.factors
         self.a = nn.Parameter(torch.empty(m1, n1))
@@ -157,10 +158,10 @@ class KronMatrix(MatrixModule):
 
     @classmethod
     def from_dense(cls, w: Tensor | np.ndarray, factors: FactorShapes | None = None, *,
-                   ratio: float | None = None) -> KronMatrix:
+                   ratio: float | None = None, factor_rule: str = "rank") -> KronMatrix:
         """The nearest Kronecker product to `w` (Van Loan–Pitsianis)."""
         w64 = _as_np64(w)
-        m = cls(*w64.shape, factors, ratio=ratio)
+        m = cls(*w64.shape, factors, ratio=ratio, factor_rule=factor_rule)
         m._load_nearest(w64)
         return m
 
@@ -245,6 +246,8 @@ class DopedKronMatrix(MaskedMatrix, KronMatrix):
 
     density: the dope's final density (fraction of rows*cols); with `ratio` and no density,
         whatever the factors leave of the ratio's budget (`dkp_plan`).
+    factor_rule: what decides between factor splits of equal size when `factors` is not
+        given: "rank" or "macs" (`dkgen.nn.factors`).
     initial_density: the mask's density at construction (random positions); 1.0 starts
         with a dense dope for a `DopeSchedule` to anneal.  Defaults to `density`.
     cmr: co-matrix dropout rate.  In training mode each forward drops dope entries with
@@ -257,14 +260,14 @@ class DopedKronMatrix(MaskedMatrix, KronMatrix):
     def __init__(self, rows: int, cols: int, factors: FactorShapes | None = None, *,
                  density: float | None = None, ratio: float | None = None,
                  initial_density: float | None = None, cmr: float = 0.0,
-                 dope_share: float = 0.25) -> None:
+                 dope_share: float = 0.25, factor_rule: str = "rank") -> None:
         MatrixModule.__init__(self, rows, cols)
         if ratio is not None:
-            factors, nnz = dkp_plan(rows, cols, ratio, factors, dope_share)
+            factors, nnz = dkp_plan(rows, cols, ratio, factors, dope_share, factor_rule)
             if density is None:
                 density = nnz / float(rows * cols)
         if factors is None:
-            factors = factor_shapes(rows, cols)
+            factors = factor_shapes(rows, cols, rule=factor_rule)
         if density is None:
             density = 0.01
         self.factors = check_factors(rows, cols, factors)
@@ -304,11 +307,12 @@ class DopedKronMatrix(MaskedMatrix, KronMatrix):
     @classmethod
     def from_dense(cls, w: Tensor | np.ndarray, factors: FactorShapes | None = None, *,
                    density: float | None = None, ratio: float | None = None,
-                   cmr: float = 0.0, dope_share: float = 0.25) -> DopedKronMatrix:
+                   cmr: float = 0.0, dope_share: float = 0.25,
+                   factor_rule: str = "rank") -> DopedKronMatrix:
         """Nearest Kronecker product of `w`, doped with its largest residual entries."""
         w64 = _as_np64(w)
         m = cls(*w64.shape, factors, density=density, ratio=ratio, cmr=cmr,
-                dope_share=dope_share)
+                dope_share=dope_share, factor_rule=factor_rule)
         residual = m._load_nearest(w64)
         m._load_sparse(residual, m.target_nnz)
         return m
@@ -429,9 +433,10 @@ def make_matrix(kind: MatrixSpec, rows: int, cols: int, **options: object) -> Ma
     if cls is DenseMatrix:
         allowed: set[str] = set()
     elif cls is DopedKronMatrix:
-        allowed = {"factors", "density", "ratio", "initial_density", "cmr", "dope_share"}
+        allowed = {"factors", "density", "ratio", "initial_density", "cmr", "dope_share",
+                   "factor_rule"}
     elif cls is KronMatrix:
-        allowed = {"factors", "ratio"}
+        allowed = {"factors", "ratio", "factor_rule"}
     elif cls is LowRankMatrix:
         allowed = {"rank", "ratio"}
     elif cls is PrunedMatrix:

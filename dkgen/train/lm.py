@@ -45,6 +45,7 @@ from torch import Tensor, nn
 from dkgen.errors import DkgenError
 from dkgen.fileio import atomic_write
 from dkgen.nn.cmr import CMR_MODES, cmr_lstm_forward, draw_keep
+from dkgen.nn.factors import FACTOR_RULES
 from dkgen.nn.recurrent import LSTM
 from dkgen.nn.schedule import DopeSchedule, set_cmr
 from dkgen.train.data import Corpus, batchify, load_corpus, windows
@@ -115,6 +116,8 @@ class RunConfig:
         at the last step), or "hold-cosine" (constant until the anneal ends, then cosine).
     dope_density: the dope's final density (dkp); None gives it what the factors leave of
         the ratio's budget.  A smaller density stores less than the budget.
+    factor_rule: without `factors`, what decides between Kronecker splits of equal size:
+        "rank" (squarer factors) or "macs" (fewest multiply-accumulates; `dkgen.nn.factors`).
     eval_fraction: score only the leading fraction of valid/test (smoke runs only).
     from_scratch: a compressed method trained from a random initialisation instead of
         compressing `init_from`: the structure is fitted to the random dense weights, so
@@ -138,6 +141,7 @@ class RunConfig:
     initial_density: float = 1.0
     dope_share: float = 0.25
     factors: list[list[int]] | None = None
+    factor_rule: str = "rank"
     hmd_dense_share: float = 0.5
     cmr: float = 0.0
     cmr_mode: str = "off"
@@ -174,6 +178,13 @@ class RunConfig:
         if self.factors is not None and self.method not in ("dkp", "kp"):
             raise DkgenError(f"method {self.method} has no Kronecker factors", field="factors",
                              fix="drop --factors, which only dkp and kp use")
+        if self.factor_rule not in FACTOR_RULES:
+            raise DkgenError(f"unknown factor rule {self.factor_rule!r}", field="factor_rule",
+                             fix=f"use one of {', '.join(FACTOR_RULES)}")
+        if self.factor_rule != "rank" and self.method not in ("dkp", "kp"):
+            raise DkgenError(f"method {self.method} has no Kronecker factors",
+                             field="factor_rule",
+                             fix="drop --factor-rule, which only dkp and kp use")
         if self.cmr_mode not in CMR_MODES:
             raise DkgenError(f"unknown CMR mode {self.cmr_mode!r}", field="cmr_mode",
                              fix=f"use one of {', '.join(CMR_MODES)}")
@@ -224,7 +235,8 @@ class RunConfig:
             try:
                 check_structure(self.method, 4 * h, h, ratio, factors=self.factor_shapes,
                                 dope_share=self.dope_share,
-                                hmd_dense_share=self.hmd_dense_share)
+                                hmd_dense_share=self.hmd_dense_share,
+                                factor_rule=self.factor_rule)
             except ValueError as exc:
                 fix = (f"the {self.size} recipe's gate matrices are {4 * h}x{h}: factors "
                        f"M1xN1,M2xN2 need M1*M2 = {4 * h}, N1*N2 = {h}, within the ratio's "
@@ -313,7 +325,8 @@ def build_model(config: RunConfig, vocab: int,
                                   factors=config.factor_shapes, dope_share=config.dope_share,
                                   dope_density=config.dope_density,
                                   initial_density=config.initial_density,
-                                  hmd_dense_share=config.hmd_dense_share)
+                                  hmd_dense_share=config.hmd_dense_share,
+                                  factor_rule=config.factor_rule)
     return model
 
 

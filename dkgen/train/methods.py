@@ -50,13 +50,13 @@ def _dense64(m: MatrixModule) -> np.ndarray:
 
 def _fit(w: np.ndarray, method: str, ratio: float, *, factors: FactorShapes | None,
          dope_share: float, dope_density: float | None, initial_density: float,
-         hmd_dense_share: float) -> MatrixModule:
+         hmd_dense_share: float, factor_rule: str = "rank") -> MatrixModule:
     rows, cols = w.shape
     numel = rows * cols
     if method == "dense":
         return DenseMatrix.from_dense(w)
     if method == "dkp":
-        factors, nnz = dkp_plan(rows, cols, ratio, factors, dope_share)
+        factors, nnz = dkp_plan(rows, cols, ratio, factors, dope_share, factor_rule)
         if dope_density is not None:
             # Less dope than the budget leaves: the matrix ends up smaller than 1/ratio.
             nnz = min(nnz, int(round(dope_density * numel)))
@@ -68,7 +68,8 @@ def _fit(w: np.ndarray, method: str, ratio: float, *, factors: FactorShapes | No
         m._load_sparse(m._load_nearest(w), start)
         return m
     if method == "kp":
-        return KronMatrix.from_dense(w, factors, ratio=None if factors else ratio)
+        return KronMatrix.from_dense(w, factors, ratio=None if factors else ratio,
+                                     factor_rule=factor_rule)
     if method == "pruned":
         # Whole entries within the budget, so the ratio is met, not merely approached.
         nnz = math.floor(numel / ratio)
@@ -85,12 +86,13 @@ def _fit(w: np.ndarray, method: str, ratio: float, *, factors: FactorShapes | No
 def compress_lstm(lstm: LSTM, method: str, ratio: float | None, *,
                   factors: FactorShapes | None = None, dope_share: float = 0.25,
                   dope_density: float | None = None, initial_density: float = 1.0,
-                  hmd_dense_share: float = 0.5) -> LSTM:
+                  hmd_dense_share: float = 0.5, factor_rule: str = "rank") -> LSTM:
     """A copy of the dense dkgen `lstm` with every gate matrix compressed by `method`.
 
     factors: Kronecker factor shapes for every matrix (dkp, kp), else chosen by
         `dkp_plan` / `factor_shapes` from the ratio (`dope_share` of the budget is kept free
-        for the dope when the shapes are chosen).
+        for the dope when the shapes are chosen, and `factor_rule`, "rank" or "macs",
+        decides between splits of equal size).
     dope_density: the dope's final density (dkp) if lower than the budget leaves.
     initial_density: where the dope (dkp) or the pruning mask (pruned) starts.
     """
@@ -105,7 +107,7 @@ def compress_lstm(lstm: LSTM, method: str, ratio: float | None, *,
         return _fit(dense[name], method, float(ratio or 1.0), factors=factors,
                     dope_share=dope_share, dope_density=dope_density,
                     initial_density=initial_density,
-                    hmd_dense_share=hmd_dense_share)
+                    hmd_dense_share=hmd_dense_share, factor_rule=factor_rule)
 
     out = LSTM(lstm.input_size, lstm.hidden_size, lstm.num_layers, bias=lstm.bias,
                batch_first=lstm.batch_first, dropout=lstm.dropout, weight=factory)
@@ -127,14 +129,14 @@ def dense_lstm_weights(input_size: int, hidden_size: int, num_layers: int) -> in
 
 def check_structure(method: str, rows: int, cols: int, ratio: float, *,
                     factors: FactorShapes | None = None, dope_share: float = 0.25,
-                    hmd_dense_share: float = 0.5) -> None:
+                    hmd_dense_share: float = 0.5, factor_rule: str = "rank") -> None:
     """Raise ValueError (saying why) if `method` cannot store a rows x cols gate matrix at
     `ratio` with these settings: the planning of `compress_lstm` without the fitting, so a
     run can be refused before anything is written or trained."""
     if method == "dkp":
-        dkp_plan(rows, cols, ratio, factors, dope_share)
+        dkp_plan(rows, cols, ratio, factors, dope_share, factor_rule)
     elif method == "kp":
-        KronMatrix(rows, cols, factors, ratio=None if factors else ratio)
+        KronMatrix(rows, cols, factors, ratio=None if factors else ratio, factor_rule=factor_rule)
     elif method == "pruned" and math.floor(rows * cols / ratio) < 1:
         raise ValueError(f"{ratio:g}x leaves no weight of a {rows}x{cols} matrix")
     elif method == "lmf":

@@ -118,3 +118,18 @@ def test_compress_dkp_meets_the_ratio() -> None:
         c = compress(net, method, 10.0)
         assert c.rnn.dense_param_count() / c.rnn.num_stored_params() >= 10.0
         assert c(torch.randn(2, 3, 16)).shape == (2, 3, 4)
+
+
+def test_compress_takes_the_factor_rule_and_dope_share() -> None:
+    from dkgen.nn.factors import factor_shapes
+
+    torch.manual_seed(7)
+    net = Net(nn.LSTM(32, 32, 1, batch_first=True))
+    for rule in ("rank", "macs"):
+        out = compress(net, "dkp", 10.0, dope_share=0.6, factor_rule=rule)
+        for m, cols in zip(out.rnn.matrices(0), (32, 32), strict=True):
+            assert m.factors == factor_shapes(128, cols, 10.0, 0.6, rule)
+            assert out.rnn.dense_param_count() / out.rnn.num_stored_params() >= 10.0
+    assert factor_shapes(128, 32, 10.0, 0.6, "macs") != factor_shapes(128, 32, 10.0, 0.6)
+    with pytest.raises(ValueError, match="factor rule"):
+        compress(net, "dkp", 10.0, factor_rule="fast")

@@ -83,12 +83,36 @@ def test_cli_lists_factor_splits(tmp_path) -> None:
     assert res.exit_code == 0, res.output
     docs = json.loads(res.output)
     assert docs[0] == {"factors": "2x200,400x1", "values": 800, "macs": 1200, "rank_bound": 2,
-                       "default": False, "dope": 5600, "dope_density": 0.035}
+                       "default": False, "picked_by": [], "dope": 5600, "dope_density": 0.035}
     res = CliRunner().invoke(cli, ["train", "factors", "800x200", "--ratio", "25", "--limit", "3"])
     assert res.exit_code == 0 and "25x200,32x1" in res.output and "more (--limit)" in res.output
     # the split dkgen train lm picks by itself is shown (and marked) even past the limit
-    assert "8x5,100x40" in res.output and "the default" in res.output
+    assert "8x5,100x40" in res.output and "rank (the default)" in res.output
+    res = CliRunner().invoke(cli, ["train", "factors", "800x200", "--ratio", "25", "--dope-share",
+                                   "0.875", "--json"])
+    picked = {d["factors"]: d["picked_by"] for d in json.loads(res.output) if d["picked_by"]}
+    assert picked == {"20x20,40x10": ["rank"], "4x100,200x2": ["macs"]}
     for args, says in ((["8x"], "SHAPE"), (["800x200", "--ratio", "1000"], "--ratio"),
                        (["800x200", "--ratio", "-1"], "--ratio")):
         res = CliRunner().invoke(cli, ["train", "factors", *args])
         assert res.exit_code == 2 and says in res.output and "Traceback" not in res.output
+
+
+def test_macs_rule_takes_the_cheapest_split_of_the_same_size() -> None:
+    from dkgen.nn.factors import factor_options
+
+    for rows, cols, ratio, share in [(800, 200, 25, 0.875), (800, 200, 25, 0.25),
+                                     (2600, 650, 25, 0.9), (256, 64, 10, 0.25)]:
+        rank = factor_shapes(rows, cols, ratio, share)
+        fast = factor_shapes(rows, cols, ratio, share, rule="macs")
+        assert kron_param_count(fast) == kron_param_count(rank)  # the rule only breaks ties
+        same = [o for o in factor_options(rows, cols) if o.values == kron_param_count(rank)
+                and 1 not in (*o.factors[0], *o.factors[1])]
+        assert {o.macs for o in same if o.factors == fast} == {min(o.macs for o in same)}
+        assert dkp_plan(rows, cols, ratio, dope_share=share, rule="macs") == (
+            fast, dkp_plan(rows, cols, ratio, dope_share=share)[1])
+    # 25x on PTB small with a 3.5% dope: 2,400 MACs a product instead of 12,000
+    assert factor_shapes(800, 200, 25, 0.875, rule="macs") == ((4, 100), (200, 2))
+    assert factor_shapes(800, 200, rule="macs") == ((4, 100), (200, 2))
+    with pytest.raises(ValueError, match="factor rule"):
+        factor_shapes(800, 200, 25, rule="fast")

@@ -40,6 +40,22 @@ def test_annealed_methods_start_as_the_dense_model(method: str) -> None:
     torch.testing.assert_close(comp(x)[0], dense(x)[0], rtol=0, atol=1e-5)
 
 
+def test_factor_rule_reaches_every_matrix(tmp_path: Path) -> None:
+    from dkgen.errors import DkgenError
+    from dkgen.nn.factors import factor_shapes
+
+    data = tiny_corpus(tmp_path)
+    for rule in ("rank", "macs"):
+        config = tiny_config(data, method="dkp", ratio=10.0, from_scratch=True,
+                             dope_share=0.8, factor_rule=rule)
+        model = build_model(config, 40)
+        shapes = {m.factors for m in model.rnn.modules() if isinstance(m, DopedKronMatrix)}
+        assert shapes == {factor_shapes(256, 64, 10.0, 0.8, rule)}
+    assert factor_shapes(256, 64, 10.0, 0.8, "macs") != factor_shapes(256, 64, 10.0, 0.8)
+    with pytest.raises(DkgenError, match="factor_rule"):
+        tiny_config(data, method="pruned", ratio=10.0, from_scratch=True, factor_rule="macs")
+
+
 @pytest.mark.parametrize("method", ["dkp", "kp", "pruned", "lmf", "hmd"])
 def test_budget_is_met(method: str) -> None:
     dense = _dense_lstm(hidden=32, inp=32)
