@@ -32,10 +32,12 @@ PATHS = [("cortex-m4", None), ("cortex-m4", "DKGEN_PORTABLE"), ("cortex-m7", Non
          ("cortex-m55", None), ("cortex-m55", "DKGEN_NO_MVE"), ("cortex-m0", None)]
 
 # (m1, n1, m2, n2): contraction lengths 1-20 on both sides, odd row counts, the digits
-# example's two shapes (8x4 (x) 32x2 and 16x8 (x) 16x8) and 1-sized factors.
+# example's two shapes (8x4 (x) 32x2 and 16x8 (x) 16x8) and 1-sized factors; rows of B of
+# 8+1..3 and 4+1..3 entries (the last paired group fused with the tail).
 KRON_DIMS = [(1, 1, 1, 1), (2, 3, 4, 5), (5, 4, 3, 2), (8, 4, 32, 2), (16, 8, 16, 8), (3, 8, 5, 8),
              (7, 4, 9, 4), (4, 16, 6, 16), (6, 12, 5, 12), (3, 9, 7, 9), (2, 20, 3, 17), (9, 7, 2, 6),
-             (1, 5, 24, 1), (24, 1, 1, 6), (5, 3, 8, 1), (4, 32, 4, 9), (11, 13, 2, 3), (2, 2, 13, 11)]
+             (1, 5, 24, 1), (24, 1, 1, 6), (5, 3, 8, 1), (4, 32, 4, 9), (11, 13, 2, 3), (2, 2, 13, 11),
+             (3, 5, 4, 7), (2, 3, 3, 10), (2, 3, 4, 13)]
 
 
 def _ints(rng, lo, hi, size, extreme=0.2):
