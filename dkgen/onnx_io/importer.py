@@ -2,10 +2,18 @@
 
 The importer walks the graph in order with a small symbolic evaluator: every tensor is a
 constant (an initializer or something folded from initializers), a weight (a call to the
-`dkgen` function library, possibly transposed or unsqueezed), or an activation computed
-from the model input.  Operators on activations become IR layers; they must form one
+`dkgen` function library, possibly transposed or unsqueezed), an activation computed
+from the model input, or a shape computed from an activation (which only ever sizes
+all-zero initial states).  Operators on activations become IR layers; they must form one
 chain, which is what dkgen's streaming C API runs.  Nothing in a model file is executed:
 only the operators listed here are understood, anything else is a clean error.
+
+Besides dkgen's own files this reads dense models as PyTorch's ONNX exporter
+(`torch.onnx.export(..., dynamo=False)`) writes them: `batch_first` inputs (the Transposes
+around the recurrent layers), zero initial states built by Shape/Gather/Concat/Expand,
+stacked layers, `nn.Linear` as MatMul+Add or Gemm, `nn.Embedding` as Gather, and a
+classifier head on the last timestep (`y[:, -1]`, a Gather on the time axis): the C library
+then gives that head's output at every step, and the last step's is the model's.
 """
 
 from __future__ import annotations
@@ -46,11 +54,40 @@ class _WeightRef:
 
 @dataclass
 class _Act:
-    """An activation: `layer_index` is the layer that produced it (-1: the model input)."""
+    """An activation: `layer_index` is the layer that produced it (-1: the model input).
+
+    time_axis: where the time axis is (0 or 1) once a recurrent layer has fixed it, None
+    before; swapped: axes 0 and 1 exchanged relative to the model input (which tells, at
+    the first recurrent layer, whether the input is time- or batch-major); last_step: the
+    time axis was taken away by selecting the last step.
+    """
 
     layer_index: int
     size: int
     rnn_raw: bool = False  # LSTM/GRU Y output still carrying the num_directions axis
+    time_axis: int | None = None
+    swapped: bool = False
+    last_step: bool = False
+
+    def follow(self, layer_index: int, size: int) -> _Act:
+        """The activation a feature-wise layer makes of this one: same axes."""
+        return _Act(layer_index, size, time_axis=self.time_axis, swapped=self.swapped,
+                    last_step=self.last_step)
+
+
+@dataclass
+class _Shape:
+    """A tensor computed from an activation's shape (PyTorch's exporter sizes the initial
+    states from the batch size this way)."""
+
+
+@dataclass
+class _Zeros:
+    """An all-zero tensor of a shape computed at run time (an initial state)."""
+
+
+# Graph names PyTorch's exporters give every model: the file's name says more.
+_GENERIC_GRAPH_NAMES = ("main_graph", "torch_jit", "torch-jit-export")
 
 
 class _Importer:
@@ -59,6 +96,9 @@ class _Importer:
         self.path = path
         self.values: dict[str, object] = {}
         self.layers: list[Layer] = []
+        # Where the model input's time axis is (0: (time, batch, ...), 1: batch-major), as
+        # the first recurrent layer tells; None without one (dkgen's own layout, time first).
+        self.input_time_axis: int | None = None
 
     def fail(self, node: onnx.NodeProto | None, message: str, fix: str | None = None) -> DkgenError:
         field = f"node '{node.name or node.op_type}' ({node.op_type})" if node is not None else None
@@ -103,9 +143,10 @@ class _Importer:
                             "API needs each layer to consume the previous one")
         return v
 
-    def add_layer(self, layer: Layer) -> _Act:
+    def add_layer(self, layer: Layer, src: _Act) -> _Act:
+        """Append `layer`, fed by `src`; its output keeps `src`'s axes."""
         self.layers.append(layer)
-        return _Act(len(self.layers) - 1, layer.out_size)
+        return src.follow(len(self.layers) - 1, layer.out_size)
 
     # -- operators ------------------------------------------------------------------------
     def structured(self, node: onnx.NodeProto) -> None:
@@ -141,10 +182,17 @@ class _Importer:
             raise self.fail(node, "only forward recurrent layers are supported")
         if attrs.get("layout", 0) != 0 or attrs.get("input_forget", 0) != 0:
             raise self.fail(node, "layout=1 and input_forget are not supported")
-        extra = [n for n in node.input[4:] if n]
-        if extra:
-            raise self.fail(node, "sequence_lens, initial states and peepholes are not supported",
-                            "remove those inputs; the C API keeps state itself")
+        self.check_time_major(node, x)
+        roles = ("sequence_lens", "initial_h", "initial_c", "P (peepholes)")
+        for role, name in zip(roles, node.input[4:], strict=False):
+            v = self.values.get(name) if name else None
+            if v is None and name:
+                raise self.fail(node, f"input '{name}' is not produced by any earlier node")
+            if v is None or role != "sequence_lens" and (
+                    isinstance(v, _Zeros) or isinstance(v, _Const) and not np.any(v.value)):
+                continue  # absent, or zeros: what the C API starts every sequence from
+            raise self.fail(node, f"{role} is supported only absent or all zeros",
+                            "remove it; the C API keeps the state itself, from zeros")
         hidden = int(attrs["hidden_size"])
         w_ih = self.weight_of(node, node.input[1], stacked=True, transposed=False)
         w_hh = self.weight_of(node, node.input[2], stacked=True, transposed=False)
@@ -168,8 +216,8 @@ class _Importer:
                 layer = GRU(name, hidden, w_ih, w_hh, b_ih, b_hh)
         except ValueError as exc:
             raise self.fail(node, str(exc)) from None
-        out = self.add_layer(layer)
-        out.rnn_raw = True
+        out = self.add_layer(layer, x)
+        out.rnn_raw, out.time_axis = True, 0
         self.values[node.output[0]] = out
         for extra_out in node.output[1:]:
             if extra_out:
@@ -186,7 +234,8 @@ class _Importer:
             raise self.fail(node, "MatMul's second input must be a (in, out) matrix")
         if weight.shape[1] != x.size:
             raise self.fail(node, f"weight takes {weight.shape[1]} inputs but receives {x.size}")
-        self.values[node.output[0]] = self.add_layer(Linear(node.name or f"linear{len(self.layers)}", weight))
+        self.values[node.output[0]] = self.add_layer(
+            Linear(node.name or f"linear{len(self.layers)}", weight), x)
 
     def gemm(self, node: onnx.NodeProto) -> None:
         attrs = self.attr(node)
@@ -200,7 +249,7 @@ class _Importer:
             raise self.fail(node, f"weight takes {weight.shape[1]} inputs but receives {x.size}")
         layer = Linear(node.name or f"linear{len(self.layers)}", weight,
                        None if bias is None else np.broadcast_to(bias, (weight.shape[0],)))
-        self.values[node.output[0]] = self.add_layer(layer)
+        self.values[node.output[0]] = self.add_layer(layer, x)
 
     def add(self, node: onnx.NodeProto) -> None:
         a, b = (self.get(node, n) for n in node.input)
@@ -244,7 +293,8 @@ class _Importer:
             spec.low, spec.high = float(meta["dkgen.input_low"]), float(meta["dkgen.input_high"])
         if spec.kind == "token" and self.layers and isinstance(self.layers[0], Embedding):
             spec.size = self.layers[0].in_size
-        name = meta.get("dkgen.name") or graph.name or self.path.stem
+        name = meta.get("dkgen.name") or (
+            graph.name if graph.name not in _GENERIC_GRAPH_NAMES else "") or self.path.stem
         user_meta = {k[len("dkgen.meta."):]: v for k, v in meta.items() if k.startswith("dkgen.meta.")}
         try:
             return Model(name, spec, self.layers, user_meta)
@@ -290,18 +340,30 @@ class _Importer:
             self.squeeze(node)
         elif op == "Gather":
             self.gather(node)
+        elif op == "Shape":
+            v = self.get(node, node.input[0])
+            self.values[node.output[0]] = (
+                _Const(np.array(v.value.shape, np.int64)) if isinstance(v, _Const) else _Shape())
+        elif op in ("Expand", "ConstantOfShape"):
+            self.expand(node)
         elif op == "Softmax":
             x = self.act(node, node.input[0])
-            if self.attr(node).get("axis", -1) not in (-1, 2):
+            if self.attr(node).get("axis", -1) not in (-1, 1 if x.last_step else 2):
                 raise self.fail(node, "Softmax must run over the feature axis (-1)")
-            self.values[node.output[0]] = self.add_layer(Softmax(node.name or "softmax", x.size))
+            self.values[node.output[0]] = self.add_layer(Softmax(node.name or "softmax", x.size), x)
         else:
             raise self.fail(node, f"operator {op} is not supported",
-                            "supported: LSTM, GRU, MatMul, Gemm, Add, Gather, Softmax and the dkgen functions")
+                            "supported: LSTM, GRU, MatMul, Gemm, Add, Gather, Softmax, the "
+                            "dkgen functions, and the Transpose/Squeeze/Shape/Expand plumbing "
+                            "of PyTorch's exporter")
 
     def concat(self, node: onnx.NodeProto) -> None:
         vals = [self.get(node, n) for n in node.input]
         axis = int(self.attr(node).get("axis", 0))
+        if any(isinstance(v, _Shape) for v in vals) and all(
+                isinstance(v, _Const | _Shape) for v in vals):
+            self.values[node.output[0]] = _Shape()
+            return
         if all(isinstance(v, _Const) for v in vals):
             self.values[node.output[0]] = _Const(np.concatenate([v.value for v in vals], axis=axis))
             return
@@ -329,8 +391,14 @@ class _Importer:
             self.values[node.output[0]] = _Const(np.transpose(v.value, perm))
         elif isinstance(v, _WeightRef) and perm == [1, 0] and not v.stacked:
             self.values[node.output[0]] = _WeightRef(v.weight, not v.transposed, False)
+        elif isinstance(v, _Act) and perm == [1, 0, 2] and not v.rnn_raw and not v.last_step:
+            x = self.act(node, node.input[0])  # (time, batch) <-> (batch, time)
+            self.values[node.output[0]] = _Act(
+                x.layer_index, x.size, time_axis=None if x.time_axis is None else 1 - x.time_axis,
+                swapped=not x.swapped)
         else:
-            raise self.fail(node, "Transpose is supported only on matrices")
+            raise self.fail(node, f"Transpose with perm {perm} is supported only on matrices "
+                            "and to swap the time and batch axes of an activation")
 
     def squeeze(self, node: onnx.NodeProto) -> None:
         v = self.get(node, node.input[0])
@@ -341,21 +409,81 @@ class _Importer:
         if isinstance(v, _Const):
             arr = np.expand_dims(v.value, axes) if unsq else np.squeeze(v.value, tuple(axes))
             self.values[node.output[0]] = _Const(arr)
+        elif isinstance(v, _Shape):
+            self.values[node.output[0]] = _Shape()
         elif isinstance(v, _WeightRef) and unsq and axes == [0] and not v.stacked and not v.transposed:
             self.values[node.output[0]] = _WeightRef(v.weight, False, True)
         elif isinstance(v, _Act) and not unsq and v.rnn_raw and axes == [1]:
-            self.values[node.output[0]] = _Act(v.layer_index, v.size)
+            self.values[node.output[0]] = _Act(v.layer_index, v.size, time_axis=0,
+                                               swapped=v.swapped)
         else:
             raise self.fail(node, f"{node.op_type} with axes {axes} is not supported here")
 
     def gather(self, node: onnx.NodeProto) -> None:
-        if self.attr(node).get("axis", 0) != 0:
+        axis = int(self.attr(node).get("axis", 0))
+        data, idx = self.get(node, node.input[0]), self.get(node, node.input[1])
+        if isinstance(data, _Shape):
+            self.values[node.output[0]] = _Shape()
+            return
+        if isinstance(data, _Const) and isinstance(idx, _Const):
+            self.values[node.output[0]] = _Const(np.take(data.value, idx.value, axis=axis))
+            return
+        if isinstance(data, _Act):
+            return self.last_step(node, axis, idx)
+        if axis != 0:
             raise self.fail(node, "Gather must index rows (axis=0)")
-        idx = self.get(node, node.input[1])
         if not isinstance(idx, _Act) or idx.layer_index != -1 or self.layers:
             raise self.fail(node, "Gather is supported only as the embedding of the input tokens")
         table = self.weight_of(node, node.input[0], stacked=False, transposed=False)
-        self.values[node.output[0]] = self.add_layer(Embedding(node.name or "embedding", table))
+        self.values[node.output[0]] = self.add_layer(Embedding(node.name or "embedding", table), idx)
+
+    def last_step(self, node: onnx.NodeProto, axis: int, idx: object) -> None:
+        """`y[:, -1]` (or `y[-1]` time-major): the chain's output at the last timestep. The
+        C library computes every step; the caller reads the output after the last."""
+        x = self.act(node, node.input[0])
+        if x.rnn_raw or x.last_step or x.time_axis is None:
+            raise self.fail(node, "Gather on an activation is supported only to pick the last "
+                            "timestep of a recurrent layer's output")
+        if (axis + 3 if axis < 0 else axis) != x.time_axis:
+            raise self.fail(node, f"Gather on axis {axis} picks from the batch, not the time axis",
+                            "select a timestep (y[:, -1] with batch_first, y[-1] without)")
+        if not isinstance(idx, _Const) or idx.value.shape != () or int(idx.value) != -1:
+            raise self.fail(node, "only the last timestep (index -1) can be selected",
+                            "the C library streams; read its output after the step you want")
+        self.values[node.output[0]] = _Act(x.layer_index, x.size, swapped=x.swapped, last_step=True)
+
+    def check_time_major(self, node: onnx.NodeProto, x: _Act) -> None:
+        """A recurrent layer reads (time, batch, features): at the first one, learn from the
+        Transposes before it whether the model input is time- or batch-major."""
+        if x.last_step:
+            raise self.fail(node, "a recurrent layer after the last-timestep selection")
+        if x.time_axis is None:
+            self.input_time_axis = 1 if x.swapped else 0
+        elif x.time_axis != 0:
+            raise self.fail(node, "the recurrent layer's input is batch-major; ONNX LSTM/GRU "
+                            "(layout=0) read (time, batch, features)")
+
+    def expand(self, node: onnx.NodeProto) -> None:
+        """Expand(value, shape) and ConstantOfShape(shape): all-zero initial states when the
+        shape comes from an activation; folded when everything is constant."""
+        if node.op_type == "ConstantOfShape":
+            t = self.attr(node).get("value")
+            value = numpy_helper.to_array(t) if t is not None else np.zeros(1, np.float32)
+            shape = self.get(node, node.input[0])
+        else:
+            value, shape = self.const(node, node.input[0]), self.get(node, node.input[1])
+        if isinstance(shape, _Const):
+            dims = tuple(int(d) for d in shape.value.reshape(-1))
+            if node.op_type == "ConstantOfShape":
+                self.values[node.output[0]] = _Const(np.full(dims, value.reshape(-1)[0], value.dtype))
+            else:
+                full = np.broadcast_shapes(value.shape, dims)
+                self.values[node.output[0]] = _Const(np.broadcast_to(value, full).copy())
+        elif isinstance(shape, _Shape) and not np.any(value):
+            self.values[node.output[0]] = _Zeros()
+        else:
+            raise self.fail(node, f"{node.op_type} is supported only to make all-zero initial "
+                            "states or on constants")
 
 
 def load_onnx(path: str | os.PathLike[str]) -> Model:
