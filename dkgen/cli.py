@@ -429,6 +429,79 @@ def _bench_layer_table(result) -> Table:
     return table
 
 
+@cli.command("compress")
+@click.argument("model", type=click.Path(path_type=Path))
+@click.option("-o", "--out", "out_path", required=True, type=click.Path(path_type=Path),
+              help="The compressed model (.onnx).")
+@click.option("--method", type=click.Choice(["dkp", "kron", "pruned", "lowrank"]), default="dkp",
+              show_default=True, help="Structure of each matrix.")
+@click.option("--ratio", type=float, required=True, help="Compression of each matrix (e.g. 10).")
+@click.option("--dope-share", type=float, default=0.25, show_default=True,
+              help="dkp: share of each matrix's budget kept for the dope.")
+@click.option("--factor-rule", type=click.Choice(["rank", "macs"]), default="rank", show_default=True,
+              help="dkp, kron: between factor splits of equal size, prefer squarer factors or the "
+                   "fewest multiply-accumulates.")
+@click.option("--linear", is_flag=True, help="Compress the linear layers too (not only LSTM/GRU).")
+@click.option("--inputs", type=click.Path(path_type=Path), default=None,
+              help=".npz with array x to measure the outputs' change on (default: random inputs "
+                   "from the model's input range).")
+@click.option("--sequences", default=4, show_default=True, help="Random sequences when no --inputs.")
+@click.option("--steps", default=8, show_default=True, help="Timesteps per random sequence.")
+@click.option("--seed", default=0, show_default=True)
+@click.option("--force", is_flag=True, help="Replace an existing output file.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON document on stdout.")
+def compress_cmd(model: Path, out_path: Path, method: str, ratio: float, dope_share: float,
+                 factor_rule: str, linear: bool, inputs: Path | None, sequences: int, steps: int,
+                 seed: int, force: bool, as_json: bool) -> None:
+    """Compress the dense matrices of MODEL after training, without retraining, and write
+    the result as ONNX: the nearest Kronecker product plus the largest residual entries as
+    its dope (dkp), a Kronecker product alone (kron), magnitude pruning or a truncated SVD.
+
+    Reports each matrix's relative error and how the outputs move on sample inputs. The
+    written file goes to `dkgen inspect`, `generate`, `verify` and `bench` like any other;
+    to win back accuracy, fine-tune with dkgen.nn (docs/training.md)."""
+    from dkgen.harness.verify import load_inputs, make_inputs
+    from dkgen.onnx_io.export import save_onnx
+    from dkgen.onnx_io.importer import load_onnx
+    from dkgen.structure.fit import compress_model, output_change, weight_fits
+
+    if out_path.exists() and not force:
+        raise DkgenError("exists; refusing to overwrite", path=out_path, fix="pass --force to replace it")
+    if not 0.0 <= dope_share < 1.0:
+        raise DkgenError("the dope share must lie in [0, 1)", field="--dope-share", fix="e.g. 0.25")
+    dense = load_onnx(model)
+    try:
+        fitted = compress_model(dense, method, ratio, linear=linear, dope_share=dope_share,
+                                factor_rule=factor_rule)
+    except ValueError as exc:
+        raise DkgenError(str(exc), path=model, field="--ratio",
+                         fix="choose a lower --ratio (or another --method)") from None
+    fits = weight_fits(dense, fitted)
+    if not fits:
+        raise DkgenError("has no dense matrix to compress", path=model,
+                         fix="add --linear to compress linear layers; recurrent layers that "
+                             "are structured already are left alone")
+    x = load_inputs(inputs, dense) if inputs is not None else make_inputs(dense, sequences, steps, seed)
+    change = output_change(dense, fitted, x)
+    save_onnx(fitted, out_path, force=force)
+    params = {"before": sum(f.dense_params for f in fits), "after": sum(f.params for f in fits)}
+    if as_json:
+        _print_json({"model": str(model), "out": str(out_path), "method": method, "ratio": ratio,
+                     "matrices": [f.to_json() for f in fits], "params": params, "outputs": change})
+        return
+    table = Table(title=f"dkgen compress {model} --method {method} --ratio {ratio:g}")
+    for col in ("layer", "weight", "shape", "structure", "values", "compression", "rel. error"):
+        table.add_column(col, justify="left" if col in ("layer", "weight", "structure") else "right")
+    for f in fits:
+        table.add_row(f.layer, f.role, f"{f.shape[0]}x{f.shape[1]}", f.structure, f"{f.params:,}",
+                      f"{f.dense_params / max(f.params, 1):.1f}x", f"{f.rel_error:.3f}")
+    _console().print(table)
+    click.echo(f"{out_path}: {params['before']:,} -> {params['after']:,} matrix values; outputs on "
+               f"{x.shape[0]}x{x.shape[1]} steps moved by at most {change['max_abs']:.3g} "
+               f"(mean {change['mean_abs']:.3g}), largest output unchanged in "
+               f"{100 * change['top1_agreement']:.1f}% of steps")
+
+
 @cli.command("example")
 @click.argument("which", type=click.Choice(["digits-lstm"]))
 @click.option("-o", "--out", "out_path", required=True, type=click.Path(path_type=Path))

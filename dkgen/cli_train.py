@@ -167,7 +167,7 @@ def factors_cmd(shape: str, ratio: float | None, max_values: int | None, dope_sh
     from rich.console import Console
     from rich.table import Table
 
-    from dkgen.nn.factors import FACTOR_RULES, factor_options, factor_shapes
+    from dkgen.structure.factors import FACTOR_RULES, factor_options, factor_shapes
 
     m = re.fullmatch(r"\s*(\d+)x(\d+)\s*", shape)
     if not m or min(int(g) for g in m.groups()) < 1:

@@ -6,7 +6,8 @@ from dkgen.ir.graph import Model
 from dkgen.ir.weights import KronWeight, LowRankWeight, RowStackWeight, SparseWeight, Weight
 
 
-def _structure(w: Weight) -> str:
+def structure_text(w: Weight) -> str:
+    """A short description of how `w` is stored."""
     if isinstance(w, KronWeight):
         text = f"{w.a.shape[0]}x{w.a.shape[1]} ⊗ {w.b.shape[0]}x{w.b.shape[1]}"
         if w.dope is not None:
@@ -15,7 +16,7 @@ def _structure(w: Weight) -> str:
     if isinstance(w, LowRankWeight):
         return f"rank {w.u.shape[1]}"
     if isinstance(w, RowStackWeight):
-        return " / ".join(f"{p.shape[0]} rows {_structure(p)}" for p in w.parts)
+        return " / ".join(f"{p.shape[0]} rows {structure_text(p)}" for p in w.parts)
     if isinstance(w, SparseWeight):
         return f"{w.sparse.nnz} nonzeros ({100 * w.sparse.density:.2f}%)"
     return "dense"
@@ -33,7 +34,7 @@ def model_summary(model: Model, int8_plan: object | None = None) -> dict:
             dense_macs = 0 if layer.op == "embedding" else w.dense_param_count
             macs = 0 if layer.op == "embedding" else w.macs
             weights.append({
-                "role": role, "kind": w.kind, "shape": list(w.shape), "structure": _structure(w),
+                "role": role, "kind": w.kind, "shape": list(w.shape), "structure": structure_text(w),
                 "params": w.param_count, "bytes": w.storage_bytes(4),
                 "dense_params": w.dense_param_count, "dense_bytes": 4 * w.dense_param_count,
                 "compression": w.dense_param_count / max(w.param_count, 1),

@@ -1,4 +1,5 @@
-"""Generating and verifying C from an ONNX file needs numpy, not torch (DESIGN.md)."""
+"""Generating and verifying C from an ONNX file, and compressing one, need numpy, not torch
+(DESIGN.md)."""
 
 from __future__ import annotations
 
@@ -27,7 +28,9 @@ def test_inspect_generate_verify_without_torch(tmp_path):
     model = save_onnx(mixed_model(0), tmp_path / "m.onnx")
     for args in (["inspect", str(model), "--json"],
                  ["generate", str(model), "-o", str(tmp_path / "lib")],
-                 ["verify", str(model), "--target", "host", "--json"]):
+                 ["verify", str(model), "--target", "host", "--json"],
+                 ["compress", str(model), "-o", str(tmp_path / "c.onnx"), "--ratio", "2",
+                  "--method", "pruned", "--json"]):
         proc = subprocess.run([sys.executable, "-c", BLOCK_TORCH, *args], capture_output=True, text=True)
         assert proc.returncode == 0, proc.stderr
         assert "torch" not in proc.stderr

@@ -15,15 +15,14 @@ is not measured twice.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from dkgen.harness.targets import Target
 from dkgen.harness.verify import VerifyReport, make_inputs, verify_model
-from dkgen.ir.graph import GRU, LSTM, Embedding, Linear, Model
+from dkgen.ir.graph import Model, map_weights, weights_of
 from dkgen.ir.weights import DenseWeight, SparseDope, SparseWeight, Weight
 
 FORMS = ("model", "pruned", "dense")
@@ -42,27 +41,6 @@ def prune(w: Weight) -> Weight:
     dense = w.to_dense()
     keep = np.sort(np.argsort(np.abs(dense).ravel(), kind="stable")[-w.param_count:])
     return SparseWeight(SparseDope(dense.shape[0], dense.shape[1], keep, dense.ravel()[keep]))
-
-
-def map_weights(model: Model, fn: Callable[[Weight], Weight], suffix: str) -> Model:
-    """The same layers with every weight passed through `fn`; the name gets `_suffix`."""
-    layers = []
-    for layer in model.layers:
-        if isinstance(layer, LSTM | GRU):
-            layer = replace(layer, w_ih=fn(layer.w_ih), w_hh=fn(layer.w_hh))
-        elif isinstance(layer, Linear):
-            layer = replace(layer, weight=fn(layer.weight))
-        elif isinstance(layer, Embedding):
-            layer = replace(layer, table=fn(layer.table))
-        layers.append(layer)
-    return Model(f"{model.name}_{suffix}", model.input, layers, dict(model.metadata))
-
-
-def weights_of(model: Model) -> list[Weight]:
-    """Every weight of the model, in the order `map_weights` passes them to its function."""
-    seen: list[Weight] = []
-    map_weights(model, lambda w: seen.append(w) or w, "seen")
-    return seen
 
 
 def dense_equivalent(model: Model) -> Model:

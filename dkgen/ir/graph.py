@@ -12,7 +12,8 @@ with `linear_before_reset` semantics (PyTorch's GRU).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 import numpy as np
@@ -218,3 +219,31 @@ class Model:
         return sum(w.param_count for layer in self.layers for w in layer.weights().values()) + sum(
             v.size for layer in self.layers for v in layer.vectors().values()
         )
+
+
+WEIGHTED_LAYERS: tuple[type[Layer], ...] = (LSTM, GRU, Linear, Embedding)
+
+
+def map_weights(model: Model, fn: Callable[[Weight], Weight], suffix: str | None,
+                kinds: tuple[type[Layer], ...] = WEIGHTED_LAYERS) -> Model:
+    """The same layers with every weight of the layers of `kinds` passed through `fn`; the
+    name gets `_suffix` (unless None)."""
+    layers = []
+    for layer in model.layers:
+        if isinstance(layer, kinds):
+            if isinstance(layer, LSTM | GRU):
+                layer = replace(layer, w_ih=fn(layer.w_ih), w_hh=fn(layer.w_hh))
+            elif isinstance(layer, Linear):
+                layer = replace(layer, weight=fn(layer.weight))
+            elif isinstance(layer, Embedding):
+                layer = replace(layer, table=fn(layer.table))
+        layers.append(layer)
+    name = model.name if suffix is None else f"{model.name}_{suffix}"
+    return Model(name, model.input, layers, dict(model.metadata))
+
+
+def weights_of(model: Model) -> list[Weight]:
+    """Every weight of the model, in the order `map_weights` passes them to its function."""
+    seen: list[Weight] = []
+    map_weights(model, lambda w: seen.append(w) or w, None)
+    return seen

@@ -6,7 +6,6 @@ imports it.
 
 from dkgen.nn.compress import compress, compress_linear, compress_recurrent, fit_matrix
 from dkgen.nn.export import layer_to_ir, to_ir
-from dkgen.nn.factors import FactorShapes, check_factors, dkp_plan, factor_shapes, kron_param_count
 from dkgen.nn.linear import DopedKronLinear, KronLinear, MatrixLinear
 from dkgen.nn.matrices import (
     DenseMatrix,
@@ -20,9 +19,16 @@ from dkgen.nn.matrices import (
     make_matrix,
     matrix_class,
 )
-from dkgen.nn.nkp import nearest_kron, rearrange
 from dkgen.nn.recurrent import GRU, LSTM
 from dkgen.nn.schedule import DopeSchedule, cubic_nnz, masked_matrices, set_cmr
+from dkgen.structure.factors import (
+    FactorShapes,
+    check_factors,
+    dkp_plan,
+    factor_shapes,
+    kron_param_count,
+)
+from dkgen.structure.nkp import nearest_kron, rearrange
 
 __all__ = [
     "GRU",

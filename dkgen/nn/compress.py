@@ -20,7 +20,6 @@ import math
 import torch
 from torch import Tensor, nn
 
-from dkgen.nn.factors import FactorShapes, check_rule
 from dkgen.nn.linear import MatrixLinear
 from dkgen.nn.matrices import (
     DenseMatrix,
@@ -31,6 +30,7 @@ from dkgen.nn.matrices import (
     PrunedMatrix,
 )
 from dkgen.nn.recurrent import GRU, LSTM, TORCH_TO_ONNX_GATES, gate_permutation
+from dkgen.structure.factors import FactorShapes, check_rule
 
 METHODS = ("dense", "kron", "dkp", "lowrank", "pruned")
 
@@ -40,7 +40,7 @@ def fit_matrix(w: Tensor, method: str, ratio: float | None = None, *,
                factor_rule: str = "rank") -> MatrixModule:
     """A matrix module of kind `method` fitted to the dense matrix `w` at `ratio`.
 
-    Without `factors`, Kronecker shapes follow `dkgen.nn.factors.factor_shapes`: `dope_share`
+    Without `factors`, Kronecker shapes follow `dkgen.structure.factors.factor_shapes`: `dope_share`
     of the budget kept for the dope (dkp), `factor_rule` deciding between splits of equal
     size ("rank" or "macs").
     """

@@ -8,7 +8,6 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from dkgen.nn.factors import FactorShapes
 from dkgen.nn.matrices import (
     DopedKronMatrix,
     KronMatrix,
@@ -16,6 +15,7 @@ from dkgen.nn.matrices import (
     MatrixSpec,
     make_matrix,
 )
+from dkgen.structure.factors import FactorShapes
 
 
 class MatrixLinear(nn.Module):

@@ -25,8 +25,8 @@ from dkgen.ir.weights import (
     SparseWeight,
     Weight,
 )
-from dkgen.nn.factors import FactorShapes, check_factors, dkp_plan, factor_shapes
-from dkgen.nn.nkp import nearest_kron, top_magnitude_index
+from dkgen.structure.factors import FactorShapes, check_factors, dkp_plan, factor_shapes
+from dkgen.structure.nkp import nearest_kron, top_magnitude_index
 
 
 def _np32(t: Tensor) -> np.ndarray:
@@ -247,7 +247,7 @@ class DopedKronMatrix(MaskedMatrix, KronMatrix):
     density: the dope's final density (fraction of rows*cols); with `ratio` and no density,
         whatever the factors leave of the ratio's budget (`dkp_plan`).
     factor_rule: what decides between factor splits of equal size when `factors` is not
-        given: "rank" or "macs" (`dkgen.nn.factors`).
+        given: "rank" or "macs" (`dkgen.structure.factors`).
     initial_density: the mask's density at construction (random positions); 1.0 starts
         with a dense dope for a `DopeSchedule` to anneal.  Defaults to `density`.
     cmr: co-matrix dropout rate.  In training mode each forward drops dope entries with

@@ -23,9 +23,9 @@ from torch import Tensor, nn
 
 from dkgen.ir.graph import InputSpec, Model
 from dkgen.nn.export import to_ir
-from dkgen.nn.factors import FactorShapes
 from dkgen.nn.recurrent import LSTM
 from dkgen.nn.schedule import DopeSchedule, set_cmr
+from dkgen.structure.factors import FactorShapes
 
 TIMESTEPS = 8
 FEATURES = 8

@@ -45,9 +45,9 @@ from torch import Tensor, nn
 from dkgen.errors import DkgenError
 from dkgen.fileio import atomic_write
 from dkgen.nn.cmr import CMR_MODES, cmr_lstm_forward, draw_keep
-from dkgen.nn.factors import FACTOR_RULES
 from dkgen.nn.recurrent import LSTM
 from dkgen.nn.schedule import DopeSchedule, set_cmr
+from dkgen.structure.factors import FACTOR_RULES
 from dkgen.train.data import Corpus, batchify, load_corpus, windows
 from dkgen.train.methods import (
     ANNEALED,
@@ -117,7 +117,7 @@ class RunConfig:
     dope_density: the dope's final density (dkp); None gives it what the factors leave of
         the ratio's budget.  A smaller density stores less than the budget.
     factor_rule: without `factors`, what decides between Kronecker splits of equal size:
-        "rank" (squarer factors) or "macs" (fewest multiply-accumulates; `dkgen.nn.factors`).
+        "rank" (squarer factors) or "macs" (fewest multiply-accumulates; `dkgen.structure.factors`).
     eval_fraction: score only the leading fraction of valid/test (smoke runs only).
     from_scratch: a compressed method trained from a random initialisation instead of
         compressing `init_from`: the structure is fitted to the random dense weights, so

@@ -27,7 +27,6 @@ import numpy as np
 import torch
 
 from dkgen.ir.weights import Weight
-from dkgen.nn.factors import FactorShapes, dkp_plan
 from dkgen.nn.hmd import HMDMatrix, hmd_plan
 from dkgen.nn.matrices import (
     DenseMatrix,
@@ -38,6 +37,7 @@ from dkgen.nn.matrices import (
     PrunedMatrix,
 )
 from dkgen.nn.recurrent import LSTM
+from dkgen.structure.factors import FactorShapes, dkp_plan
 
 METHODS = ("dense", "dkp", "kp", "pruned", "lmf", "hmd", "small")
 # Methods whose masks follow a DopeSchedule during training.

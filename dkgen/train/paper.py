@@ -37,7 +37,7 @@ from types import ModuleType
 from typing import TYPE_CHECKING
 
 from dkgen.errors import DkgenError
-from dkgen.nn.factors import _candidates, factor_shapes
+from dkgen.structure.factors import _candidates, factor_shapes
 from dkgen.train.data import load_corpus
 from dkgen.train.lm import (
     CONFIG,

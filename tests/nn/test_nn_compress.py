@@ -121,7 +121,7 @@ def test_compress_dkp_meets_the_ratio() -> None:
 
 
 def test_compress_takes_the_factor_rule_and_dope_share() -> None:
-    from dkgen.nn.factors import factor_shapes
+    from dkgen.structure.factors import factor_shapes
 
     torch.manual_seed(7)
     net = Net(nn.LSTM(32, 32, 1, batch_first=True))

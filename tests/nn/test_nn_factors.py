@@ -7,7 +7,7 @@ import itertools
 import numpy as np
 import pytest
 
-from dkgen.nn.factors import check_factors, dkp_plan, factor_shapes, kron_param_count
+from dkgen.structure.factors import check_factors, dkp_plan, factor_shapes, kron_param_count
 
 
 @pytest.mark.parametrize("rows,cols", [(256, 64), (256, 8), (40, 10), (7, 5), (1, 1), (1, 9),
@@ -50,7 +50,7 @@ def test_unreachable_ratio_and_bad_shapes_are_errors() -> None:
 
 def test_factor_options_cost_and_rank_against_the_dense_product() -> None:
     from dkgen.ir.weights import KronWeight
-    from dkgen.nn.factors import factor_options
+    from dkgen.structure.factors import factor_options
 
     opts = factor_options(800, 200, 800)
     assert {o.values for o in opts} == {800} and len(opts) == 12
@@ -99,7 +99,7 @@ def test_cli_lists_factor_splits(tmp_path) -> None:
 
 
 def test_macs_rule_takes_the_cheapest_split_of_the_same_size() -> None:
-    from dkgen.nn.factors import factor_options
+    from dkgen.structure.factors import factor_options
 
     for rows, cols, ratio, share in [(800, 200, 25, 0.875), (800, 200, 25, 0.25),
                                      (2600, 650, 25, 0.9), (256, 64, 10, 0.25)]:

@@ -42,7 +42,7 @@ def test_annealed_methods_start_as_the_dense_model(method: str) -> None:
 
 def test_factor_rule_reaches_every_matrix(tmp_path: Path) -> None:
     from dkgen.errors import DkgenError
-    from dkgen.nn.factors import factor_shapes
+    from dkgen.structure.factors import factor_shapes
 
     data = tiny_corpus(tmp_path)
     for rule in ("rank", "macs"):

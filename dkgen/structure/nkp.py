@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from dkgen.nn.factors import FactorShapes, check_factors
+from dkgen.structure.factors import FactorShapes, check_factors
 
 
 def rearrange(w: np.ndarray, factors: FactorShapes) -> np.ndarray:
