@@ -151,6 +151,12 @@ class _Importer:
     # -- operators ------------------------------------------------------------------------
     def structured(self, node: onnx.NodeProto) -> None:
         c = [self.const(node, n) for n in node.input]
+        arity = {"Kron": 2, "DopedKron": 4, "LowRank": 2, "Sparse": 3}.get(node.op_type)
+        if arity is not None and len(c) != arity:
+            raise self.fail(node, f"takes {arity} inputs, has {len(c)}")
+        if node.op_type in ("Kron", "DopedKron", "LowRank") and any(f.ndim != 2 for f in c[:2]):
+            raise self.fail(node, "its factors must be matrices, got shapes "
+                            f"{c[0].shape} and {c[1].shape}")
         try:
             if node.op_type == "Kron":
                 w: Weight = KronWeight(c[0], c[1])
@@ -280,7 +286,15 @@ class _Importer:
         spec = self.input_spec(inputs[0])
         self.values[spec.name] = _Act(-1, spec.size)
         for node in graph.node:
-            self.visit(node)
+            try:
+                self.visit(node)
+            except DkgenError:
+                raise
+            except (ValueError, IndexError, KeyError, TypeError) as exc:
+                # A hostile or broken file reaches a case no check above names: still one
+                # line naming the node, never a traceback.
+                why = str(exc) if type(exc) is ValueError else f"malformed ({type(exc).__name__}: {exc})"
+                raise self.fail(node, why) from None
         if len(graph.output) != 1:
             raise DkgenError(f"expected one model output, found {len(graph.output)}",
                              path=self.path, field="graph.output")
