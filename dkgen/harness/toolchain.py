@@ -290,8 +290,8 @@ class RunResult:
 
     ``returncode`` is None when the run timed out (and was killed), negative when the
     process died from a signal.  ``fault`` describes a crash: the startup code's
-    "DKGEN_FAULT ..." line, QEMU's "Lockup ..." message, or the signal that killed a host
-    program; None when the program ended normally or timed out.
+    "DKGEN_FAULT ..." line, QEMU's "Lockup ..." message, a sanitizer's report line, or the
+    signal that killed a host program; None when the program ended normally or timed out.
     """
 
     stdout: str
@@ -338,6 +338,11 @@ def _find_fault(target: Target, stdout: str, stderr: str, returncode: int | None
         for line in text.splitlines():
             if line.startswith("DKGEN_FAULT") or "Lockup" in line:
                 return line.strip()
+    if target.is_host and returncode:
+        # A sanitizer build (host-sanitize) reports and exits instead of dying by a signal.
+        for line in stderr.splitlines():
+            if "ERROR: AddressSanitizer" in line or ": runtime error: " in line:
+                return re.sub(r"^==\d+==", "", line).strip()
     if returncode is not None and returncode < 0:
         try:
             return f"killed by {signal.Signals(-returncode).name}"

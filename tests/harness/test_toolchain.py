@@ -97,7 +97,7 @@ def test_unknown_target_names_the_valid_ones(spec: str) -> None:
 
 def test_get_target() -> None:
     assert get_target("cortex-m7").qemu_machine == "mps2-an500"
-    with pytest.raises(DkgenError, match="valid targets: host, cortex-m0"):
+    with pytest.raises(DkgenError, match="valid targets: host, host-sanitize, cortex-m0"):
         get_target("nope")
 
 
@@ -109,8 +109,8 @@ def test_target_fields(name: str) -> None:
     for p in (*t.startup_sources, *t.board_sources):
         assert p.is_file()
     assert any((d / "dkgen_board.h").is_file() for d in t.include_dirs)
-    if name == "host":
-        assert t.kind == "host" and t.cc == "gcc" and t.cflags == ()
+    if t.is_host:
+        assert t.cc == "gcc" and (t.cflags == ()) == (name == "host")
         assert t.linker_script is None and t.qemu_machine is None and t.clock_hz is None
         assert t.ticks_to_instructions(1000) is None
         return
@@ -275,7 +275,9 @@ def test_fault_ends_the_run(name: str, mode: str, behave_elves: dict[str, Path])
     assert not r.timed_out and r.wall_s < 10, r
     assert r.returncode != 0 and not r.ok and r.faulted, r
     assert f"DKGEN_BEHAVE {mode}" in r.stdout
-    if target.is_host:
+    if name == "host-sanitize":
+        assert r.returncode > 0 and "AddressSanitizer" in r.fault  # it reports, then exits
+    elif target.is_host:
         assert r.returncode < 0  # killed by a signal (SIGSEGV)
     elif mode == "overflow" and name == "cortex-m0":
         # Armv6-M: the fault cannot be stacked below RAM; QEMU aborts with "Lockup".
@@ -285,6 +287,15 @@ def test_fault_ends_the_run(name: str, mode: str, behave_elves: dict[str, Path])
         assert r.fault.startswith("DKGEN_FAULT HardFault pc=0x")
         if mode == "overflow":
             assert r.fault.endswith("stack_overflow")
+
+
+def test_sanitizer_target_reports_what_a_plain_build_misses(behave_elves: dict[str, Path]) -> None:
+    plain = run(TARGETS["host"], behave_elves["host"], args=["past-end"], timeout_s=20)
+    assert plain.ok and plain.fault is None, plain
+    r = run(TARGETS["host-sanitize"], behave_elves["host-sanitize"], args=["past-end"], timeout_s=20)
+    assert r.returncode != 0 and r.fault is not None, r
+    # UBSan's object-size check or ASan's heap redzone, whichever sees it first
+    assert "insufficient space" in r.fault or "heap-buffer-overflow" in r.fault, r.fault
 
 
 def test_compile_error_is_one_line(tmp_path: Path) -> None:

@@ -26,7 +26,7 @@ ALL = resolve_targets("all")
 
 def test_all_targets_pass_and_all_catch_a_wrong_kernel(tmp_path):
     good = verify_model(mixed_model(5), ALL, workdir=tmp_path / "good", jobs=2)
-    assert [t.target for t in good.targets] == [t.name for t in ALL] and len(ALL) == 7
+    assert [t.target for t in good.targets] == [t.name for t in ALL] and len(ALL) == 8
     assert good.passed, {t.target: t.reason for t in good.targets}
     for t in good.targets:
         assert t.fits_budget and t.stack_bytes and t.stack_bytes > 0
@@ -34,6 +34,18 @@ def test_all_targets_pass_and_all_catch_a_wrong_kernel(tmp_path):
                        defines={"DKGEN_TEST_WRONG_KERNEL": "1"})
     assert not any(t.passed for t in bad.targets)
     assert all("differ from the reference" in t.reason for t in bad.targets)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "int8"])
+def test_generated_libraries_are_clean_under_the_sanitizers(tmp_path, dtype):
+    from random_models import token_model
+
+    for make in (mixed_model, token_model):
+        model = make(4)
+        x = make_inputs(model, 3, 6, seed=1)
+        report = verify_model(model, resolve_targets("host-sanitize"), inputs=x, dtype=dtype,
+                              calib=x if dtype == "int8" else None, workdir=tmp_path / model.name, jobs=1)
+        assert report.passed, [t.reason for t in report.targets]
 
 
 def test_hanging_firmware_times_out(tmp_path):

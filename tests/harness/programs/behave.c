@@ -8,6 +8,8 @@
  *               is the address in hex
  *   overflow    unbounded recursion until the stack runs out of RAM
  *   args        print argc and each argument
+ *   past-end    read one element past a heap array (wrong, but no fault without a
+ *               sanitizer; host-sanitize must report it)
  * Each token line is flushed at once: on the host stdout is a pipe, fully buffered, and a
  * program killed by a signal or a timeout loses what it had not flushed.
  */
@@ -32,6 +34,7 @@ static volatile uintptr_t behave_bad_data = 0x10u;
 #endif
 static volatile uint32_t behave_sink;
 static volatile uint32_t behave_depth_limit = 0xFFFFFFFFu;
+static volatile uint32_t behave_past_end = 4u; /* unknown to the compiler: no bounds warning */
 
 /* Not a tail call: frame[] is still needed after the recursive call returns. */
 static uint32_t behave_recurse(uint32_t depth) __attribute__((noinline));
@@ -83,6 +86,18 @@ int main(int argc, char **argv)
     if (strcmp(mode, "overflow") == 0) {
         behave_say("overflow");
         behave_sink = behave_recurse(0u);
+        return 0;
+    }
+    if (strcmp(mode, "past-end") == 0) {
+        volatile uint32_t *arr = (volatile uint32_t *)malloc(4u * sizeof(uint32_t));
+        behave_say("past-end");
+        if (arr != NULL) {
+            for (i = 0; i < 4; i++) {
+                arr[i] = (uint32_t)i;
+            }
+            behave_sink = arr[behave_past_end];
+            free((void *)arr);
+        }
         return 0;
     }
     if (strcmp(mode, "args") == 0) {
