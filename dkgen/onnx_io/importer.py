@@ -143,6 +143,11 @@ class _Importer:
                             "API needs each layer to consume the previous one")
         return v
 
+    @staticmethod
+    def layer_name(node: onnx.NodeProto, default: str) -> str:
+        """The node's name, PyTorch's "/rnn/LSTM_1" written "rnn.LSTM_1" (the module path)."""
+        return node.name.strip("/").replace("/", ".") or default
+
     def add_layer(self, layer: Layer, src: _Act) -> _Act:
         """Append `layer`, fed by `src`; its output keeps `src`'s axes."""
         self.layers.append(layer)
@@ -212,7 +217,7 @@ class _Importer:
             b_ih = b_hh = None
         if w_ih.shape[1] != x.size:
             raise self.fail(node, f"input weight expects {w_ih.shape[1]} features, gets {x.size}")
-        name = node.name or f"{node.op_type.lower()}{len(self.layers)}"
+        name = self.layer_name(node, f"{node.op_type.lower()}{len(self.layers)}")
         try:
             if node.op_type == "LSTM":
                 layer: Layer = LSTM(name, hidden, w_ih, w_hh, b_ih, b_hh)
@@ -241,7 +246,7 @@ class _Importer:
         if weight.shape[1] != x.size:
             raise self.fail(node, f"weight takes {weight.shape[1]} inputs but receives {x.size}")
         self.values[node.output[0]] = self.add_layer(
-            Linear(node.name or f"linear{len(self.layers)}", weight), x)
+            Linear(self.layer_name(node, f"linear{len(self.layers)}"), weight), x)
 
     def gemm(self, node: onnx.NodeProto) -> None:
         attrs = self.attr(node)
@@ -253,7 +258,7 @@ class _Importer:
         bias = self.const(node, node.input[2]) if len(node.input) > 2 and node.input[2] else None
         if weight.shape[1] != x.size:
             raise self.fail(node, f"weight takes {weight.shape[1]} inputs but receives {x.size}")
-        layer = Linear(node.name or f"linear{len(self.layers)}", weight,
+        layer = Linear(self.layer_name(node, f"linear{len(self.layers)}"), weight,
                        None if bias is None else np.broadcast_to(bias, (weight.shape[0],)))
         self.values[node.output[0]] = self.add_layer(layer, x)
 
@@ -364,7 +369,7 @@ class _Importer:
             x = self.act(node, node.input[0])
             if self.attr(node).get("axis", -1) not in (-1, 1 if x.last_step else 2):
                 raise self.fail(node, "Softmax must run over the feature axis (-1)")
-            self.values[node.output[0]] = self.add_layer(Softmax(node.name or "softmax", x.size), x)
+            self.values[node.output[0]] = self.add_layer(Softmax(self.layer_name(node, "softmax"), x.size), x)
         else:
             raise self.fail(node, f"operator {op} is not supported",
                             "supported: LSTM, GRU, MatMul, Gemm, Add, Gather, Softmax, the "
@@ -449,7 +454,7 @@ class _Importer:
         if not isinstance(idx, _Act) or idx.layer_index != -1 or self.layers:
             raise self.fail(node, "Gather is supported only as the embedding of the input tokens")
         table = self.weight_of(node, node.input[0], stacked=False, transposed=False)
-        self.values[node.output[0]] = self.add_layer(Embedding(node.name or "embedding", table), idx)
+        self.values[node.output[0]] = self.add_layer(Embedding(self.layer_name(node, "embedding"), table), idx)
 
     def last_step(self, node: onnx.NodeProto, axis: int, idx: object) -> None:
         """`y[:, -1]` (or `y[-1]` time-major): the chain's output at the last timestep. The

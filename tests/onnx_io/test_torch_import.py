@@ -83,6 +83,7 @@ def test_reference_and_onnxruntime_agree_with_pytorch(tmp_path, case):
     assert kinds == ([Embedding] if vocab else []) + [LSTM if cell == "lstm" else GRU] * layers + [
         Linear] + ([Softmax] if softmax else [])
     assert model.name == path.stem  # not PyTorch's "main_graph"
+    assert model.layers[1 if vocab else 0].name == ("rnn.LSTM" if cell == "lstm" else "rnn.GRU")
     ref = ReferenceExecutor(model)(x)
     got = ref[:, -1] if head == "last" else ref
     np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
