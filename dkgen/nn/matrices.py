@@ -26,7 +26,7 @@ from dkgen.ir.weights import (
     Weight,
 )
 from dkgen.structure.factors import FactorShapes, check_factors, dkp_plan, factor_shapes
-from dkgen.structure.nkp import nearest_kron, top_magnitude_index
+from dkgen.structure.nkp import nearest_kron_f32, top_magnitude_index
 
 
 def _np32(t: Tensor) -> np.ndarray:
@@ -149,12 +149,11 @@ class KronMatrix(MatrixModule):
         return self.a.numel() + self.b.numel()
 
     def _load_nearest(self, w64: np.ndarray) -> np.ndarray:
-        a, b = nearest_kron(w64, self.factors)
+        a, b, residual = nearest_kron_f32(w64, self.factors)
         with torch.no_grad():
             self.a.copy_(torch.from_numpy(a))
             self.b.copy_(torch.from_numpy(b))
-        # The residual against the float32 factors actually stored.
-        return w64 - np.kron(_np32(self.a).astype(np.float64), _np32(self.b).astype(np.float64))
+        return residual
 
     @classmethod
     def from_dense(cls, w: Tensor | np.ndarray, factors: FactorShapes | None = None, *,

@@ -42,7 +42,7 @@ from dkgen.structure.factors import (
     factor_shapes,
     kron_param_count,
 )
-from dkgen.structure.nkp import nearest_kron, top_magnitude_index
+from dkgen.structure.nkp import nearest_kron_f32, top_magnitude_index
 
 METHODS = ("dkp", "kron", "pruned", "lowrank")
 
@@ -78,8 +78,7 @@ def fit_weight(w: np.ndarray, method: str, ratio: float, *, factors: FactorShape
                 raise ValueError(f"factors {factors} store {kron_param_count(factors)} values, "
                                  f"over the {budget} {ratio:g}x allows")
             nnz = 0
-        a, b = (f.astype(np.float32) for f in nearest_kron(w64, factors))
-        residual = w64 - np.kron(a.astype(np.float64), b.astype(np.float64))
+        a, b, residual = nearest_kron_f32(w64, factors)
         return KronWeight(a, b, _sparse(rows, cols, residual, nnz) if nnz else None)
     if method == "pruned":
         if budget < 1:

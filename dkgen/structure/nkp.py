@@ -44,3 +44,11 @@ def top_magnitude_index(values: np.ndarray, nnz: int) -> np.ndarray:
     nnz = max(0, min(int(nnz), flat.size))
     order = np.argsort(-flat, kind="stable")[:nnz]
     return np.sort(order)
+
+
+def nearest_kron_f32(w: np.ndarray, factors: FactorShapes) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """`nearest_kron` rounded to the float32 factors that get stored, and the residual
+    W - A ⊗ B against those (float64): what a dope is fitted to."""
+    w64 = np.asarray(w, dtype=np.float64)
+    a, b = (f.astype(np.float32) for f in nearest_kron(w64, factors))
+    return a, b, w64 - np.kron(a.astype(np.float64), b.astype(np.float64))
