@@ -352,31 +352,52 @@ def verify_cmd(model: Path, target_spec: str | None, inputs: Path | None, sequen
 @click.argument("model", type=click.Path(path_type=Path))
 @_run_options(timeout_s=300.0)
 @click.option("--profile", is_flag=True, help="Also each layer's instructions per step, per form.")
+@click.option("--pruned", "pruned_path", type=click.Path(path_type=Path), default=None,
+              help="A pruned model you trained (ONNX) to compare with, instead of MODEL's dense "
+                   "form pruned to its size.")
+@click.option("--pruned-inputs", type=click.Path(path_type=Path), default=None,
+              help="With --pruned: its own inputs (.npz with x; also its int8 calibration), when "
+                   "they differ from MODEL's (its own embedding).")
 @click.option("--json", "as_json", is_flag=True, help="One JSON document on stdout.")
 @_dtype_options
 @_optimize_option
 def bench_cmd(model: Path, target_spec: str | None, inputs: Path | None, sequences: int, steps: int,
-              seed: int, jobs: int, timeout_s: float, profile: bool, as_json: bool, dtype: str,
+              seed: int, jobs: int, timeout_s: float, profile: bool, pruned_path: Path | None,
+              pruned_inputs: Path | None, as_json: bool, dtype: str,
               calib_path: Path | None, optimize: str | None) -> None:
     """Instructions per step, flash and RAM of MODEL's C against its dense form and a pruned
-    form of equal size, on each target (under QEMU: exact instruction counts).
+    form of equal size (or the pruned model given), on each target (under QEMU: exact
+    instruction counts).
 
     Every form is also verified against the reference; a count is shown only where it
     passed, and the exit status is 1 if any form failed."""
-    from dkgen.harness.compare import compare_model
+    from dkgen.harness.compare import compare_model, with_trained_form
     from dkgen.harness.targets import resolve_targets
     from dkgen.harness.verify import load_inputs
     from dkgen.onnx_io.importer import load_onnx
 
     goal = _optimize(dtype, optimize)
     ir = load_onnx(model)
+    if pruned_inputs is not None and pruned_path is None:
+        raise DkgenError("--pruned-inputs needs --pruned", field="--pruned-inputs",
+                         fix="add --pruned model.onnx, or drop --pruned-inputs")
+    forms, own = None, {}
+    if pruned_path is not None:
+        other = load_onnx(pruned_path)
+        try:
+            forms = with_trained_form(ir, "pruned", other)
+        except ValueError as exc:
+            raise DkgenError(str(exc), path=pruned_path, field="--pruned",
+                             fix="pass a model with MODEL's input and output") from None
+        if pruned_inputs is not None:
+            own["pruned"] = load_inputs(pruned_inputs, other)
     targets = resolve_targets(target_spec)
     x = load_inputs(inputs, ir) if inputs is not None else None
     calib = _calibration(ir, dtype, calib_path, required=False)
     with _err.status(f"building and running each form on {len(targets)} target(s)"):
         result = compare_model(ir, targets, inputs=x, sequences=sequences, steps=steps, seed=seed,
                                dtype=dtype, calib=calib, optimize=goal, jobs=jobs, timeout_s=timeout_s,
-                               profile=profile)
+                               profile=profile, forms=forms, form_inputs=own)
     if as_json:
         _print_json(result.to_json())
     else:

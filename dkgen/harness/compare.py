@@ -53,6 +53,20 @@ def pruned_equivalent(model: Model) -> Model:
     return map_weights(model, prune, "pruned")
 
 
+def with_trained_form(model: Model, name: str, other: Model) -> dict[str, Model]:
+    """`equivalents(model)` with the form `name` ("pruned", "dense") replaced by a model
+    trained as such: the fair comparison, when there is one. Its input and output must be
+    the same as the model's."""
+    if (other.input.kind, other.input.size, other.output_size) != (
+            model.input.kind, model.input.size, model.output_size):
+        raise ValueError(f"its input ({other.input.kind} {other.input.size}) and output "
+                         f"({other.output_size}) differ from the model's ({model.input.kind} "
+                         f"{model.input.size}, {model.output_size})")
+    forms = equivalents(model)
+    forms[name] = other
+    return {k: forms[k] for k in ("model", "pruned", "dense") if k in forms}
+
+
 def equivalents(model: Model) -> dict[str, Model]:
     """{form: model} in FORMS order, without forms that change no weight of the model."""
     forms = {"model": model, "pruned": pruned_equivalent(model), "dense": dense_equivalent(model)}
@@ -79,16 +93,22 @@ def compare_model(model: Model, targets: list[Target], *, inputs: np.ndarray | N
                   sequences: int = 4, steps: int = 8, seed: int = 0, dtype: str = "float32",
                   calib: np.ndarray | None = None, optimize: str = "ram", jobs: int = 2,
                   timeout_s: float = 300.0, workdir: Path | None = None,
-                  forms: dict[str, Model] | None = None, profile: bool = False) -> Comparison:
+                  forms: dict[str, Model] | None = None, profile: bool = False,
+                  form_inputs: dict[str, np.ndarray] | None = None) -> Comparison:
     """Generate, build and run `model` and its equivalents (or the given `forms`) on every
     target with the same inputs and (int8) the same calibration inputs. Budgets are not
     enforced: a form that does not fit the part is measured all the same and the report says
-    so (`fits_budget`). `profile`: each layer's instructions too (`verify_model`)."""
+    so (`fits_budget`). `profile`: each layer's instructions too (`verify_model`).
+    `form_inputs`: a form's own inputs, for a model trained on its own (a pruned model with
+    its own embedding); with int8 they are its calibration inputs too."""
     forms = forms or equivalents(model)
     x = inputs if inputs is not None else make_inputs(model, sequences, steps, seed)
+    form_inputs = form_inputs or {}
     reports = {}
     for name, m in forms.items():
-        reports[name] = verify_model(m, targets, inputs=x, dtype=dtype, calib=calib,
+        own = form_inputs.get(name)
+        reports[name] = verify_model(m, targets, inputs=x if own is None else own, dtype=dtype,
+                                     calib=calib if own is None or calib is None else own,
                                      optimize=optimize, jobs=jobs, timeout_s=timeout_s,
                                      budget_check=False, profile=profile,
                                      workdir=None if workdir is None else workdir / name)

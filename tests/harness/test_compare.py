@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 from click.testing import CliRunner
-from random_models import mixed_model
+from random_models import mixed_model, token_model
 
 from dkgen.cli import cli
 from dkgen.harness.compare import (
@@ -90,3 +90,27 @@ def test_cli_bench_profile_per_layer_and_form(tmp_path: Path) -> None:
     pruned = [x["instructions"] for x in forms["pruned"]["targets"][0]["layers"]]
     # The softmax is the same code in every form; the first LSTM's matrices are not.
     assert abs(dense[-2] - pruned[-2]) <= 40 and dense[0] != pruned[0]
+
+
+def test_cli_bench_against_a_trained_pruned_model(tmp_path: Path) -> None:
+    import numpy as np
+
+    from dkgen.harness.compare import pruned_equivalent
+
+    model, other = token_model(1), pruned_equivalent(token_model(2))  # "trained" apart
+    save_onnx(model, tmp_path / "m.onnx")
+    save_onnx(other, tmp_path / "p.onnx")
+    rng = np.random.default_rng(0)
+    np.savez(tmp_path / "own.npz", x=rng.integers(0, other.input.size, size=(2, 3)))
+    args = ["bench", str(tmp_path / "m.onnx"), "--target", "host", "--sequences", "2", "--steps", "3",
+            "--pruned", str(tmp_path / "p.onnx")]
+    res = CliRunner().invoke(cli, [*args, "--pruned-inputs", str(tmp_path / "own.npz"), "--json"])
+    assert res.exit_code == 0, res.output
+    forms = json.loads(res.output)["forms"]
+    assert list(forms) == ["model", "pruned", "dense"]
+    assert forms["pruned"]["model"] == other.name and forms["model"]["model"] == model.name
+    res = CliRunner().invoke(cli, [*args[:-2], "--pruned-inputs", str(tmp_path / "own.npz")])
+    assert res.exit_code == 2 and "--pruned" in res.output
+    save_onnx(mixed_model(0), tmp_path / "other.onnx")
+    res = CliRunner().invoke(cli, [*args[:-1], str(tmp_path / "other.onnx")])
+    assert res.exit_code == 2 and "other.onnx" in res.output and "differ" in res.output
