@@ -12,8 +12,9 @@ Besides dkgen's own files this reads dense models as PyTorch's ONNX exporter
 (`torch.onnx.export(..., dynamo=False)`) writes them: `batch_first` inputs (the Transposes
 around the recurrent layers), zero initial states built by Shape/Gather/Concat/Expand,
 stacked layers, `nn.Linear` as MatMul+Add or Gemm, `nn.Embedding` as Gather, and a
-classifier head on the last timestep (`y[:, -1]`, a Gather on the time axis): the C library
-then gives that head's output at every step, and the last step's is the model's.
+classifier head on the last timestep (`y[:, -1]`, a Gather on the time axis, or the final
+hidden state `h_n[-1]`, a Gather or Squeeze of the LSTM/GRU's Y_h): the C library then
+gives that head's output at every step, and the last step's is the model's.
 """
 
 from __future__ import annotations
@@ -73,6 +74,16 @@ class _Act:
         """The activation a feature-wise layer makes of this one: same axes."""
         return _Act(layer_index, size, time_axis=self.time_axis, swapped=self.swapped,
                     last_step=self.last_step)
+
+
+@dataclass
+class _FinalH:
+    """The Y_h output of recurrent layers (their hidden state after the last step), stacked
+    along axis 0 in this order by Concat: `layers` are their indices in the chain."""
+
+    layers: list[int]
+    size: int
+    swapped: bool = False
 
 
 @dataclass
@@ -230,9 +241,11 @@ class _Importer:
         out = self.add_layer(layer, x)
         out.rnn_raw, out.time_axis = True, 0
         self.values[node.output[0]] = out
-        for extra_out in node.output[1:]:
+        if len(node.output) > 1 and node.output[1]:
+            self.values[node.output[1]] = _FinalH([out.layer_index], hidden, x.swapped)
+        for extra_out in node.output[2:]:
             if extra_out:
-                self.values[extra_out] = _Act(-2, hidden)  # Y_h/Y_c: not part of the chain
+                self.values[extra_out] = _Act(-2, hidden)  # Y_c: not part of the chain
 
     def matmul(self, node: onnx.NodeProto) -> None:
         x = self.act(node, node.input[0])
@@ -383,6 +396,11 @@ class _Importer:
                 isinstance(v, _Const | _Shape) for v in vals):
             self.values[node.output[0]] = _Shape()
             return
+        if vals and all(isinstance(v, _FinalH) for v in vals) and axis == 0:
+            # h_n of a stack of layers, as PyTorch's exporter assembles it
+            self.values[node.output[0]] = _FinalH([i for v in vals for i in v.layers],  # type: ignore[union-attr]
+                                                  vals[-1].size, vals[-1].swapped)  # type: ignore[union-attr]
+            return
         if all(isinstance(v, _Const) for v in vals):
             self.values[node.output[0]] = _Const(np.concatenate([v.value for v in vals], axis=axis))
             return
@@ -432,6 +450,8 @@ class _Importer:
             self.values[node.output[0]] = _Shape()
         elif isinstance(v, _WeightRef) and unsq and axes == [0] and not v.stacked and not v.transposed:
             self.values[node.output[0]] = _WeightRef(v.weight, False, True)
+        elif isinstance(v, _FinalH) and not unsq and axes == [0]:
+            self.final_state(node, v, 0)
         elif isinstance(v, _Act) and not unsq and v.rnn_raw and axes == [1]:
             self.values[node.output[0]] = _Act(v.layer_index, v.size, time_axis=0,
                                                swapped=v.swapped)
@@ -449,6 +469,11 @@ class _Importer:
             return
         if isinstance(data, _Act):
             return self.last_step(node, axis, idx)
+        if isinstance(data, _FinalH):
+            if axis != 0 or not isinstance(idx, _Const) or idx.value.shape != ():
+                raise self.fail(node, "Gather on a final hidden state must pick one layer's "
+                                "(h_n[-1])")
+            return self.final_state(node, data, int(idx.value))
         if axis != 0:
             raise self.fail(node, "Gather must index rows (axis=0)")
         if not isinstance(idx, _Act) or idx.layer_index != -1 or self.layers:
@@ -470,6 +495,18 @@ class _Importer:
             raise self.fail(node, "only the last timestep (index -1) can be selected",
                             "the C library streams; read its output after the step you want")
         self.values[node.output[0]] = _Act(x.layer_index, x.size, swapped=x.swapped, last_step=True)
+
+    def final_state(self, node: onnx.NodeProto, v: _FinalH, index: int) -> None:
+        """h_n[index] (or h_n.squeeze(0) of one layer): the hidden state after the last step,
+        which is the chain's output at the last step when it is the last layer's."""
+        if not -len(v.layers) <= index < len(v.layers):
+            raise self.fail(node, f"index {index} is out of range for {len(v.layers)} layer(s)")
+        layer = v.layers[index]
+        if layer != len(self.layers) - 1:
+            raise self.fail(node, "only the final hidden state of the last recurrent layer, with "
+                            "nothing after it yet, can feed the next layer",
+                            "use h_n[-1] of the last layer, or y[:, -1]")
+        self.values[node.output[0]] = _Act(layer, v.size, swapped=v.swapped, last_step=True)
 
     def check_time_major(self, node: onnx.NodeProto, x: _Act) -> None:
         """A recurrent layer reads (time, batch, features): at the first one, learn from the

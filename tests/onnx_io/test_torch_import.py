@@ -36,9 +36,12 @@ class Net(nn.Module):
     def forward(self, x):
         if self.embed is not None:
             x = self.embed(x)
-        y, _ = self.rnn(x)
+        y, h = self.rnn(x)
         if self.head == "last":
             y = y[:, -1] if self.batch_first else y[-1]
+        elif self.head.startswith("hn"):  # the final hidden state: h_n[-1], or h_n.squeeze(0)
+            h = h[0] if isinstance(self.rnn, nn.LSTM) else h
+            y = h.squeeze(0) if self.head == "hn-squeeze" else h[-1]
         y = self.fc(y)
         return torch.softmax(y, -1) if self.softmax else y
 
@@ -48,6 +51,8 @@ CASES = {
     "gru-embedding-time-major": ("gru", 1, False, 30, "every", False),
     "lstm-classifier": ("lstm", 1, True, None, "last", True),
     "gru2-classifier-time-major": ("gru", 2, False, None, "last", False),
+    "lstm2-final-hidden-state": ("lstm", 2, True, None, "hn", True),
+    "gru-final-hidden-state-squeezed": ("gru", 1, False, None, "hn-squeeze", False),
 }
 
 
@@ -85,7 +90,7 @@ def test_reference_and_onnxruntime_agree_with_pytorch(tmp_path, case):
     assert model.name == path.stem  # not PyTorch's "main_graph"
     assert model.layers[1 if vocab else 0].name == ("rnn.LSTM" if cell == "lstm" else "rnn.GRU")
     ref = ReferenceExecutor(model)(x)
-    got = ref[:, -1] if head == "last" else ref
+    got = ref if head == "every" else ref[:, -1]
     np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
     sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     out = sess.run(None, {"x": feed})[0]
@@ -127,6 +132,15 @@ class _Picks(nn.Module):
         return self.pick(self.rnn(x)[0])
 
 
+class _FirstLayerState(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.rnn = nn.LSTM(8, 12, 2, batch_first=True)
+
+    def forward(self, x):
+        return self.rnn(x)[1][0][0]  # h_n of the first of two layers
+
+
 class _WithState(nn.Module):
     def __init__(self):
         super().__init__()
@@ -142,6 +156,7 @@ class _WithState(nn.Module):
     (lambda: _Picks(lambda y: y[0]), "not the time axis"),
     (lambda: nn.LSTM(8, 12, 1, bidirectional=True), "forward"),
     (lambda: _WithState(), "initial_h"),
+    (lambda: _FirstLayerState(), "last recurrent layer"),
 ])
 def test_unsupported_pytorch_models_are_named(tmp_path, module, says):
     path = _export_module(tmp_path, module(), torch.randn(1, 4, 8), "m.onnx")
