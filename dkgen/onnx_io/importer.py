@@ -58,22 +58,19 @@ class _Act:
     """An activation: `layer_index` is the layer that produced it (-1: the model input).
 
     time_axis: where the time axis is (0 or 1) once a recurrent layer has fixed it, None
-    before; swapped: axes 0 and 1 exchanged relative to the model input (which tells, at
-    the first recurrent layer, whether the input is time- or batch-major); last_step: the
-    time axis was taken away by selecting the last step.
+    before (the model input may be either way round); last_step: the time axis was taken
+    away by selecting the last step.
     """
 
     layer_index: int
     size: int
     rnn_raw: bool = False  # LSTM/GRU Y output still carrying the num_directions axis
     time_axis: int | None = None
-    swapped: bool = False
     last_step: bool = False
 
     def follow(self, layer_index: int, size: int) -> _Act:
         """The activation a feature-wise layer makes of this one: same axes."""
-        return _Act(layer_index, size, time_axis=self.time_axis, swapped=self.swapped,
-                    last_step=self.last_step)
+        return _Act(layer_index, size, time_axis=self.time_axis, last_step=self.last_step)
 
 
 @dataclass
@@ -83,7 +80,6 @@ class _FinalH:
 
     layers: list[int]
     size: int
-    swapped: bool = False
 
 
 @dataclass
@@ -107,9 +103,6 @@ class _Importer:
         self.path = path
         self.values: dict[str, object] = {}
         self.layers: list[Layer] = []
-        # Where the model input's time axis is (0: (time, batch, ...), 1: batch-major), as
-        # the first recurrent layer tells; None without one (dkgen's own layout, time first).
-        self.input_time_axis: int | None = None
 
     def fail(self, node: onnx.NodeProto | None, message: str, fix: str | None = None) -> DkgenError:
         field = f"node '{node.name or node.op_type}' ({node.op_type})" if node is not None else None
@@ -242,7 +235,7 @@ class _Importer:
         out.rnn_raw, out.time_axis = True, 0
         self.values[node.output[0]] = out
         if len(node.output) > 1 and node.output[1]:
-            self.values[node.output[1]] = _FinalH([out.layer_index], hidden, x.swapped)
+            self.values[node.output[1]] = _FinalH([out.layer_index], hidden)
         for extra_out in node.output[2:]:
             if extra_out:
                 self.values[extra_out] = _Act(-2, hidden)  # Y_c: not part of the chain
@@ -399,7 +392,7 @@ class _Importer:
         if vals and all(isinstance(v, _FinalH) for v in vals) and axis == 0:
             # h_n of a stack of layers, as PyTorch's exporter assembles it
             self.values[node.output[0]] = _FinalH([i for v in vals for i in v.layers],  # type: ignore[union-attr]
-                                                  vals[-1].size, vals[-1].swapped)  # type: ignore[union-attr]
+                                                  vals[-1].size)  # type: ignore[union-attr]
             return
         if all(isinstance(v, _Const) for v in vals):
             self.values[node.output[0]] = _Const(np.concatenate([v.value for v in vals], axis=axis))
@@ -431,8 +424,7 @@ class _Importer:
         elif isinstance(v, _Act) and perm == [1, 0, 2] and not v.rnn_raw and not v.last_step:
             x = self.act(node, node.input[0])  # (time, batch) <-> (batch, time)
             self.values[node.output[0]] = _Act(
-                x.layer_index, x.size, time_axis=None if x.time_axis is None else 1 - x.time_axis,
-                swapped=not x.swapped)
+                x.layer_index, x.size, time_axis=None if x.time_axis is None else 1 - x.time_axis)
         else:
             raise self.fail(node, f"Transpose with perm {perm} is supported only on matrices "
                             "and to swap the time and batch axes of an activation")
@@ -453,8 +445,7 @@ class _Importer:
         elif isinstance(v, _FinalH) and not unsq and axes == [0]:
             self.final_state(node, v, 0)
         elif isinstance(v, _Act) and not unsq and v.rnn_raw and axes == [1]:
-            self.values[node.output[0]] = _Act(v.layer_index, v.size, time_axis=0,
-                                               swapped=v.swapped)
+            self.values[node.output[0]] = _Act(v.layer_index, v.size, time_axis=0)
         else:
             raise self.fail(node, f"{node.op_type} with axes {axes} is not supported here")
 
@@ -494,7 +485,7 @@ class _Importer:
         if not isinstance(idx, _Const) or idx.value.shape != () or int(idx.value) != -1:
             raise self.fail(node, "only the last timestep (index -1) can be selected",
                             "the C library streams; read its output after the step you want")
-        self.values[node.output[0]] = _Act(x.layer_index, x.size, swapped=x.swapped, last_step=True)
+        self.values[node.output[0]] = _Act(x.layer_index, x.size, last_step=True)
 
     def final_state(self, node: onnx.NodeProto, v: _FinalH, index: int) -> None:
         """h_n[index] (or h_n.squeeze(0) of one layer): the hidden state after the last step,
@@ -506,16 +497,15 @@ class _Importer:
             raise self.fail(node, "only the final hidden state of the last recurrent layer, with "
                             "nothing after it yet, can feed the next layer",
                             "use h_n[-1] of the last layer, or y[:, -1]")
-        self.values[node.output[0]] = _Act(layer, v.size, swapped=v.swapped, last_step=True)
+        self.values[node.output[0]] = _Act(layer, v.size, last_step=True)
 
     def check_time_major(self, node: onnx.NodeProto, x: _Act) -> None:
-        """A recurrent layer reads (time, batch, features): at the first one, learn from the
-        Transposes before it whether the model input is time- or batch-major."""
+        """A recurrent layer reads (time, batch, features). Before the first one the time
+        axis is not known (the input may be either way round: the Transposes before the
+        layer decide); after it, a layer fed the batch-major form is an error."""
         if x.last_step:
             raise self.fail(node, "a recurrent layer after the last-timestep selection")
-        if x.time_axis is None:
-            self.input_time_axis = 1 if x.swapped else 0
-        elif x.time_axis != 0:
+        if x.time_axis is not None and x.time_axis != 0:
             raise self.fail(node, "the recurrent layer's input is batch-major; ONNX LSTM/GRU "
                             "(layout=0) read (time, batch, features)")
 
