@@ -54,6 +54,14 @@ void dkgen_zero_s8(int8_t *dst, uint32_t n)
     }
 }
 
+void dkgen_relu_s8(const int8_t *x, int8_t *y, uint32_t n)
+{
+    uint32_t i;
+    for (i = 0u; i < n; i++) {
+        y[i] = (x[i] < 0) ? (int8_t)0 : x[i];
+    }
+}
+
 void dkgen_zero_s16(int16_t *dst, uint32_t n)
 {
     uint32_t i;

@@ -15,6 +15,9 @@ void dkgen_copy_s32(const int32_t *DKGEN_RESTRICT src, int32_t *DKGEN_RESTRICT d
 void dkgen_widen_s16_s32(const int16_t *DKGEN_RESTRICT src, int32_t *DKGEN_RESTRICT dst,
                          uint32_t n);
 void dkgen_zero_s8(int8_t *dst, uint32_t n);
+
+/* y[i] = max(x[i], 0), i < n: a ReLU layer (its output keeps the input's scale). */
+void dkgen_relu_s8(const int8_t *x, int8_t *y, uint32_t n);
 void dkgen_zero_s16(int16_t *dst, uint32_t n);
 void dkgen_zero_s32(int32_t *dst, uint32_t n);
 

@@ -167,7 +167,7 @@ class ModelPlan:
             if lp.op in ("lstm", "gru"):
                 used.add(f"dkgen_{lp.op}_cell_f32")
                 used.add("dkgen_activation_f32")
-            if lp.op == "softmax":
+            if lp.op in ("softmax", "relu", "tanh", "sigmoid"):
                 used.add("dkgen_activation_f32")
         return used
 

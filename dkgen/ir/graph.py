@@ -188,6 +188,40 @@ class Softmax(Layer):
 
 
 @dataclass(eq=False)
+class Activation(Layer):
+    """An element-wise activation layer; `op` names the function."""
+
+    size: int = 0
+
+    @property
+    def in_size(self) -> int:
+        return self.size
+
+    @property
+    def out_size(self) -> int:
+        return self.size
+
+
+@dataclass(eq=False)
+class Relu(Activation):
+    """y = max(x, 0)."""
+
+
+@dataclass(eq=False)
+class Tanh(Activation):
+    """y = tanh(x)."""
+
+
+@dataclass(eq=False)
+class Sigmoid(Activation):
+    """y = 1 / (1 + e^-x)."""
+
+
+# The element-wise activation layers, by op name (ONNX's operator: Relu, Tanh, Sigmoid).
+ACTIVATIONS: dict[str, type[Layer]] = {"relu": Relu, "tanh": Tanh, "sigmoid": Sigmoid}
+
+
+@dataclass(eq=False)
 class Model:
     name: str
     input: InputSpec

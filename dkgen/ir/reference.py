@@ -13,7 +13,19 @@ from typing import Protocol, TypeVar
 
 import numpy as np
 
-from dkgen.ir.graph import GRU, LSTM, Embedding, InputSpec, Layer, Linear, Model, Softmax
+from dkgen.ir.graph import (
+    GRU,
+    LSTM,
+    Embedding,
+    InputSpec,
+    Layer,
+    Linear,
+    Model,
+    Relu,
+    Sigmoid,
+    Softmax,
+    Tanh,
+)
 
 
 class ChainLayer(Protocol):
@@ -79,6 +91,12 @@ def layer_step(layer: Layer, x: np.ndarray, state: np.ndarray | None) -> tuple[n
         return _gru_step(layer, x, state)
     if isinstance(layer, Softmax):
         return softmax(x), None
+    if isinstance(layer, Tanh):
+        return np.tanh(x), None
+    if isinstance(layer, Sigmoid):
+        return sigmoid(x), None
+    if isinstance(layer, Relu):
+        return np.maximum(x, 0.0), None
     raise NotImplementedError(f"reference executor has no rule for {type(layer).__name__}")
 
 

@@ -4,7 +4,8 @@ A supported model is a chain of per-timestep layers:
 
     [nn.Embedding] -> any of (dkgen.nn.LSTM / GRU, nn.LSTM / nn.GRU,
                               MatrixLinear / KronLinear / DopedKronLinear, nn.Linear,
-                              nn.Dropout, nn.Identity) -> [Softmax added by `softmax=True`]
+                              nn.ReLU / nn.Tanh / nn.Sigmoid, nn.Dropout, nn.Identity)
+                   -> [Softmax added by `softmax=True`]
 
 given as an nn.Sequential, a list of modules, or a module with an `ir_chain()` method that
 returns its layers in order (the classifier and language-model classes do this, since
@@ -84,11 +85,20 @@ def _recurrent_layers(name: str, layer: nn.Module) -> list[ir.Layer]:
     return out
 
 
-def layer_to_ir(name: str, layer: nn.Module) -> list[ir.Layer]:
-    """IR layers for one PyTorch layer (none for inference no-ops like dropout)."""
+_ACTIVATIONS = {nn.ReLU: ir.Relu, nn.Tanh: ir.Tanh, nn.Sigmoid: ir.Sigmoid}
+
+
+def layer_to_ir(name: str, layer: nn.Module, in_size: int | None = None) -> list[ir.Layer]:
+    """IR layers for one PyTorch layer (none for inference no-ops like dropout); `in_size`,
+    the features reaching it, sizes the element-wise activations."""
     name = _ident(name)
     if isinstance(layer, nn.Dropout | nn.Identity):
         return []
+    for torch_cls, ir_cls in _ACTIVATIONS.items():
+        if isinstance(layer, torch_cls):
+            if in_size is None:
+                raise DkgenError(f"{name}: an activation needs the size of its input")
+            return [ir_cls(name, in_size)]
     if isinstance(layer, nn.Embedding):
         return [ir.Embedding(name, DenseWeight(_np(layer.weight)))]
     if isinstance(layer, LSTM | GRU | nn.LSTM | nn.GRU):
@@ -104,7 +114,7 @@ def layer_to_ir(name: str, layer: nn.Module) -> list[ir.Layer]:
     if isinstance(layer, MatrixModule):
         raise DkgenError(f"{name}: a bare matrix is not a layer; wrap it in MatrixLinear")
     raise DkgenError(f"{name}: no IR conversion for {type(layer).__name__}",
-                     fix="use Embedding, LSTM/GRU and Linear layers")
+                     fix="use Embedding, LSTM/GRU, Linear, ReLU, Tanh and Sigmoid layers")
 
 
 def to_ir(module: nn.Module | Sequence[nn.Module], name: str, input_spec: ir.InputSpec,
@@ -116,7 +126,8 @@ def to_ir(module: nn.Module | Sequence[nn.Module], name: str, input_spec: ir.Inp
     """
     layers: list[ir.Layer] = []
     for layer_name, layer in chain_of(module):
-        layers.extend(layer_to_ir(layer_name, layer))
+        layers.extend(layer_to_ir(layer_name, layer,
+                                  layers[-1].out_size if layers else input_spec.size))
     if not layers:
         raise DkgenError(f"{name}: the model has no layers to convert")
     if softmax:

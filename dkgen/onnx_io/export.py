@@ -113,6 +113,9 @@ def _emit_layer(g: _GraphBuilder, layer: Layer, x: str) -> str:
     if isinstance(layer, Softmax):
         g.node("Softmax", [x], [f"{n}.out"], n, axis=-1)
         return f"{n}.out"
+    if layer.op in ("relu", "tanh", "sigmoid"):
+        g.node(layer.op.capitalize(), [x], [f"{n}.out"], n)
+        return f"{n}.out"
     raise TypeError(f"no ONNX form for layer {type(layer).__name__}")
 
 

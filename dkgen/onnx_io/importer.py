@@ -28,7 +28,17 @@ import onnx
 from onnx import numpy_helper
 
 from dkgen.errors import DkgenError
-from dkgen.ir.graph import GRU, LSTM, Embedding, InputSpec, Layer, Linear, Model, Softmax
+from dkgen.ir.graph import (
+    ACTIVATIONS,
+    GRU,
+    LSTM,
+    Embedding,
+    InputSpec,
+    Layer,
+    Linear,
+    Model,
+    Softmax,
+)
 from dkgen.ir.weights import (
     DenseWeight,
     KronWeight,
@@ -371,6 +381,11 @@ class _Importer:
                 _Const(np.array(v.value.shape, np.int64)) if isinstance(v, _Const) else _Shape())
         elif op in ("Expand", "ConstantOfShape"):
             self.expand(node)
+        elif op in ("Relu", "Tanh", "Sigmoid"):
+            x = self.act(node, node.input[0])
+            cls = ACTIVATIONS[op.lower()]
+            self.values[node.output[0]] = self.add_layer(
+                cls(self.layer_name(node, op.lower()), x.size), x)
         elif op == "Softmax":
             x = self.act(node, node.input[0])
             if self.attr(node).get("axis", -1) not in (-1, 1 if x.last_step else 2):
@@ -378,7 +393,8 @@ class _Importer:
             self.values[node.output[0]] = self.add_layer(Softmax(self.layer_name(node, "softmax"), x.size), x)
         else:
             raise self.fail(node, f"operator {op} is not supported",
-                            "supported: LSTM, GRU, MatMul, Gemm, Add, Gather, Softmax, the "
+                            "supported: LSTM, GRU, MatMul, Gemm, Add, Gather, Relu, Tanh, "
+                            "Sigmoid, Softmax, the "
                             "dkgen functions, and the Transpose/Squeeze/Shape/Expand plumbing "
                             "of PyTorch's exporter")
 

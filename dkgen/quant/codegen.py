@@ -47,6 +47,7 @@ from dkgen.quant.model import (
     QLinear,
     QLowRank,
     QMatrix,
+    QRelu,
     QRowStack,
     QSoftmax,
     QuantModel,
@@ -383,6 +384,8 @@ def plan_int8(qmodel: QuantModel, name: str | None = None, *, optimize: str = "r
             lp.out = Buffer("state", f"{lname}_h")
         elif isinstance(layer, QSoftmax):
             lp.beta = layer.beta
+        elif isinstance(layer, QRelu):
+            pass  # no weights; dkgen_relu_s8 (in dkgen_vector_s8, always linked)
         else:
             raise DkgenError(f"layer {layer.name}: int8 code generation has no rule for {layer.op}")
         if not isinstance(layer, QLSTM | QGRU):

@@ -513,6 +513,21 @@ class QSoftmax(QLayer):
 
 
 @dataclass(eq=False)
+class QRelu(QLayer):
+    """max(x, 0) on int8; the output keeps the input's scale."""
+
+    size: int = 0
+
+    @property
+    def in_size(self) -> int:
+        return self.size
+
+    @property
+    def out_size(self) -> int:
+        return self.size
+
+
+@dataclass(eq=False)
 class QuantModel:
     """An int8 model: the integer layers plus how inputs and outputs cross the boundary."""
 

@@ -25,7 +25,7 @@ import numpy as np
 
 from dkgen.codegen.pack import KRON_ORDER_AX, kron_order
 from dkgen.errors import DkgenError
-from dkgen.ir.graph import GRU, LSTM, Embedding, Linear, Model, Softmax
+from dkgen.ir.graph import GRU, LSTM, Embedding, Linear, Model, Relu, Sigmoid, Softmax, Tanh
 from dkgen.ir.weights import (
     DenseWeight,
     KronWeight,
@@ -60,6 +60,7 @@ from dkgen.quant.model import (
     QLinear,
     QLowRank,
     QMatrix,
+    QRelu,
     QRowStack,
     QSoftmax,
     QuantModel,
@@ -272,6 +273,14 @@ class Quantizer:
                 q = QLinear(layer.name, scale, out_scale, bits, weight=m, bias=b, rq=m.requant_to(out_scale))
             elif isinstance(layer, LSTM | GRU):
                 q = self._recurrent(layer, scale, st, seen, where)
+            elif isinstance(layer, Relu):
+                if last:
+                    raise DkgenError(f"{where}: int8 supports Relu between layers, not as the last",
+                                     fix="end the model with the layer before it, or use float32")
+                q = QRelu(layer.name, scale, scale, 8, size=layer.size)
+            elif isinstance(layer, Tanh | Sigmoid):
+                raise DkgenError(f"{where}: int8 has no {layer.op} layer yet (Relu only)",
+                                 fix="generate this model with --dtype float32")
             elif isinstance(layer, Softmax):
                 if not last:
                     raise DkgenError(f"{where}: int8 supports Softmax only as the last layer")

@@ -163,3 +163,34 @@ def test_unsupported_pytorch_models_are_named(tmp_path, module, says):
     with pytest.raises(DkgenError, match=says) as err:
         load_onnx(path)
     assert "m.onnx" in str(err.value)
+
+
+class _MlpHead(nn.Module):
+    """A classifier whose head is a small MLP: Linear, ReLU, Linear, Tanh, Linear, Sigmoid."""
+
+    def __init__(self):
+        super().__init__()
+        self.rnn = nn.GRU(8, 12, batch_first=True)
+        self.head = nn.Sequential(nn.Linear(12, 10), nn.ReLU(), nn.Linear(10, 6), nn.Tanh(),
+                                  nn.Linear(6, 3), nn.Sigmoid())
+
+    def forward(self, x):
+        return self.head(self.rnn(x)[0][:, -1])
+
+    def ir_chain(self):
+        return [("rnn", self.rnn), *self.head.named_children()]
+
+
+def test_mlp_heads_from_the_exporter_and_from_dkgen_nn(tmp_path):
+    from dkgen.ir.graph import InputSpec, Relu, Sigmoid, Tanh
+    from dkgen.nn import to_ir
+
+    torch.manual_seed(0)
+    net = _MlpHead().eval()
+    x = np.random.default_rng(0).uniform(-1, 1, size=(2, 5, 8)).astype(np.float32)
+    path = _export_module(tmp_path, net, torch.from_numpy(x), "mlp.onnx")
+    with torch.no_grad():
+        want = net(torch.from_numpy(x)).numpy()
+    for model in (load_onnx(path), to_ir(net, "mlp", InputSpec("vector", 8))):
+        assert [type(layer) for layer in model.layers[2::2]] == [Relu, Tanh, Sigmoid]
+        np.testing.assert_allclose(ReferenceExecutor(model)(x)[:, -1], want, rtol=1e-5, atol=1e-6)
