@@ -45,34 +45,6 @@ void dkgen_softmax_f32(const float *x, float *y, uint32_t n)
     }
 }
 
-void dkgen_relu_vec_f32(const float *x, float *y, uint32_t n)
-{
-    uint32_t i;
-
-    for (i = 0u; i < n; i++) {
-        /* Written so that a NaN stays NaN, as max(x, 0) in the reference. */
-        y[i] = (x[i] < 0.0f) ? 0.0f : x[i];
-    }
-}
-
-void dkgen_tanh_vec_f32(const float *x, float *y, uint32_t n)
-{
-    uint32_t i;
-
-    for (i = 0u; i < n; i++) {
-        y[i] = dkgen_tanh_inline_f32(x[i]);
-    }
-}
-
-void dkgen_sigmoid_vec_f32(const float *x, float *y, uint32_t n)
-{
-    uint32_t i;
-
-    for (i = 0u; i < n; i++) {
-        y[i] = dkgen_sigmoid_inline_f32(x[i]);
-    }
-}
-
 uint32_t dkgen_argmax_f32(const float *x, uint32_t n)
 {
     uint32_t best = 0u;

@@ -19,12 +19,6 @@ float dkgen_tanh_f32(float x);
  * buffer (in-place); partial overlap is not allowed. n == 0 does nothing. */
 void dkgen_softmax_f32(const float *x, float *y, uint32_t n);
 
-/* Element-wise activation layers: y[i] = max(x[i], 0), tanh(x[i]), 1 / (1 + e^-x[i]) for
- * i < n. x and y may be the same buffer. */
-void dkgen_relu_vec_f32(const float *x, float *y, uint32_t n);
-void dkgen_tanh_vec_f32(const float *x, float *y, uint32_t n);
-void dkgen_sigmoid_vec_f32(const float *x, float *y, uint32_t n);
-
 /* Index of the largest x[i]; the first one wins ties. 0 when n == 0.
  * NaNs are never chosen unless x[0] is NaN. */
 uint32_t dkgen_argmax_f32(const float *x, uint32_t n);

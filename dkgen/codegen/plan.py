@@ -167,8 +167,10 @@ class ModelPlan:
             if lp.op in ("lstm", "gru"):
                 used.add(f"dkgen_{lp.op}_cell_f32")
                 used.add("dkgen_activation_f32")
-            if lp.op in ("softmax", "relu", "tanh", "sigmoid"):
+            if lp.op == "softmax":
                 used.add("dkgen_activation_f32")
+            if lp.op in ("relu", "tanh", "sigmoid"):
+                used.add("dkgen_activation_vec_f32")
         return used
 
 

@@ -1,0 +1,21 @@
+#ifndef DKGEN_ACTIVATION_VEC_F32_H
+#define DKGEN_ACTIVATION_VEC_F32_H
+
+#include "dkgen_common.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Element-wise activation layers: y[i] = max(x[i], 0), tanh(x[i]), 1 / (1 + e^-x[i]) for
+ * i < n. x and y may be the same buffer. A file of their own, so that a model without
+ * such layers does not carry them. */
+void dkgen_relu_vec_f32(const float *x, float *y, uint32_t n);
+void dkgen_tanh_vec_f32(const float *x, float *y, uint32_t n);
+void dkgen_sigmoid_vec_f32(const float *x, float *y, uint32_t n);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* DKGEN_ACTIVATION_VEC_F32_H */
