@@ -50,6 +50,7 @@ from dkgen.quant.model import (
     QRelu,
     QRowStack,
     QSoftmax,
+    QTanh,
     QuantModel,
     Requant,
     RequantStack,
@@ -85,6 +86,8 @@ class QLayerPlan(LayerPlan):
     cell: str = ""  # LSTM/GRU: member of the cell's descriptor
     cell_state: Buffer | None = None  # LSTM: the int16 cell state
     beta: int = 0  # softmax: exp(-d * in_scale) = 2**-(d * beta / 2**16)
+    act_mult: int = 0  # tanh, sigmoid: in_scale * 2**12 as (Q31 multiplier, shift)
+    act_shift: int = 0
 
     @property
     def trace_scale(self) -> float:
@@ -159,6 +162,8 @@ class QuantPlan:
                 used |= {f"dkgen_{lp.op}_cell_s16", "dkgen_requant_add_s32"}
             if lp.op == "softmax":
                 used.add("dkgen_softmax_s8")
+            if lp.op in ("tanh", "sigmoid"):
+                used.add("dkgen_activation_s8")
         return used
 
 
@@ -384,6 +389,8 @@ def plan_int8(qmodel: QuantModel, name: str | None = None, *, optimize: str = "r
             lp.out = Buffer("state", f"{lname}_h")
         elif isinstance(layer, QSoftmax):
             lp.beta = layer.beta
+        elif isinstance(layer, QTanh):  # (QSigmoid too)
+            lp.act_mult, lp.act_shift = layer.mult, layer.shift
         elif isinstance(layer, QRelu):
             pass  # no weights; dkgen_relu_s8 (in dkgen_vector_s8, always linked)
         else:

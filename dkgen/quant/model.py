@@ -528,6 +528,20 @@ class QRelu(QLayer):
 
 
 @dataclass(eq=False)
+class QTanh(QRelu):
+    """tanh on int8: the input to Q3.12 by (mult, shift), the int16 table, int8 of scale
+    2^-7 out (`dkgen_tanh_s8`)."""
+
+    mult: int = 0
+    shift: int = 1
+
+
+@dataclass(eq=False)
+class QSigmoid(QTanh):
+    """sigmoid on int8, as QTanh (`dkgen_sigmoid_s8`)."""
+
+
+@dataclass(eq=False)
 class QuantModel:
     """An int8 model: the integer layers plus how inputs and outputs cross the boundary."""
 

@@ -41,6 +41,7 @@ from dkgen.quant.arith import (
     INT16_MAX,
     INT16_MIN,
     INT32_MAX,
+    quantize_multiplier,
     quantize_symmetric,
     to_q,
 )
@@ -62,7 +63,9 @@ from dkgen.quant.model import (
     QMatrix,
     QRelu,
     QRowStack,
+    QSigmoid,
     QSoftmax,
+    QTanh,
     QuantModel,
     Requant,
 )
@@ -274,13 +277,11 @@ class Quantizer:
             elif isinstance(layer, LSTM | GRU):
                 q = self._recurrent(layer, scale, st, seen, where)
             elif isinstance(layer, Relu):
-                if last:
-                    raise DkgenError(f"{where}: int8 supports Relu between layers, not as the last",
-                                     fix="end the model with the layer before it, or use float32")
                 q = QRelu(layer.name, scale, scale, 8, size=layer.size)
             elif isinstance(layer, Tanh | Sigmoid):
-                raise DkgenError(f"{where}: int8 has no {layer.op} layer yet (Relu only)",
-                                 fix="generate this model with --dtype float32")
+                mult, shift = quantize_multiplier(scale * 2.0**GATE_FRAC)
+                cls = QTanh if isinstance(layer, Tanh) else QSigmoid
+                q = cls(layer.name, scale, 2.0**-7, 8, size=layer.size, mult=mult, shift=shift)
             elif isinstance(layer, Softmax):
                 if not last:
                     raise DkgenError(f"{where}: int8 supports Softmax only as the last layer")

@@ -22,7 +22,18 @@ from dkgen.quant.arith import (
     sat32,
 )
 from dkgen.quant.lut import exp_neg_q15, sigmoid_q15, tanh_q15
-from dkgen.quant.model import QGRU, QLSTM, QEmbedding, QLayer, QLinear, QRelu, QSoftmax, QuantModel
+from dkgen.quant.model import (
+    QGRU,
+    QLSTM,
+    QEmbedding,
+    QLayer,
+    QLinear,
+    QRelu,
+    QSigmoid,
+    QSoftmax,
+    QTanh,
+    QuantModel,
+)
 
 
 def lstm_cell_q(gates: np.ndarray, c: np.ndarray, cell_frac: int, h_mult: int, h_shift: int
@@ -100,6 +111,10 @@ def qlayer_step(layer: QLayer, x: np.ndarray, state: np.ndarray | None
         return _gru_step(layer, x, state)
     if isinstance(layer, QSoftmax):
         return softmax_q(x, layer.beta), None
+    if isinstance(layer, QTanh):  # (QSigmoid too)
+        v = sat16(requantize(x, layer.mult, layer.shift))
+        r = sigmoid_q15(v) if isinstance(layer, QSigmoid) else tanh_q15(v)
+        return sat8(rshift_round(r, 8)), None
     if isinstance(layer, QRelu):
         return np.maximum(x, 0), None
     raise NotImplementedError(f"integer reference has no rule for {type(layer).__name__}")

@@ -40,6 +40,8 @@ PUBLIC_API = {
         "dkgen_dope_matvec_s8_block",
         "dkgen_requant_s8",
         "dkgen_relu_s8",
+        "dkgen_tanh_s8",
+        "dkgen_sigmoid_s8",
         "dkgen_requant_s16",
         "dkgen_requant_add_s32",
         "dkgen_requant_add_s32_block",
