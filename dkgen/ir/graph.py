@@ -175,7 +175,9 @@ class GRU(_Recurrent):
 
 
 @dataclass(eq=False)
-class Softmax(Layer):
+class Activation(Layer):
+    """An activation layer, as many outputs as inputs; `op` names the function."""
+
     size: int = 0
 
     @property
@@ -188,18 +190,8 @@ class Softmax(Layer):
 
 
 @dataclass(eq=False)
-class Activation(Layer):
-    """An element-wise activation layer; `op` names the function."""
-
-    size: int = 0
-
-    @property
-    def in_size(self) -> int:
-        return self.size
-
-    @property
-    def out_size(self) -> int:
-        return self.size
+class Softmax(Activation):
+    """e^x / sum e^x over the features."""
 
 
 @dataclass(eq=False)

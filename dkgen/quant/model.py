@@ -499,36 +499,32 @@ class QGRU(_QRecurrent):
 
 
 @dataclass(eq=False)
-class QSoftmax(QLayer):
+class QActivation(QLayer):
+    """An int8 activation layer, as many outputs as inputs."""
+
     size: int = 0
+
+    @property
+    def in_size(self) -> int:
+        return self.size
+
+    @property
+    def out_size(self) -> int:
+        return self.size
+
+
+@dataclass(eq=False)
+class QSoftmax(QActivation):
     beta: int = 0  # round(in_scale * log2(e) * 2**16): exp(-d * in_scale) = 2**-(d * beta / 2**16)
 
-    @property
-    def in_size(self) -> int:
-        return self.size
-
-    @property
-    def out_size(self) -> int:
-        return self.size
-
 
 @dataclass(eq=False)
-class QRelu(QLayer):
+class QRelu(QActivation):
     """max(x, 0) on int8; the output keeps the input's scale."""
 
-    size: int = 0
-
-    @property
-    def in_size(self) -> int:
-        return self.size
-
-    @property
-    def out_size(self) -> int:
-        return self.size
-
 
 @dataclass(eq=False)
-class QTanh(QRelu):
+class QTanh(QActivation):
     """tanh on int8: the input to Q3.12 by (mult, shift), the int16 table, int8 of scale
     2^-7 out (`dkgen_tanh_s8`)."""
 
