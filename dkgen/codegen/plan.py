@@ -22,7 +22,7 @@ from typing import Protocol
 import numpy as np
 
 from dkgen.codegen.pack import CArray, CMatrix, pack_matrix
-from dkgen.ir.graph import GRU, LSTM, Embedding, Layer, Linear, Model
+from dkgen.ir.graph import ACTIVATIONS, GRU, LSTM, Embedding, Layer, Linear, Model
 from dkgen.ir.weights import DenseWeight
 
 FLOAT_BYTES = 4
@@ -169,7 +169,7 @@ class ModelPlan:
                 used.add("dkgen_activation_f32")
             if lp.op == "softmax":
                 used.add("dkgen_activation_f32")
-            if lp.op in ("relu", "tanh", "sigmoid"):
+            if lp.op in ACTIVATIONS:
                 used.add("dkgen_activation_vec_f32")
         return used
 

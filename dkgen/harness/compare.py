@@ -64,7 +64,7 @@ def with_trained_form(model: Model, name: str, other: Model) -> dict[str, Model]
                          f"{model.input.size}, {model.output_size})")
     forms = equivalents(model)
     forms[name] = other
-    return {k: forms[k] for k in ("model", "pruned", "dense") if k in forms}
+    return {k: forms[k] for k in FORMS if k in forms}
 
 
 def equivalents(model: Model) -> dict[str, Model]:

@@ -255,17 +255,17 @@ def board_flash(target: Target) -> int:
     return next((m.length for m in target.memory if m.name == "FLASH"), target.flash_bytes)
 
 
-def profile_layers(target: Target, lib: GeneratedLibrary, golden: GoldenSet, work: Path, *,
+def profile_layers(target: Target, lib: GeneratedLibrary, part: GoldenSet, work: Path, *,
                    atol: float, rtol: float, timeout_s: float,
-                   defines: dict[str, str], library_flash: int = 0) -> list[dict] | str:
+                   defines: dict[str, str]) -> list[dict] | str:
     """Instructions per step of each layer: the runner built again with the library's
     profiling hook (a timer mark after every layer), on the first part of the golden set that
     fits the part. Each mark's own cost, averaged by the runner over 256 marks, is taken out
     of every interval, so the layers add up to the step's exact count within about 1% (the
     timer ticks at the core clock, 40 instructions a tick on the 25 MHz boards, and a call in
     the step may change register allocation around it; the counts are averages over the
-    steps). A string says why not."""
-    part = golden_chunks(golden, golden_limit(target, library_flash))[0][1]
+    steps). `part` is the first part of the golden set `run_target` ran. A string says why
+    not."""
     try:
         runner = write_runner(lib, part, work / "runner", atol=atol, rtol=rtol)
         build = toolchain.build(target, [*lib.c_sources, runner], work / "build",
@@ -395,9 +395,8 @@ def run_target(target: Target, lib: GeneratedLibrary, golden: GoldenSet, work: P
     if not report.passed and not report.reason:
         report.reason = f"ran {report.steps} of {golden.sequences * golden.steps} steps"
     if profile and report.passed and target.has_timer:
-        layers = profile_layers(target, lib, golden, work / "profile", atol=atol, rtol=rtol,
-                                timeout_s=timeout_s, defines=defines,
-                                library_flash=fp.flash_bytes)
+        layers = profile_layers(target, lib, chunks[0][1], work / "profile", atol=atol,
+                                rtol=rtol, timeout_s=timeout_s, defines=defines)
         if isinstance(layers, str):
             report.passed, report.reason = False, layers
         else:

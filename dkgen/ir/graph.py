@@ -210,7 +210,7 @@ class Sigmoid(Activation):
 
 
 # The element-wise activation layers, by op name (ONNX's operator: Relu, Tanh, Sigmoid).
-ACTIVATIONS: dict[str, type[Layer]] = {"relu": Relu, "tanh": Tanh, "sigmoid": Sigmoid}
+ACTIVATIONS: dict[str, type[Activation]] = {"relu": Relu, "tanh": Tanh, "sigmoid": Sigmoid}
 
 
 @dataclass(eq=False)

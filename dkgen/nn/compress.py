@@ -89,11 +89,12 @@ def _onnx_order_weights(layer: nn.Module) -> tuple[str, dict[str, Tensor]]:
 
 def compress_recurrent(layer: nn.Module, method: str, ratio: float | None = None, *,
                        factors: dict[str, FactorShapes] | None = None,
-                       cmr: float = 0.0, **structure: object) -> LSTM | GRU:
+                       cmr: float = 0.0, dope_share: float = 0.25,
+                       factor_rule: str = "rank") -> LSTM | GRU:
     """A dkgen LSTM/GRU equivalent to `layer` (nn.LSTM/GRU or dkgen's) with fitted matrices.
 
     `factors` optionally gives shapes per matrix, keyed "w_ih_l0" / "w_hh" etc.;
-    `structure` (dope_share, factor_rule) goes to `fit_matrix`.
+    `dope_share` and `factor_rule` go to `fit_matrix`.
     """
     mode, dense = _onnx_order_weights(layer)
 
@@ -102,7 +103,7 @@ def compress_recurrent(layer: nn.Module, method: str, ratio: float | None = None
         if factors:
             shape = factors.get(role, factors.get(role.rsplit("_l", 1)[0]))
         return fit_matrix(dense[role], method, ratio, factors=shape, cmr=cmr,
-                          **structure)  # type: ignore[arg-type]
+                          dope_share=dope_share, factor_rule=factor_rule)
 
     cls = LSTM if mode == "lstm" else GRU
     out = cls(layer.input_size, layer.hidden_size, layer.num_layers, bias=layer.bias,
@@ -118,10 +119,10 @@ def compress_recurrent(layer: nn.Module, method: str, ratio: float | None = None
 
 def compress_linear(layer: nn.Linear | MatrixLinear, method: str, ratio: float | None = None, *,
                     factors: FactorShapes | None = None, cmr: float = 0.0,
-                    **structure: object) -> MatrixLinear:
+                    dope_share: float = 0.25, factor_rule: str = "rank") -> MatrixLinear:
     w = layer.weight.detach()
     out = MatrixLinear(fit_matrix(w, method, ratio, factors=factors, cmr=cmr,
-                                  **structure),  # type: ignore[arg-type]
+                                  dope_share=dope_share, factor_rule=factor_rule),
                        bias=layer.bias is not None)
     if layer.bias is not None:
         with torch.no_grad():

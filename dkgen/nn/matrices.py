@@ -26,7 +26,7 @@ from dkgen.ir.weights import (
     Weight,
 )
 from dkgen.structure.factors import FactorShapes, check_factors, dkp_plan, factor_shapes
-from dkgen.structure.nkp import nearest_kron_f32, top_magnitude_index
+from dkgen.structure.nkp import nearest_kron_f32, top_magnitude_index, truncated_svd
 
 
 def _np32(t: Tensor) -> np.ndarray:
@@ -390,11 +390,10 @@ class LowRankMatrix(MatrixModule):
         """Truncated SVD, the singular values split evenly between U and V."""
         w64 = _as_np64(w)
         m = cls(*w64.shape, rank, ratio=ratio)
-        u, s, vt = np.linalg.svd(w64, full_matrices=False)
-        root = np.sqrt(s[:m.rank])
+        u, v = truncated_svd(w64, m.rank)
         with torch.no_grad():
-            m.u.copy_(torch.from_numpy(u[:, :m.rank] * root))
-            m.v.copy_(torch.from_numpy(root[:, None] * vt[:m.rank]))
+            m.u.copy_(torch.from_numpy(u))
+            m.v.copy_(torch.from_numpy(v))
         return m
 
 

@@ -18,7 +18,7 @@ from onnx import TensorProto, helper, numpy_helper
 from dkgen import __version__
 from dkgen.errors import DkgenError
 from dkgen.fileio import atomic_write
-from dkgen.ir.graph import GRU, LSTM, Embedding, Layer, Linear, Model, Softmax
+from dkgen.ir.graph import GRU, LSTM, Activation, Embedding, Layer, Linear, Model, Softmax
 from dkgen.ir.weights import (
     DenseWeight,
     KronWeight,
@@ -110,11 +110,9 @@ def _emit_layer(g: _GraphBuilder, layer: Layer, x: str) -> str:
         axes1 = g.const_ints(f"{n}.axes1", [1])
         g.node("Squeeze", [f"{n}.Y", axes1], [f"{n}.out"], f"{n}.squeeze")
         return f"{n}.out"
-    if isinstance(layer, Softmax):
-        g.node("Softmax", [x], [f"{n}.out"], n, axis=-1)
-        return f"{n}.out"
-    if layer.op in ("relu", "tanh", "sigmoid"):
-        g.node(layer.op.capitalize(), [x], [f"{n}.out"], n)
+    if isinstance(layer, Activation):  # ONNX's operator of the same name
+        g.node(layer.op.capitalize(), [x], [f"{n}.out"], n,
+               **({"axis": -1} if isinstance(layer, Softmax) else {}))
         return f"{n}.out"
     raise TypeError(f"no ONNX form for layer {type(layer).__name__}")
 

@@ -210,9 +210,7 @@ class _Importer:
         self.check_time_major(node, x)
         roles = ("sequence_lens", "initial_h", "initial_c", "P (peepholes)")
         for role, name in zip(roles, node.input[4:], strict=False):
-            v = self.values.get(name) if name else None
-            if v is None and name:
-                raise self.fail(node, f"input '{name}' is not produced by any earlier node")
+            v = self.get(node, name) if name else None
             if v is None or role != "sequence_lens" and (
                     isinstance(v, _Zeros) or isinstance(v, _Const) and not np.any(v.value)):
                 continue  # absent, or zeros: what the C API starts every sequence from
@@ -381,16 +379,13 @@ class _Importer:
                 _Const(np.array(v.value.shape, np.int64)) if isinstance(v, _Const) else _Shape())
         elif op in ("Expand", "ConstantOfShape"):
             self.expand(node)
-        elif op in ("Relu", "Tanh", "Sigmoid"):
+        elif op in ("Relu", "Tanh", "Sigmoid", "Softmax"):
             x = self.act(node, node.input[0])
-            cls = ACTIVATIONS[op.lower()]
+            if op == "Softmax" and self.attr(node).get("axis", -1) not in (-1, 1 if x.last_step else 2):
+                raise self.fail(node, "Softmax must run over the feature axis (-1)")
+            cls = Softmax if op == "Softmax" else ACTIVATIONS[op.lower()]
             self.values[node.output[0]] = self.add_layer(
                 cls(self.layer_name(node, op.lower()), x.size), x)
-        elif op == "Softmax":
-            x = self.act(node, node.input[0])
-            if self.attr(node).get("axis", -1) not in (-1, 1 if x.last_step else 2):
-                raise self.fail(node, "Softmax must run over the feature axis (-1)")
-            self.values[node.output[0]] = self.add_layer(Softmax(self.layer_name(node, "softmax"), x.size), x)
         else:
             raise self.fail(node, f"operator {op} is not supported",
                             "supported: LSTM, GRU, MatMul, Gemm, Add, Gather, Relu, Tanh, "

@@ -50,7 +50,7 @@ from dkgen.quant.model import (
     QRelu,
     QRowStack,
     QSoftmax,
-    QTanh,
+    QTableActivation,
     QuantModel,
     Requant,
     RequantStack,
@@ -389,7 +389,7 @@ def plan_int8(qmodel: QuantModel, name: str | None = None, *, optimize: str = "r
             lp.out = Buffer("state", f"{lname}_h")
         elif isinstance(layer, QSoftmax):
             lp.beta = layer.beta
-        elif isinstance(layer, QTanh):  # (QSigmoid too)
+        elif isinstance(layer, QTableActivation):
             lp.act_mult, lp.act_shift = layer.mult, layer.shift
         elif isinstance(layer, QRelu):
             pass  # no weights; dkgen_relu_s8 (in dkgen_vector_s8, always linked)

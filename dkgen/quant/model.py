@@ -524,17 +524,22 @@ class QRelu(QActivation):
 
 
 @dataclass(eq=False)
-class QTanh(QActivation):
-    """tanh on int8: the input to Q3.12 by (mult, shift), the int16 table, int8 of scale
-    2^-7 out (`dkgen_tanh_s8`)."""
+class QTableActivation(QActivation):
+    """tanh or sigmoid on int8 (`op`): the input to Q3.12 by (mult, shift), the int16 table,
+    int8 of scale 2^-7 out (`dkgen_tanh_s8`, `dkgen_sigmoid_s8`)."""
 
     mult: int = 0
     shift: int = 1
 
 
 @dataclass(eq=False)
-class QSigmoid(QTanh):
-    """sigmoid on int8, as QTanh (`dkgen_sigmoid_s8`)."""
+class QTanh(QTableActivation):
+    """tanh on int8."""
+
+
+@dataclass(eq=False)
+class QSigmoid(QTableActivation):
+    """sigmoid on int8."""
 
 
 @dataclass(eq=False)

@@ -31,7 +31,7 @@ from dkgen.quant.model import (
     QRelu,
     QSigmoid,
     QSoftmax,
-    QTanh,
+    QTableActivation,
     QuantModel,
 )
 
@@ -111,7 +111,7 @@ def qlayer_step(layer: QLayer, x: np.ndarray, state: np.ndarray | None
         return _gru_step(layer, x, state)
     if isinstance(layer, QSoftmax):
         return softmax_q(x, layer.beta), None
-    if isinstance(layer, QTanh):  # (QSigmoid too)
+    if isinstance(layer, QTableActivation):
         v = sat16(requantize(x, layer.mult, layer.shift))
         r = sigmoid_q15(v) if isinstance(layer, QSigmoid) else tanh_q15(v)
         return sat8(rshift_round(r, 8)), None

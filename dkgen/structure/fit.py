@@ -34,15 +34,8 @@ from dkgen.ir.weights import (
     SparseWeight,
     Weight,
 )
-from dkgen.structure.factors import (
-    FactorShapes,
-    check_factors,
-    check_rule,
-    dkp_plan,
-    factor_shapes,
-    kron_param_count,
-)
-from dkgen.structure.nkp import nearest_kron_f32, top_magnitude_index
+from dkgen.structure.factors import FactorShapes, check_rule, dkp_plan
+from dkgen.structure.nkp import nearest_kron_f32, top_magnitude_index, truncated_svd
 
 METHODS = ("dkp", "kron", "pruned", "lowrank")
 
@@ -69,15 +62,10 @@ def fit_weight(w: np.ndarray, method: str, ratio: float, *, factors: FactorShape
     rows, cols = w64.shape
     budget = math.floor(rows * cols / ratio)
     if method in ("dkp", "kron"):
-        if method == "dkp":
-            factors, nnz = dkp_plan(rows, cols, ratio, factors, dope_share, factor_rule)
-        else:
-            factors = (check_factors(rows, cols, factors) if factors is not None
-                       else factor_shapes(rows, cols, ratio, 0.0, factor_rule))
-            if kron_param_count(factors) > budget:
-                raise ValueError(f"factors {factors} store {kron_param_count(factors)} values, "
-                                 f"over the {budget} {ratio:g}x allows")
-            nnz = 0
+        # kron: the plan of a DKP that keeps nothing for a dope, and stores none.
+        factors, nnz = dkp_plan(rows, cols, ratio, factors,
+                                dope_share if method == "dkp" else 0.0, factor_rule)
+        nnz = nnz if method == "dkp" else 0
         a, b, residual = nearest_kron_f32(w64, factors)
         return KronWeight(a, b, _sparse(rows, cols, residual, nnz) if nnz else None)
     if method == "pruned":
@@ -88,10 +76,7 @@ def fit_weight(w: np.ndarray, method: str, ratio: float, *, factors: FactorShape
     if rank < 1:
         raise ValueError(f"a {rows}x{cols} matrix cannot be stored at rank 1 within {ratio:g}x "
                          f"({rows + cols} values, over the {budget} allowed)")
-    u, s, vt = np.linalg.svd(w64, full_matrices=False)
-    rank = min(rank, s.size)
-    root = np.sqrt(s[:rank])
-    return LowRankWeight(u[:, :rank] * root, root[:, None] * vt[:rank])
+    return LowRankWeight(*truncated_svd(w64, min(rank, rows, cols)))
 
 
 def compress_model(model: Model, method: str, ratio: float, *, linear: bool = False,

@@ -52,3 +52,11 @@ def nearest_kron_f32(w: np.ndarray, factors: FactorShapes) -> tuple[np.ndarray, 
     w64 = np.asarray(w, dtype=np.float64)
     a, b = (f.astype(np.float32) for f in nearest_kron(w64, factors))
     return a, b, w64 - np.kron(a.astype(np.float64), b.astype(np.float64))
+
+
+def truncated_svd(w: np.ndarray, rank: int) -> tuple[np.ndarray, np.ndarray]:
+    """(U, V), U (rows, rank) and V (rank, cols), with U V the best rank-`rank` approximation
+    of `w` (float64); the singular values are split evenly between the two."""
+    u, s, vt = np.linalg.svd(np.asarray(w, dtype=np.float64), full_matrices=False)
+    root = np.sqrt(s[:rank])
+    return u[:, :rank] * root, root[:, None] * vt[:rank]
