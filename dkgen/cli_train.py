@@ -78,6 +78,8 @@ def train_group() -> None:
 @click.option("--factor-rule", type=click.Choice(["rank", "macs"]), default="rank", show_default=True,
               help="dkp, kp without --factors: between splits of equal size, prefer squarer factors "
                    "(rank) or the fewest multiply-accumulates (macs; see `dkgen train factors`).")
+@click.option("--factor-lr", type=float, default=1.0, show_default=True,
+              help="dkp, kp: the Kronecker factors' learning rate as a multiple of --lr.")
 @click.option("--dope-density", type=float, default=None,
               help="dkp: final dope density, if lower than what the factors leave of the budget.")
 @click.option("--hmd-dense-share", type=float, default=0.5, show_default=True,
@@ -104,7 +106,7 @@ def train_lm_cmd(data: Path, run_dir: Path, size: str, method: str, ratio: float
                  train_fraction: float, seed: int,
                  optimizer: str, lr: float | None, lr_schedule: str, anneal: tuple[float, float],
                  prune_every: int, initial_density: float, dope_share: float, factors: str | None,
-                 factor_rule: str, dope_density: float | None, hmd_dense_share: float, cmr: float, cmr_mode: str,
+                 factor_rule: str, factor_lr: float, dope_density: float | None, hmd_dense_share: float, cmr: float, cmr_mode: str,
                  cmr_schedule: str, eval_batch: int, max_steps: int | None,
                  eval_fraction: float, threads: int | None, device: str,
                  checkpoint_every: int, force: bool, progress: bool | None, as_json: bool) -> None:
@@ -125,7 +127,7 @@ def train_lm_cmd(data: Path, run_dir: Path, size: str, method: str, ratio: float
         train_fraction=train_fraction, seed=seed, optimizer=optimizer, lr=lr,
         lr_schedule=lr_schedule, anneal=anneal, prune_every=prune_every,
         initial_density=initial_density, dope_share=dope_share, factors=_parse_factors(factors),
-        factor_rule=factor_rule, hmd_dense_share=hmd_dense_share, cmr=cmr, cmr_mode=cmr_mode, cmr_schedule=cmr_schedule,
+        factor_rule=factor_rule, factor_lr=factor_lr, hmd_dense_share=hmd_dense_share, cmr=cmr, cmr_mode=cmr_mode, cmr_schedule=cmr_schedule,
         eval_batch=eval_batch, max_steps=max_steps, dope_density=dope_density,
         eval_fraction=eval_fraction, from_scratch=from_scratch)
     main = int(os.environ.get("RANK", "0")) == 0

@@ -45,6 +45,7 @@ from torch import Tensor, nn
 from dkgen.errors import DkgenError
 from dkgen.fileio import atomic_write
 from dkgen.nn.cmr import CMR_MODES, cmr_lstm_forward, draw_keep
+from dkgen.nn.matrices import KronMatrix
 from dkgen.nn.recurrent import LSTM
 from dkgen.nn.schedule import DopeSchedule, set_cmr
 from dkgen.structure.factors import FACTOR_RULES
@@ -118,6 +119,9 @@ class RunConfig:
         the ratio's budget.  A smaller density stores less than the budget.
     factor_rule: without `factors`, what decides between Kronecker splits of equal size:
         "rank" (squarer factors) or "macs" (fewest multiply-accumulates; `dkgen.structure.factors`).
+    factor_lr: the Kronecker factors' learning rate as a multiple of the run's (dkp, kp).
+        Each factor entry scales a whole block of the matrix, so its gradient sums
+        thousands of entries' and plain SGD moves it at a rate unrelated to the dope's.
     eval_fraction: score only the leading fraction of valid/test (smoke runs only).
     from_scratch: a compressed method trained from a random initialisation instead of
         compressing `init_from`: the structure is fitted to the random dense weights, so
@@ -142,6 +146,7 @@ class RunConfig:
     dope_share: float = 0.25
     factors: list[list[int]] | None = None
     factor_rule: str = "rank"
+    factor_lr: float = 1.0
     hmd_dense_share: float = 0.5
     cmr: float = 0.0
     cmr_mode: str = "off"
@@ -208,6 +213,12 @@ class RunConfig:
         if self.epochs is not None and not self.epochs > 0:
             raise DkgenError("epochs must be positive", field="epochs",
                              fix="pass --epochs > 0, or leave it out for the recipe's")
+        if not self.factor_lr > 0:
+            raise DkgenError("the factors' learning-rate multiple must be positive",
+                             field="factor_lr", fix="pass --factor-lr above 0 (1: the run's)")
+        if self.factor_lr != 1.0 and self.method not in ("dkp", "kp"):
+            raise DkgenError(f"method {self.method} has no Kronecker factors",
+                             field="factor_lr", fix="drop --factor-lr, which only dkp and kp use")
         if self.lr is not None and not self.lr > 0:
             raise DkgenError("the learning rate must be positive", field="lr")
         if self.prune_every < 1:
@@ -549,9 +560,18 @@ def _append_metrics(path: Path, record: dict) -> None:
 
 def _make_optimizer(config: RunConfig, model: nn.Module) -> torch.optim.Optimizer:
     lr = config.lr if config.lr is not None else config.recipe.lr
+    factors = {id(p) for m in model.modules() if isinstance(m, KronMatrix)
+               for p in (m.a, m.b)}
+    # "lr_scale" rides in the param group (and its checkpoint): the schedule sets each
+    # group's lr to the scheduled one times its scale.
+    groups = [{"params": [p for p in model.parameters() if id(p) not in factors],
+               "lr_scale": 1.0}]
+    if factors:
+        groups.append({"params": [p for p in model.parameters() if id(p) in factors],
+                       "lr_scale": config.factor_lr})
     if config.optimizer == "adam":
-        return torch.optim.Adam(model.parameters(), lr=lr)
-    return torch.optim.SGD(model.parameters(), lr=lr)
+        return torch.optim.Adam(groups, lr=lr)
+    return torch.optim.SGD(groups, lr=lr)
 
 
 @contextlib.contextmanager
@@ -757,7 +777,7 @@ def _train(config: RunConfig, corpus: Corpus, run_dir: Path, dist: _Dist,
         x, y = data[i:i + n], data[i + 1:i + 1 + n]
         lr = lr_at(config, step, total, steps_per_epoch)
         for g in opt.param_groups:
-            g["lr"] = lr
+            g["lr"] = lr * g.get("lr_scale", 1.0)
         rate = cmr_rate_at(config, step, total)
         keep = None
         if config.cmr_mode == "entry":

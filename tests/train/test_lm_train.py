@@ -320,3 +320,28 @@ def test_runner_dumps_its_stack_on_sigusr1(data: Path, tmp_path: Path) -> None:
         proc.wait()
     log = (run / "log.txt").read_text()
     assert "Current thread" in log and 'File "' in log and "train_lm" in log
+
+
+def test_factor_lr_scales_only_the_kronecker_factors(data: Path, dense_run: Path,
+                                                      tmp_path: Path) -> None:
+    moved = {}
+    for scale in (1.0, 3.0):
+        config = tiny_config(data, method="dkp", ratio=8.0, init_from=str(dense_run),
+                             max_steps=1, eval_fraction=0.2, factor_lr=scale)
+        train_lm(config, tmp_path / f"x{scale}", threads=1)
+        start = lm.build_model(config, 41, load_state(dense_run / "best.pt")["model"])
+        after = load_state(tmp_path / f"x{scale}" / "ckpt.pt")["model"]
+        moved[scale] = {k: after[k] - v for k, v in start.state_dict().items()
+                        if v.is_floating_point()}
+    factors = [k for k in moved[1.0] if k.endswith((".a", ".b"))]
+    assert len(factors) == 8
+    for k, d in moved[1.0].items():
+        # One SGD step: the global clip scales every gradient alike, so a factor moves
+        # exactly `factor_lr` times as far and nothing else moves differently.
+        want = 3.0 * d if k in factors else d
+        torch.testing.assert_close(moved[3.0][k], want, rtol=1e-5, atol=1e-7)
+    assert all(moved[1.0][k].abs().max() > 0 for k in factors)
+    with pytest.raises(DkgenError, match="factor_lr"):
+        tiny_config(data, method="pruned", ratio=8.0, init_from=str(dense_run), factor_lr=2.0)
+    with pytest.raises(DkgenError, match="factor_lr"):
+        tiny_config(data, method="dkp", ratio=8.0, init_from=str(dense_run), factor_lr=0.0)
