@@ -8,6 +8,9 @@
 #ifndef DKGEN_COMMON_H
 #define DKGEN_COMMON_H
 
+/* Before any declaration: a generated library renames its kernels here. */
+#include "dkgen_namespace.h"
+
 #include <stddef.h>
 #include <stdint.h>
 

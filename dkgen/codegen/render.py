@@ -2,7 +2,8 @@
 
 Output layout (DESIGN.md):
     <out>/include/<name>.h  src/<name>.c  src/<name>_weights.c  src/<name>_weights.h
-    <out>/runtime/...        the runtime kernels this model calls, copied verbatim
+    <out>/runtime/...        the runtime kernels this model calls, copied verbatim, and
+                             dkgen_namespace.h, which renames them to <name>_dkgen_...
     <out>/CMakeLists.txt  <out>/<name>.mk  <out>/manifest.json
 Generation is deterministic: the same model and options give byte-identical files.
 """
@@ -35,6 +36,12 @@ if TYPE_CHECKING:
     AnyPlan = ModelPlan | QuantPlan
 
 _INCLUDE = re.compile(r'#include\s+"(dkgen_[a-z0-9_]+)\.h"')
+# A runtime header's file-scope declaration of a function or table with external linkage:
+# a type at the very start of a line, then a dkgen_ name and "(" or "[" (static inline
+# helpers, typedefs and struct members are indented or start otherwise).
+_EXTERN_DECL = re.compile(
+    r"^(?!static\b|DKGEN_INLINE\b|typedef\b)(?:extern\s+)?(?:const\s+)?[A-Za-z_]\w*[\s*]+"
+    r"(dkgen_\w+)\s*[(\[]", re.M)
 
 
 def template_env() -> jinja2.Environment:
@@ -50,6 +57,11 @@ def template_env() -> jinja2.Environment:
     )
     env.filters["c_literal"] = c_literal
     return env
+
+
+def runtime_symbols(headers: list[str]) -> list[str]:
+    """The names with external linkage that the runtime headers `headers` declare."""
+    return sorted({n for h in headers for n in _EXTERN_DECL.findall(h)})
 
 
 def runtime_closure(stems: set[str]) -> list[str]:
@@ -100,6 +112,10 @@ def render_library(plan: AnyPlan, templates: dict[str, str], macros: str, *, sou
     runtime_files = [f"{s}{x}" for s in stems for x in (".h", ".c") if (rt / f"{s}{x}").exists()]
     for f in runtime_files:
         files[f"runtime/{f}"] = (rt / f).read_bytes()
+    # Each library renames its kernels to its own (dkgen_namespace.h, read by dkgen_common.h),
+    # so that several link into one firmware.
+    symbols = runtime_symbols([files[f"runtime/{f}"].decode() for f in runtime_files
+                               if f.endswith(".h")])
     c_sources = [f"src/{name}.c", f"src/{name}_weights.c"] + [
         f"runtime/{f}" for f in runtime_files if f.endswith(".c")]
     ctx = {
@@ -112,8 +128,11 @@ def render_library(plan: AnyPlan, templates: dict[str, str], macros: str, *, sou
         "kernel_headers": [s for s in stems if s != "dkgen_common" and (rt / f"{s}.h").exists()],
         "c_sources": c_sources,
         "macros": env.get_template(macros).module,
+        "runtime_symbols": symbols,
         **(extra or {}),
     }
+    files["runtime/dkgen_namespace.h"] = env.get_template(
+        "lib/dkgen_namespace.h.j2").render(ctx).encode()
     for tpl, out in templates.items():
         files[out.format(name=name)] = env.get_template(tpl).render(ctx).encode()
     return files
