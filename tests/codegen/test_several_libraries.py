@@ -80,3 +80,27 @@ def test_three_libraries_link_and_run_in_one_program(tmp_path: Path, target_name
                                rtol=1e-5, atol=FLOAT_ATOL)
     want_q8 = QuantReferenceExecutor(libs[2].plan.qmodel).run(x)[0][0]
     np.testing.assert_allclose(got["q8"], want_q8, rtol=1e-6, atol=0)
+
+
+def test_libraries_serve_a_cxx_program(tmp_path: Path) -> None:
+    # Arduino sketches and many RTOS applications are C++: the generated headers give the
+    # API C linkage, so C++ code calls the C-compiled libraries directly.
+    cxx = shutil.which("g++")
+    assert cxx, "g++ is missing"
+    model = mixed_model(2)
+    libs = [generate(model, tmp_path / "kws", name="kws"),
+            generate(mixed_model(3), tmp_path / "sensor", name="sensor"),
+            generate_int8(model, _inputs(model.input.size), tmp_path / "q8", name="q8")]
+    objects = build(get_target("host"), [s for lib in libs for s in lib.c_sources],
+                    tmp_path / "c", include_dirs=[lib.out_dir / "include" for lib in libs],
+                    link=False).objects
+    exe = tmp_path / "several_cxx"
+    subprocess.run([cxx, "-std=c++11", "-Wall", "-Wextra", "-Wpedantic", "-Wshadow",
+                    "-Wconversion", "-Werror", "-x", "c++", str(MAIN), "-x", "none",
+                    *(f"-I{lib.out_dir / 'include'}" for lib in libs), *map(str, objects),
+                    "-lm", "-o", str(exe)], check=True, capture_output=True)
+    out = subprocess.run([str(exe)], check=True, capture_output=True, text=True).stdout
+    x = _inputs(model.input.size)
+    kws = [[float(v) for v in ys.split()] for ys in re.findall(r"^SEVERAL kws y (.*)$", out, re.M)]
+    np.testing.assert_allclose(kws, ReferenceExecutor(model)(x)[0], rtol=1e-5, atol=FLOAT_ATOL)
+    assert out.count("SEVERAL q8 y") == STEPS and out.rstrip().endswith("SEVERAL done")
