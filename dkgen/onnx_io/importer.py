@@ -367,6 +367,8 @@ class _Importer:
             self.concat(node)
         elif op == "Identity":
             self.values[node.output[0]] = self.get(node, node.input[0])
+        elif op == "Dropout":
+            self.dropout(node)
         elif op == "Transpose":
             self.transpose(node)
         elif op in ("Unsqueeze", "Squeeze"):
@@ -389,9 +391,22 @@ class _Importer:
         else:
             raise self.fail(node, f"operator {op} is not supported",
                             "supported: LSTM, GRU, MatMul, Gemm, Add, Gather, Relu, Tanh, "
-                            "Sigmoid, Softmax, the "
+                            "Sigmoid, Softmax, Dropout (inference), the "
                             "dkgen functions, and the Transpose/Squeeze/Shape/Expand plumbing "
                             "of PyTorch's exporter")
+
+    def dropout(self, node: onnx.NodeProto) -> None:
+        # At inference Dropout passes its input through; exporters leave it in graphs
+        # saved from a training-mode model (training_mode true, or before opset 7 is_test
+        # 0), where it would drop values at random: those are refused.
+        training = self.attr(node).get("is_test", 1) == 0
+        if len(node.input) > 2 and node.input[2]:
+            training = bool(np.asarray(self.const(node, node.input[2])).reshape(-1)[0])
+        if training:
+            raise self.fail(node, "Dropout is in training mode",
+                            "export the model in eval mode (model.eval() before torch.onnx.export)")
+        # The mask output is left unset: a node that reads it fails as "not produced".
+        self.values[node.output[0]] = self.get(node, node.input[0])
 
     def concat(self, node: onnx.NodeProto) -> None:
         vals = [self.get(node, n) for n in node.input]

@@ -194,3 +194,38 @@ def test_mlp_heads_from_the_exporter_and_from_dkgen_nn(tmp_path):
     for model in (load_onnx(path), to_ir(net, "mlp", InputSpec("vector", 8))):
         assert [type(layer) for layer in model.layers[2::2]] == [Relu, Tanh, Sigmoid]
         np.testing.assert_allclose(ReferenceExecutor(model)(x)[:, -1], want, rtol=1e-5, atol=1e-6)
+
+
+def _with_dropout(src, dst, training):
+    """`src` with a Dropout (ratio 0.5) inserted in front of its Softmax, as exporters
+    leave one in a graph; `training` sets its training_mode input."""
+    import onnx
+    from onnx import helper, numpy_helper
+
+    m = onnx.load(str(src))
+    g = m.graph
+    soft = next(n for n in g.node if n.op_type == "Softmax")
+    g.initializer.extend([numpy_helper.from_array(np.array(0.5, np.float32), "drop_ratio"),
+                          numpy_helper.from_array(np.array(training), "drop_training")])
+    drop = helper.make_node("Dropout", [soft.input[0], "drop_ratio", "drop_training"],
+                            ["dropped", "drop_mask"], name="head_dropout")
+    soft.input[0] = "dropped"
+    nodes = list(g.node)
+    g.ClearField("node")
+    g.node.extend(nodes[:nodes.index(soft)] + [drop] + nodes[nodes.index(soft):])
+    onnx.checker.check_model(m)
+    onnx.save(m, str(dst))
+    return dst
+
+
+def test_inference_dropout_passes_through_and_training_dropout_is_named(tmp_path):
+    path, x, feed, want = export(tmp_path, "lstm-classifier")
+    eval_path = _with_dropout(path, tmp_path / "dropout.onnx", False)
+    model = load_onnx(eval_path)
+    np.testing.assert_allclose(ReferenceExecutor(model)(x)[:, -1], want, rtol=1e-5, atol=1e-5)
+    sess = ort.InferenceSession(str(eval_path), providers=["CPUExecutionProvider"])
+    np.testing.assert_allclose(sess.run(None, {"x": feed})[0], want, rtol=1e-5, atol=1e-5)
+    train_path = _with_dropout(path, tmp_path / "dropout_train.onnx", True)
+    with pytest.raises(DkgenError, match="head_dropout.*training mode.*eval") as err:
+        load_onnx(train_path)
+    assert "dropout_train.onnx" in str(err.value)
