@@ -23,7 +23,8 @@ import numpy as np
 from dkgen.harness.targets import Target
 from dkgen.harness.verify import VerifyReport, make_inputs, verify_model
 from dkgen.ir.graph import Model, map_weights, weights_of
-from dkgen.ir.weights import DenseWeight, SparseDope, SparseWeight, Weight
+from dkgen.ir.weights import DenseWeight, SparseWeight, Weight
+from dkgen.structure.fit import largest_entries
 
 FORMS = ("model", "pruned", "dense")
 
@@ -35,12 +36,11 @@ def densify(w: Weight) -> Weight:
 
 def prune(w: Weight) -> Weight:
     """A CSR matrix storing as many values as `w` does: the largest entries of its dense form
-    (ties to the later entry, so the choice is deterministic)."""
+    (the rule of `dkgen compress --method pruned`, ties to the lower index)."""
     if isinstance(w, DenseWeight | SparseWeight):
         return w
     dense = w.to_dense()
-    keep = np.sort(np.argsort(np.abs(dense).ravel(), kind="stable")[-w.param_count:])
-    return SparseWeight(SparseDope(dense.shape[0], dense.shape[1], keep, dense.ravel()[keep]))
+    return SparseWeight(largest_entries(*dense.shape, dense, w.param_count))
 
 
 def dense_equivalent(model: Model) -> Model:

@@ -40,7 +40,8 @@ from dkgen.structure.nkp import nearest_kron_f32, top_magnitude_index, truncated
 METHODS = ("dkp", "kron", "pruned", "lowrank")
 
 
-def _sparse(rows: int, cols: int, values: np.ndarray, nnz: int) -> SparseDope:
+def largest_entries(rows: int, cols: int, values: np.ndarray, nnz: int) -> SparseDope:
+    """The `nnz` largest-magnitude entries of `values` (rows x cols) as a sparse matrix."""
     index = top_magnitude_index(values, nnz)
     return SparseDope(rows, cols, index, values.reshape(-1)[index])
 
@@ -67,11 +68,11 @@ def fit_weight(w: np.ndarray, method: str, ratio: float, *, factors: FactorShape
                                 dope_share if method == "dkp" else 0.0, factor_rule)
         nnz = nnz if method == "dkp" else 0
         a, b, residual = nearest_kron_f32(w64, factors)
-        return KronWeight(a, b, _sparse(rows, cols, residual, nnz) if nnz else None)
+        return KronWeight(a, b, largest_entries(rows, cols, residual, nnz) if nnz else None)
     if method == "pruned":
         if budget < 1:
             raise ValueError(f"{ratio:g}x leaves no entry of a {rows}x{cols} matrix")
-        return SparseWeight(_sparse(rows, cols, w64, budget))
+        return SparseWeight(largest_entries(rows, cols, w64, budget))
     rank = budget // (rows + cols)
     if rank < 1:
         raise ValueError(f"a {rows}x{cols} matrix cannot be stored at rank 1 within {ratio:g}x "
