@@ -180,16 +180,20 @@ class RunConfig:
         if self.dope_density is not None and self.method != "dkp":
             raise DkgenError(f"method {self.method} has no dope", field="dope_density",
                              fix="drop --dope-density, which sets the final dope of dkp")
-        if self.factors is not None and self.method not in ("dkp", "kp"):
-            raise DkgenError(f"method {self.method} has no Kronecker factors", field="factors",
-                             fix="drop --factors, which only dkp and kp use")
         if self.factor_rule not in FACTOR_RULES:
             raise DkgenError(f"unknown factor rule {self.factor_rule!r}", field="factor_rule",
                              fix=f"use one of {', '.join(FACTOR_RULES)}")
-        if self.factor_rule != "rank" and self.method not in ("dkp", "kp"):
-            raise DkgenError(f"method {self.method} has no Kronecker factors",
-                             field="factor_rule",
-                             fix="drop --factor-rule, which only dkp and kp use")
+        if not self.factor_lr > 0:
+            raise DkgenError("the factors' learning-rate multiple must be positive",
+                             field="factor_lr", fix="pass --factor-lr above 0 (1: the run's)")
+        # The options of the Kronecker factors, given away from their defaults.
+        kron_options = {"factors": self.factors is not None, "factor_rule": self.factor_rule != "rank",
+                        "factor_lr": self.factor_lr != 1.0}
+        given = [f for f, changed in kron_options.items() if changed]
+        if given and self.method not in ("dkp", "kp"):
+            flag = "--" + given[0].replace("_", "-")
+            raise DkgenError(f"method {self.method} has no Kronecker factors", field=given[0],
+                             fix=f"drop {flag}, which only dkp and kp use")
         if self.cmr_mode not in CMR_MODES:
             raise DkgenError(f"unknown CMR mode {self.cmr_mode!r}", field="cmr_mode",
                              fix=f"use one of {', '.join(CMR_MODES)}")
@@ -213,12 +217,6 @@ class RunConfig:
         if self.epochs is not None and not self.epochs > 0:
             raise DkgenError("epochs must be positive", field="epochs",
                              fix="pass --epochs > 0, or leave it out for the recipe's")
-        if not self.factor_lr > 0:
-            raise DkgenError("the factors' learning-rate multiple must be positive",
-                             field="factor_lr", fix="pass --factor-lr above 0 (1: the run's)")
-        if self.factor_lr != 1.0 and self.method not in ("dkp", "kp"):
-            raise DkgenError(f"method {self.method} has no Kronecker factors",
-                             field="factor_lr", fix="drop --factor-lr, which only dkp and kp use")
         if self.lr is not None and not self.lr > 0:
             raise DkgenError("the learning rate must be positive", field="lr")
         if self.prune_every < 1:

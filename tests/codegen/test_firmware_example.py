@@ -9,6 +9,7 @@ import subprocess
 from pathlib import Path
 
 import numpy as np
+from codegen_helpers import firmware_inputs
 from random_models import mixed_model
 
 from dkgen.codegen.render import generate
@@ -35,8 +36,7 @@ def test_example_firmware_prints_the_reference_outputs(tmp_path):
     lines = re.findall(r"^FIRMWARE step (\d+) ticks (\d+) y (.*)$", result.stdout, re.M)
     assert [int(t) for t, _, _ in lines] == list(range(8))
     got = np.array([[float(v) for v in ys.split()] for _, _, ys in lines])
-    t, i = np.meshgrid(np.arange(8), np.arange(model.input.size), indexing="ij")
-    x = (((t * 7 + i * 3) % 17) / 8.0 - 1.0).astype(np.float32)[None]
+    x = firmware_inputs(8, model.input.size)
     want = ReferenceExecutor(model)(x)[0]
     np.testing.assert_allclose(got, want, rtol=1e-5, atol=FLOAT_ATOL)
     assert all(int(ticks) > 0 for _, ticks, _ in lines)  # the board timer runs

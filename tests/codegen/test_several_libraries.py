@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from codegen_helpers import firmware_inputs
 from random_models import mixed_model
 
 from dkgen.codegen.render import generate, runtime_symbols, template_env
@@ -27,8 +28,7 @@ STEPS = 6
 
 
 def _inputs(size: int) -> np.ndarray:
-    t, i = np.meshgrid(np.arange(STEPS), np.arange(size), indexing="ij")
-    return (((t * 7 + i * 3) % 17) / 8.0 - 1.0).astype(np.float32)[None]
+    return firmware_inputs(STEPS, size)
 
 
 def _defined_symbols(target_name: str, objects: list[Path]) -> set[str]:
