@@ -70,6 +70,10 @@ def train_group() -> None:
               help="Dope/pruning schedule start and end, as fractions of the run.")
 @click.option("--prune-every", type=int, default=20, show_default=True,
               help="Steps between pruning events while annealing.")
+@click.option("--mask-scope", type=click.Choice(["matrix", "model"]), default="matrix",
+              show_default=True,
+              help="dkp, pruned: anneal each gate matrix to its own share of the budget "
+                   "(matrix), or all of them to one shared magnitude threshold (model).")
 @click.option("--initial-density", type=float, default=1.0, show_default=True,
               help="Dope (dkp) or mask (pruned) density the anneal starts from.")
 @click.option("--dope-share", type=float, default=0.25, show_default=True,
@@ -105,7 +109,7 @@ def train_lm_cmd(data: Path, run_dir: Path, size: str, method: str, ratio: float
                  init_from: Path | None, from_scratch: bool, epochs: float | None,
                  train_fraction: float, seed: int,
                  optimizer: str, lr: float | None, lr_schedule: str, anneal: tuple[float, float],
-                 prune_every: int, initial_density: float, dope_share: float, factors: str | None,
+                 prune_every: int, mask_scope: str, initial_density: float, dope_share: float, factors: str | None,
                  factor_rule: str, factor_lr: float, dope_density: float | None, hmd_dense_share: float, cmr: float, cmr_mode: str,
                  cmr_schedule: str, eval_batch: int, max_steps: int | None,
                  eval_fraction: float, threads: int | None, device: str,
@@ -125,7 +129,7 @@ def train_lm_cmd(data: Path, run_dir: Path, size: str, method: str, ratio: float
         data=str(data.resolve()), size=size, method=method, ratio=ratio,
         init_from=None if init_from is None else str(init_from.resolve()), epochs=epochs,
         train_fraction=train_fraction, seed=seed, optimizer=optimizer, lr=lr,
-        lr_schedule=lr_schedule, anneal=anneal, prune_every=prune_every,
+        lr_schedule=lr_schedule, anneal=anneal, prune_every=prune_every, mask_scope=mask_scope,
         initial_density=initial_density, dope_share=dope_share, factors=_parse_factors(factors),
         factor_rule=factor_rule, factor_lr=factor_lr, hmd_dense_share=hmd_dense_share, cmr=cmr, cmr_mode=cmr_mode, cmr_schedule=cmr_schedule,
         eval_batch=eval_batch, max_steps=max_steps, dope_density=dope_density,

@@ -20,7 +20,7 @@ from dkgen.nn.matrices import (
     matrix_class,
 )
 from dkgen.nn.recurrent import GRU, LSTM
-from dkgen.nn.schedule import DopeSchedule, cubic_nnz, masked_matrices, set_cmr
+from dkgen.nn.schedule import MASK_SCOPES, DopeSchedule, cubic_nnz, masked_matrices, set_cmr
 from dkgen.structure.factors import (
     FactorShapes,
     check_factors,
@@ -33,6 +33,7 @@ from dkgen.structure.nkp import nearest_kron, rearrange
 __all__ = [
     "GRU",
     "LSTM",
+    "MASK_SCOPES",
     "DenseMatrix",
     "DopeSchedule",
     "DopedKronLinear",

@@ -212,16 +212,19 @@ class MaskedMatrix(MatrixModule):
             self.mask.copy_(mask)
             self.values.masked_fill_(~self.mask, 0.0)
 
+    def prune_score(self) -> Tensor:
+        """Magnitude of each entry; entries outside the mask score -1, never to be kept."""
+        with torch.no_grad():
+            return torch.where(self.mask, self.values.abs(), torch.full_like(self.values, -1.0))
+
     def prune_to(self, nnz: int) -> None:
         """Keep the `nnz` largest-magnitude entries inside the mask (never regrows)."""
         nnz = max(0, int(nnz))
         if nnz >= self.nnz:
             return
         with torch.no_grad():
-            # Entries outside the mask score -1 so they are never chosen; the stable sort
-            # breaks magnitude ties by position, so pruning is deterministic.
-            score = torch.where(self.mask, self.values.abs(), torch.full_like(self.values, -1.0))
-            order = torch.argsort(score.reshape(-1), descending=True, stable=True)
+            # The stable sort breaks magnitude ties by position: pruning is deterministic.
+            order = torch.argsort(self.prune_score().reshape(-1), descending=True, stable=True)
             keep = torch.zeros(self.rows * self.cols, dtype=torch.bool, device=self.mask.device)
             keep[order[:nnz]] = True
             self.set_mask(keep)

@@ -10,10 +10,15 @@ entries are kept, by magnitude, in every masked matrix (`DopedKronMatrix` dopes 
 `PrunedMatrix` baselines).  Fast early, slow near the end, so the network recovers from
 the last, most damaging cuts.  At `end` the count is exactly the target and the mask is
 frozen from then on.
+
+The count applies to each matrix on its own (scope "matrix"), or to all the model's masked
+matrices together (scope "model"): they then share one magnitude threshold, and a matrix
+whose entries matter more keeps more of them (global magnitude pruning).
 """
 
 from __future__ import annotations
 
+import torch
 from torch import nn
 
 from dkgen.nn.matrices import DopedKronMatrix, MaskedMatrix
@@ -40,6 +45,9 @@ def cubic_nnz(step: int, start: int, end: int, initial: int, final: int) -> int:
     return int(round(final + (initial - final) * remaining ** 3))
 
 
+MASK_SCOPES = ("matrix", "model")
+
+
 class DopeSchedule:
     """Anneals every masked matrix in a model to its target entry count.
 
@@ -47,10 +55,17 @@ class DopeSchedule:
     every `frequency` steps from `start` on, and always at `end`; each matrix goes from the
     entry count its mask had when the schedule was made to its own `target_nnz` (or to
     `final_density` of its entries, if given).  Masks only ever shrink.
+
+    With `scope` "model" only the total is scheduled: at every pruning event the model's
+    masked matrices together keep the largest entries of all of them, so each matrix ends
+    wherever the shared threshold leaves it and the total is exactly the sum of the targets.
     """
 
     def __init__(self, model: nn.Module, start: int, end: int, frequency: int = 1,
-                 final_density: float | None = None) -> None:
+                 final_density: float | None = None, scope: str = "matrix") -> None:
+        if scope not in MASK_SCOPES:
+            raise ValueError(f"scope must be one of {', '.join(MASK_SCOPES)}, got {scope!r}")
+        self.scope = scope
         if not 0 <= start < end:
             raise ValueError(f"need 0 <= start < end, got start={start}, end={end}")
         if frequency < 1:
@@ -80,9 +95,29 @@ class DopeSchedule:
             return
         if step < self.end and (step - self.start) % self.frequency:
             return
-        for m, i, f in zip(self.matrices, self.initial, self.final, strict=True):
-            m.prune_to(cubic_nnz(step, self.start, self.end, i, f))
+        if self.scope == "model":
+            self._prune_together(cubic_nnz(step, self.start, self.end, sum(self.initial),
+                                           sum(self.final)))
+        else:
+            for m, i, f in zip(self.matrices, self.initial, self.final, strict=True):
+                m.prune_to(cubic_nnz(step, self.start, self.end, i, f))
         self.finished = step >= self.end
+
+    def _prune_together(self, total: int) -> None:
+        """Keep the `total` largest masked entries over all matrices."""
+        if total >= sum(m.nnz for m in self.matrices):
+            return
+        with torch.no_grad():
+            scores = [m.prune_score().reshape(-1) for m in self.matrices]
+            # The stable sort breaks ties by matrix, then position, as prune_to does within
+            # a matrix, so each matrix's own top-k is exactly its share of the global one.
+            order = torch.argsort(torch.cat(scores), descending=True, stable=True)[:total]
+            owner = torch.repeat_interleave(
+                torch.arange(len(scores), device=order.device),
+                torch.tensor([s.numel() for s in scores], device=order.device))
+            counts = torch.bincount(owner[order], minlength=len(scores)).tolist()
+        for m, count in zip(self.matrices, counts, strict=True):
+            m.prune_to(count)
 
     def finish(self) -> None:
         """Jump to the final masks (for training runs that stop before `end`)."""

@@ -47,7 +47,7 @@ from dkgen.fileio import atomic_write
 from dkgen.nn.cmr import CMR_MODES, cmr_lstm_forward, draw_keep
 from dkgen.nn.matrices import KronMatrix
 from dkgen.nn.recurrent import LSTM
-from dkgen.nn.schedule import DopeSchedule, set_cmr
+from dkgen.nn.schedule import MASK_SCOPES, DopeSchedule, set_cmr
 from dkgen.structure.factors import FACTOR_RULES
 from dkgen.train.data import Corpus, batchify, load_corpus, windows
 from dkgen.train.methods import (
@@ -122,6 +122,9 @@ class RunConfig:
     factor_lr: the Kronecker factors' learning rate as a multiple of the run's (dkp, kp).
         Each factor entry scales a whole block of the matrix, so its gradient sums
         thousands of entries' and plain SGD moves it at a rate unrelated to the dope's.
+    mask_scope: "matrix" anneals every gate matrix's dope / pruning mask to its own share of
+        the budget; "model" lets all of them share one magnitude threshold, so the total is
+        the same but a matrix that matters more keeps more entries (dkp, pruned).
     eval_fraction: score only the leading fraction of valid/test (smoke runs only).
     from_scratch: a compressed method trained from a random initialisation instead of
         compressing `init_from`: the structure is fitted to the random dense weights, so
@@ -142,6 +145,7 @@ class RunConfig:
     lr_schedule: str = "zaremba"
     anneal: tuple[float, float] = (0.0, 0.5)
     prune_every: int = 20
+    mask_scope: str = "matrix"
     initial_density: float = 1.0
     dope_share: float = 0.25
     factors: list[list[int]] | None = None
@@ -180,6 +184,12 @@ class RunConfig:
         if self.dope_density is not None and self.method != "dkp":
             raise DkgenError(f"method {self.method} has no dope", field="dope_density",
                              fix="drop --dope-density, which sets the final dope of dkp")
+        if self.mask_scope not in MASK_SCOPES:
+            raise DkgenError(f"unknown mask scope {self.mask_scope!r}", field="mask_scope",
+                             fix=f"use one of {', '.join(MASK_SCOPES)}")
+        if self.mask_scope != "matrix" and self.method not in ANNEALED:
+            raise DkgenError(f"method {self.method} has no dope or pruning mask",
+                             field="mask_scope", fix="drop --mask-scope, which only dkp and pruned use")
         if self.factor_rule not in FACTOR_RULES:
             raise DkgenError(f"unknown factor rule {self.factor_rule!r}", field="factor_rule",
                              fix=f"use one of {', '.join(FACTOR_RULES)}")
@@ -706,7 +716,8 @@ def _train(config: RunConfig, corpus: Corpus, run_dir: Path, dist: _Dist,
         a0, a1 = config.anneal
         start, end = int(a0 * total), max(int(a0 * total) + 1, int(a1 * total))
         schedule = DopeSchedule(model, start=start, end=end,
-                                frequency=max(1, min(config.prune_every, end - start)))
+                                frequency=max(1, min(config.prune_every, end - start)),
+                                scope=config.mask_scope)
     opt = _make_optimizer(config, model)
     step, best_valid, elapsed, hidden = 0, math.inf, 0.0, None
     if resume is not None:

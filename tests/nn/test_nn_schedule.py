@@ -54,6 +54,33 @@ def test_schedule_prunes_baselines_and_final_density_override() -> None:
         DopeSchedule(nn.Linear(3, 3), 0, 10)
 
 
+def test_model_scope_shares_one_threshold() -> None:
+    torch.manual_seed(0)
+    model = nn.ModuleList([PrunedMatrix(20, 10, density=0.1, initial_density=1.0)
+                           for _ in range(3)])
+    with torch.no_grad():
+        for scale, m in zip((0.1, 1.0, 3.0), model, strict=True):
+            m.values.copy_(scale * torch.randn(20, 10))
+    everything = torch.cat([m.values.detach().abs().reshape(-1) for m in model])
+    sched = DopeSchedule(model, start=0, end=10, frequency=3, scope="model")
+    totals = []
+    for step in range(1, 12):
+        sched.step(step)
+        totals.append(sum(m.nnz for m in model))
+    # The total follows the cubic curve of the summed counts and ends exactly on the sum of
+    # the targets, but the matrices end unequal: the larger the values, the more are kept.
+    assert totals[-1] == 3 * 20 and sched.finished
+    assert totals[2] == cubic_nnz(3, 0, 10, 600, 60)
+    counts = [m.nnz for m in model]
+    assert counts[0] < counts[1] < counts[2] and sum(counts) == 60
+    # Exactly the 60 largest entries of the whole model (no ties among random values).
+    kept = torch.cat([m.sparse().detach().abs().reshape(-1) for m in model])
+    assert set(torch.nonzero(kept).flatten().tolist()) == set(
+        torch.topk(everything, 60).indices.tolist())
+    with pytest.raises(ValueError, match="scope"):
+        DopeSchedule(model, 0, 10, scope="layer")
+
+
 def test_set_cmr_switches_every_dope() -> None:
     model = LSTM(4, 4, 2, weight="dkp", cmr=0.4)
     assert {m.cmr for m in model.modules() if hasattr(m, "cmr")} == {0.4}

@@ -106,8 +106,14 @@ def test_data_parallel_matches_one_process(data: Path, dense_run: Path, tmp_path
         torch.testing.assert_close(a[key], b[key], rtol=1e-4, atol=1e-5, msg=key)
 
 
-@pytest.mark.parametrize("method", ["dkp", "hmd", "pruned"])
-def test_cli_train_and_export(method: str, data: Path, dense_run: Path, tmp_path: Path) -> None:
+@pytest.mark.parametrize(("method", "extra"), [
+    ("dkp", []), ("hmd", []),
+    # Pruned with one magnitude threshold for all gate matrices: unequal masks that still
+    # export and match.
+    ("pruned", ["--mask-scope", "model"]),
+])
+def test_cli_train_and_export(method: str, extra: list[str], data: Path, dense_run: Path,
+                              tmp_path: Path) -> None:
     # Through the user-facing `dkgen` command (cli_train's own group serves torchrun).
     from dkgen.cli import cli as main
     from dkgen.ir.reference import ReferenceExecutor
@@ -117,7 +123,7 @@ def test_cli_train_and_export(method: str, data: Path, dense_run: Path, tmp_path
     res = CliRunner().invoke(main, ["train", "lm", "--data", str(data), "--size", "tiny",
                                     "--method", method, "--ratio", "10", "--init-from",
                                     str(dense_run), "--epochs", "0.5", "-o", str(run),
-                                    "--threads", "1"])
+                                    "--threads", "1", *extra])
     assert res.exit_code == 0, res.output
     assert "test ppl" in res.output
     out = tmp_path / "lm.onnx"
@@ -130,6 +136,10 @@ def test_cli_train_and_export(method: str, data: Path, dense_run: Path, tmp_path
     kinds = {ir.layers[1].w_ih.kind, ir.layers[1].w_hh.kind}
     assert kinds == {{"dkp": "doped_kron", "hmd": "row_stack", "pruned": "sparse"}[method]}
     model, _, _ = lm.load_run_model(run)
+    masks = [m for m in model.modules() if hasattr(m, "target_nnz")]
+    if masks:
+        assert sum(m.nnz for m in masks) == sum(m.target_nnz for m in masks)
+        assert (len({m.nnz for m in masks}) > 1) == ("model" in extra)
     with torch.no_grad():
         logits, _ = model(torch.from_numpy(x).t())
         expect = torch.softmax(logits, -1).transpose(0, 1).numpy()
@@ -190,6 +200,8 @@ def test_cli_reports_bad_input(tmp_path: Path) -> None:
     (["--method", "pruned", "--ratio", "8", "--initial-density", "2"], "initial_density",
      "(0, 1]"),
     (["--method", "dkp", "--ratio", "8", "--dope-share", "1.5"], "dope_share", "[0, 1)"),
+    (["--method", "kp", "--ratio", "8", "--mask-scope", "model"], "mask_scope",
+     "drop --mask-scope"),
     (["--train-fraction", "0.001"], "train_fraction", "too few"),
     (["--eval-batch", "400"], "eval_batch", "smaller --eval-batch"),
 ])
