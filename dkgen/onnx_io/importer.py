@@ -12,8 +12,8 @@ Besides dkgen's own files this reads dense models as PyTorch's ONNX exporter
 (`torch.onnx.export(..., dynamo=False)`) writes them: `batch_first` inputs (the Transposes
 around the recurrent layers), zero initial states built by Shape/Gather/Concat/Expand,
 stacked layers, `nn.Linear` as MatMul+Add or Gemm, `nn.Embedding` as Gather, and a
-classifier head on the last timestep (`y[:, -1]`, a Gather on the time axis, or the final
-hidden state `h_n[-1]`, a Gather or Squeeze of the LSTM/GRU's Y_h): the C library then
+classifier head on the last timestep (`y[:, -1]`, a Gather on the time axis; `y[:, -1:]`, a
+Slice that keeps it with length 1, squeezed later or not; or the final hidden state `h_n[-1]`, a Gather or Squeeze of the LSTM/GRU's Y_h): the C library then
 gives that head's output at every step, and the last step's is the model's.
 """
 
@@ -68,8 +68,8 @@ class _Act:
     """An activation: `layer_index` is the layer that produced it (-1: the model input).
 
     time_axis: where the time axis is (0 or 1) once a recurrent layer has fixed it, None
-    before (the model input may be either way round); last_step: the time axis was taken
-    away by selecting the last step.
+    before (the model input may be either way round); last_step: only the last step is
+    left, the time axis taken away (time_axis None) or kept with length 1 (`y[:, -1:]`).
     """
 
     layer_index: int
@@ -81,6 +81,10 @@ class _Act:
     def follow(self, layer_index: int, size: int) -> _Act:
         """The activation a feature-wise layer makes of this one: same axes."""
         return _Act(layer_index, size, time_axis=self.time_axis, last_step=self.last_step)
+
+    @property
+    def feature_axis(self) -> int:
+        return 1 if self.last_step and self.time_axis is None else 2
 
 
 @dataclass
@@ -375,6 +379,8 @@ class _Importer:
             self.squeeze(node)
         elif op == "Gather":
             self.gather(node)
+        elif op == "Slice":
+            self.slice(node)
         elif op == "Shape":
             v = self.get(node, node.input[0])
             self.values[node.output[0]] = (
@@ -383,14 +389,14 @@ class _Importer:
             self.expand(node)
         elif op in ("Relu", "Tanh", "Sigmoid", "Softmax"):
             x = self.act(node, node.input[0])
-            if op == "Softmax" and self.attr(node).get("axis", -1) not in (-1, 1 if x.last_step else 2):
+            if op == "Softmax" and self.attr(node).get("axis", -1) not in (-1, x.feature_axis):
                 raise self.fail(node, "Softmax must run over the feature axis (-1)")
             cls = Softmax if op == "Softmax" else ACTIVATIONS[op.lower()]
             self.values[node.output[0]] = self.add_layer(
                 cls(self.layer_name(node, op.lower()), x.size), x)
         else:
             raise self.fail(node, f"operator {op} is not supported",
-                            "supported: LSTM, GRU, MatMul, Gemm, Add, Gather, Relu, Tanh, "
+                            "supported: LSTM, GRU, MatMul, Gemm, Add, Gather, Slice (y[:, -1:]), Relu, Tanh, "
                             "Sigmoid, Softmax, Dropout (inference), the "
                             "dkgen functions, and the Transpose/Squeeze/Shape/Expand plumbing "
                             "of PyTorch's exporter")
@@ -472,6 +478,10 @@ class _Importer:
             self.final_state(node, v, 0)
         elif isinstance(v, _Act) and not unsq and v.rnn_raw and axes == [1]:
             self.values[node.output[0]] = _Act(v.layer_index, v.size, time_axis=0)
+        elif (isinstance(v, _Act) and not unsq and v.last_step and v.time_axis is not None
+              and [a % 3 for a in axes] == [v.time_axis]):
+            x = self.act(node, node.input[0])  # y[:, -1:].squeeze(1): the length-1 time axis
+            self.values[node.output[0]] = _Act(x.layer_index, x.size, last_step=True)
         else:
             raise self.fail(node, f"{node.op_type} with axes {axes} is not supported here")
 
@@ -497,6 +507,44 @@ class _Importer:
             raise self.fail(node, "Gather is supported only as the embedding of the input tokens")
         table = self.weight_of(node, node.input[0], stacked=False, transposed=False)
         self.values[node.output[0]] = self.add_layer(Embedding(self.layer_name(node, "embedding"), table), idx)
+
+    def slice(self, node: onnx.NodeProto) -> None:
+        """Slice folds on constants and shapes; on an activation it is `y[:, -1:]` (or
+        `y[-1:]` time-major): the last step, its time axis kept with length 1."""
+        data = self.get(node, node.input[0])
+        if len(node.input) < 3:  # opset 1-9: starts, ends and axes are attributes
+            attrs = self.attr(node)
+            starts, ends = list(attrs.get("starts", [])), list(attrs.get("ends", []))
+            axes = list(attrs.get("axes", range(len(starts))))
+            steps = [1] * len(starts)
+        else:
+            starts, ends = (list(map(int, self.const(node, n))) for n in node.input[1:3])
+            axes = (list(map(int, self.const(node, node.input[3])))
+                    if len(node.input) > 3 and node.input[3] else list(range(len(starts))))
+            steps = (list(map(int, self.const(node, node.input[4])))
+                     if len(node.input) > 4 and node.input[4] else [1] * len(starts))
+        if isinstance(data, _Shape):
+            self.values[node.output[0]] = _Shape()
+            return
+        if isinstance(data, _Const):
+            index = [slice(None)] * data.value.ndim
+            for a, b, e, st in zip(axes, starts, ends, steps, strict=True):
+                index[a] = slice(b, e, st)
+            self.values[node.output[0]] = _Const(data.value[tuple(index)])
+            return
+        x = self.act(node, node.input[0])
+        if x.rnn_raw or x.last_step or x.time_axis is None:
+            raise self.fail(node, "Slice on an activation is supported only to keep the last "
+                            "timestep of a recurrent layer's output (y[:, -1:])")
+        # "To the end" is INT64_MAX from PyTorch; any end past 2^31 cannot stop short of it.
+        if (len(axes) != 1 or axes[0] % 3 != x.time_axis or starts != [-1] or steps != [1]
+                or ends[0] < 2 ** 31 - 1):
+            raise self.fail(node, f"Slice (starts {starts}, ends {ends}, axes {axes}) must keep "
+                            "only the last timestep",
+                            "slice y[:, -1:] (batch_first) or y[-1:]; the C library streams, "
+                            "so read its output after the step you want")
+        self.values[node.output[0]] = _Act(x.layer_index, x.size, time_axis=x.time_axis,
+                                           last_step=True)
 
     def last_step(self, node: onnx.NodeProto, axis: int, idx: object) -> None:
         """`y[:, -1]` (or `y[-1]` time-major): the chain's output at the last timestep. The

@@ -39,10 +39,14 @@ class Net(nn.Module):
         y, h = self.rnn(x)
         if self.head == "last":
             y = y[:, -1] if self.batch_first else y[-1]
+        elif self.head.startswith("slice"):  # y[:, -1:], the time axis kept with length 1
+            y = y[:, -1:] if self.batch_first else y[-1:]
         elif self.head.startswith("hn"):  # the final hidden state: h_n[-1], or h_n.squeeze(0)
             h = h[0] if isinstance(self.rnn, nn.LSTM) else h
             y = h.squeeze(0) if self.head == "hn-squeeze" else h[-1]
         y = self.fc(y)
+        if self.head == "slice-squeeze":
+            y = y.squeeze(1 if self.batch_first else 0)
         return torch.softmax(y, -1) if self.softmax else y
 
 
@@ -53,6 +57,8 @@ CASES = {
     "gru2-classifier-time-major": ("gru", 2, False, None, "last", False),
     "lstm2-final-hidden-state": ("lstm", 2, True, None, "hn", True),
     "gru-final-hidden-state-squeezed": ("gru", 1, False, None, "hn-squeeze", False),
+    "lstm-last-step-sliced": ("lstm", 1, True, None, "slice", True),
+    "gru2-last-step-sliced-squeezed-time-major": ("gru", 2, False, None, "slice-squeeze", False),
 }
 
 
@@ -76,6 +82,8 @@ def export(tmp_path, case: str, seed: int = 0):
             want = net(torch.from_numpy(feed)).numpy()
     if head == "every" and not bf:
         want = np.swapaxes(want, 0, 1)  # to (batch, time, out)
+    if head == "slice":
+        want = want.reshape(batch, -1)  # the kept length-1 time axis, either way round
     return path, x, feed, want
 
 
@@ -96,7 +104,7 @@ def test_reference_and_onnxruntime_agree_with_pytorch(tmp_path, case):
     out = sess.run(None, {"x": feed})[0]
     if head == "every" and not CASES[case][2]:
         out = np.swapaxes(out, 0, 1)
-    np.testing.assert_allclose(out, want, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(out.reshape(want.shape), want, rtol=1e-5, atol=1e-5)
 
 
 @pytest.mark.parametrize("case", ["lstm2-batch-first", "lstm-classifier"])
@@ -153,6 +161,9 @@ class _WithState(nn.Module):
 
 @pytest.mark.parametrize("module,says", [
     (lambda: _Picks(lambda y: y[:, 0]), "last timestep"),
+    (lambda: _Picks(lambda y: y[:, -2:]), "only the last timestep"),
+    (lambda: _Picks(lambda y: y[:, :3]), "only the last timestep"),
+    (lambda: _Picks(lambda y: y[-1:]), "only the last timestep"),
     (lambda: _Picks(lambda y: y[0]), "not the time axis"),
     (lambda: nn.LSTM(8, 12, 1, bidirectional=True), "forward"),
     (lambda: _WithState(), "initial_h"),
