@@ -6,7 +6,7 @@ What it runs (each a `dkgen.train.lm` run folder under RUNS_DIR; see docs/traini
    one process with a thread a core (or `baseline_procs` data-parallel ranks).
 2. Every method at 25x on the LSTM layers, each fine-tuned from the baseline for the same
    `FINETUNE` budget (1 epoch, SGD lr 1 with a cosine decay; dope/pruning annealed over the
-   first half): dense (the control), kp, pruned, lmf, hmd; and `small`, a dense LSTM with
+   first half, all gate matrices to one magnitude threshold, `MASK_SCOPE`): dense (the control), kp, pruned, lmf, hmd; and `small`, a dense LSTM with
    the same parameter budget trained from scratch with the baseline's recipe.
 3. The CMR ablation at 25x (`ABLATION`, a quarter epoch each): the budget moved between the
    Kronecker factors and the dope (from the smallest factors, a dope of a few percent, to
@@ -51,7 +51,7 @@ from dkgen.train.lm import (
     resolve_device,
     train_lm,
 )
-from dkgen.train.methods import dense_lstm_weights
+from dkgen.train.methods import ANNEALED, dense_lstm_weights
 from dkgen.train.supervise import RunPool
 
 if TYPE_CHECKING:
@@ -65,6 +65,10 @@ CMR_FORMS = ("off", "entry", "example")
 # The fine-tuning budget every compressed model gets, and the shorter one of the ablation.
 FINETUNE = {"epochs": 1.0, "optimizer": "sgd", "lr": 1.0, "lr_schedule": "cosine",
             "anneal": (0.0, 0.5), "prune_every": 20}
+# The dope (dkp) and pruning masks of all gate matrices share one magnitude threshold: on PTB
+# small it gives both methods 2-2.5 points of perplexity over a threshold per matrix
+# (results/ptb-small-mask-scope/).
+MASK_SCOPE = "model"
 # A quarter epoch keeps `make paper` near two hours on 2 cores (half an epoch: ~2 h 20 min).
 ABLATION = {**FINETUNE, "epochs": 0.25}
 # Shares of the 25x budget given to the Kronecker factors in the ablation (the nearest
@@ -138,8 +142,9 @@ def plan(data: Path, runs_dir: Path, *, size: str = "small", quick: bool = False
     base_epochs = 2.0 if quick else None
     base_dir = str(runs_dir / "baseline")
 
-    def ft(**over: object) -> dict:
-        return {**common, **FINETUNE, "init_from": base_dir, **over}
+    def ft(method: str, **over: object) -> dict:
+        scope = {"mask_scope": MASK_SCOPE} if method in ANNEALED else {}
+        return {**common, **FINETUNE, "init_from": base_dir, "method": method, **scope, **over}
 
     jobs = [Job("baseline", "baseline",
                 lambda _: RunConfig(**common, method="dense", epochs=base_epochs),
@@ -151,7 +156,8 @@ def plan(data: Path, runs_dir: Path, *, size: str = "small", quick: bool = False
     scratch_runs = {"dkp": {"factors": points[0]["factors"]}, "pruned": {}} if scratch else {}
     for m, extra in scratch_runs.items():
         jobs.append(Job(f"{m}-25-scratch", "main", lambda _, m=m, extra=extra: RunConfig(
-            **common, method=m, ratio=RATIO, epochs=base_epochs, from_scratch=True, **extra),
+            **common, method=m, ratio=RATIO, epochs=base_epochs, from_scratch=True,
+            mask_scope=MASK_SCOPE, **extra),
             meta={"label": f"{m}-scratch"}))
     for p in points:
         for form in CMR_FORMS:
@@ -161,15 +167,14 @@ def plan(data: Path, runs_dir: Path, *, size: str = "small", quick: bool = False
             jobs.append(Job(
                 _point_name(p, form), "ablation",
                 lambda _, p=p, cmr=cmr, extra=extra: RunConfig(
-                    **{**ft(), **ABLATION}, method="dkp", ratio=RATIO, factors=p["factors"],
+                    **{**ft("dkp"), **ABLATION}, ratio=RATIO, factors=p["factors"],
                     **cmr, **extra),
                 deps=("baseline",), meta={**p, "cmr_form": form}))
     for m in MAIN_METHODS:
         if m == "small":
             continue
         jobs.append(Job(f"{m}-25" if m != "dense" else "dense-ft", "main",
-                        lambda _, m=m: RunConfig(**ft(), method=m,
-                                                 ratio=None if m == "dense" else RATIO),
+                        lambda _, m=m: RunConfig(**ft(m), ratio=None if m == "dense" else RATIO),
                         deps=("baseline",), meta={"label": m}))
     abl_names = tuple(j.name for j in jobs if j.group == "ablation")
     exact = {j.name: j.meta for j in jobs if j.group == "ablation" and j.meta["exact_budget"]}
@@ -183,7 +188,7 @@ def plan(data: Path, runs_dir: Path, *, size: str = "small", quick: bool = False
             point, cfg = best_ablation(done)
             cmr = {"cmr": cfg["cmr"], "cmr_mode": cfg["cmr_mode"]}
             if ratio == RATIO:
-                return RunConfig(**ft(), method="dkp", ratio=ratio, factors=point["factors"], **cmr)
+                return RunConfig(**ft("dkp"), ratio=ratio, factors=point["factors"], **cmr)
             # The same split of the budget between factors and dope, at another ratio; the
             # smallest factors when that split has none that fit.
             rows, cols = 4 * r.hidden, r.hidden
@@ -192,7 +197,7 @@ def plan(data: Path, runs_dir: Path, *, size: str = "small", quick: bool = False
                 factors = factor_shapes(rows, cols, ratio, max(0.0, 1.0 - kp_share - 1e-9))
             except ValueError:
                 factors = factor_shapes(rows, cols)
-            return RunConfig(**ft(), method="dkp", ratio=ratio,
+            return RunConfig(**ft("dkp"), ratio=ratio,
                              factors=[list(factors[0]), list(factors[1])], **cmr)
         return make
 
@@ -416,7 +421,8 @@ def write_results(out: Path, runs_dir: Path, jobs: list[Job], meta: dict,
     finished = time.time() if finished is None else finished
     results = {**meta, "finished": finished, "complete": len(done) == len(jobs),
                "elapsed_minutes": (finished - meta["started"]) / 60.0,
-               "failed": failed or {}, "finetune": FINETUNE, "ablation_budget": ABLATION,
+               "failed": failed or {}, "finetune": {**FINETUNE, "mask_scope": MASK_SCOPE},
+               "ablation_budget": ABLATION,
                "cmr_rate": CMR_RATE,
                "baseline_published_test": None if math.isnan(published) else published,
                "total_run_minutes": sum(s["wall_seconds"] for s in done.values()) / 60.0,

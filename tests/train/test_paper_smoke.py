@@ -65,6 +65,18 @@ def test_plan_seed_reaches_every_run() -> None:
     assert {j.make(done).seed for j in jobs} == {7}
 
 
+def test_plan_masks_share_one_threshold() -> None:
+    # DKP's dope and the pruning mask, the only masked methods, both anneal to one
+    # magnitude threshold over all gate matrices; the others take no mask scope at all.
+    jobs = plan(Path("/data"), Path("/runs"))
+    done = {n: {"valid_ppl": 100.0, "config": {"cmr": 0.0, "cmr_mode": "off"}}
+            for n in (j.name for j in jobs if j.group == "ablation")}
+    scopes = {j.name: (j.make(done).method, j.make(done).mask_scope) for j in jobs}
+    assert {s for m, s in scopes.values() if m in ("dkp", "pruned")} == {"model"}
+    assert {s for m, s in scopes.values() if m not in ("dkp", "pruned")} == {"matrix"}
+    assert scopes["pruned-25"] == ("pruned", "model") and scopes["dkp-25"] == ("dkp", "model")
+
+
 def test_quick_paper_end_to_end(tmp_path: Path) -> None:
     data = tiny_corpus(tmp_path / "data")
     out, runs = tmp_path / "out", tmp_path / "runs"
