@@ -13,8 +13,9 @@ Besides dkgen's own files this reads dense models as PyTorch's ONNX exporter
 around the recurrent layers), zero initial states built by Shape/Gather/Concat/Expand,
 stacked layers, `nn.Linear` as MatMul+Add or Gemm, `nn.Embedding` as Gather, and a
 classifier head on the last timestep (`y[:, -1]`, a Gather on the time axis; `y[:, -1:]`, a
-Slice that keeps it with length 1, squeezed later or not; or the final hidden state `h_n[-1]`, a Gather or Squeeze of the LSTM/GRU's Y_h): the C library then
-gives that head's output at every step, and the last step's is the model's.
+Slice that keeps it with length 1, squeezed later or not; or the final hidden state
+`h_n[-1]`, a Gather or Squeeze of the LSTM/GRU's Y_h): the C library then gives that
+head's output at every step, and the last step's is the model's.
 """
 
 from __future__ import annotations
@@ -396,8 +397,8 @@ class _Importer:
                 cls(self.layer_name(node, op.lower()), x.size), x)
         else:
             raise self.fail(node, f"operator {op} is not supported",
-                            "supported: LSTM, GRU, MatMul, Gemm, Add, Gather, Slice (y[:, -1:]), Relu, Tanh, "
-                            "Sigmoid, Softmax, Dropout (inference), the "
+                            "supported: LSTM, GRU, MatMul, Gemm, Add, Gather, Slice (y[:, -1:]), "
+                            "Relu, Tanh, Sigmoid, Softmax, Dropout (inference), the "
                             "dkgen functions, and the Transpose/Squeeze/Shape/Expand plumbing "
                             "of PyTorch's exporter")
 
