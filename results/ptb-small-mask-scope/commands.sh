@@ -8,6 +8,7 @@
 set -euo pipefail
 PTB=${PTB:-../shared/data/ptb}
 OUT=results/ptb-small-mask-scope
+mkdir -p /tmp/msv
 ft() {  # BASE, then the method's options
   local base=$1; shift
   dkgen train lm --data "$PTB" --size small --init-from "$base" --epochs 1 \
@@ -25,4 +26,12 @@ for seed in 0 1; do
 done
 for run in runs/scope/*; do
   cp "$run/result.json" "$OUT/result-$(basename "$run").json"
+done
+# The seed-0 runs' LSTM layers as int8 C on three Cortex-M cores under QEMU, as in
+# results/ptb-small-factors/ (8 validation windows of 20 tokens, also the calibration).
+for n in dkp-25-model pruned-25-model; do
+  dkgen export "runs/scope/$n" -o "/tmp/msv/lstm-$n.onnx" --lstm-only --batch 8 --steps 20 --force
+  dkgen verify "/tmp/msv/lstm-$n.onnx" --target cortex-m0,cortex-m4,cortex-m55 \
+      --inputs "/tmp/msv/lstm-$n.npz" --dtype int8 --calib "/tmp/msv/lstm-$n.npz" --json \
+      > "$OUT/verify-int8-$n.json"
 done
