@@ -35,3 +35,6 @@ for n in dkp-25-model pruned-25-model; do
       --inputs "/tmp/msv/lstm-$n.npz" --dtype int8 --calib "/tmp/msv/lstm-$n.npz" --json \
       > "$OUT/verify-int8-$n.json"
 done
+# What the Kronecker term and the dope each carry in the trained DKPs (no retraining).
+python scripts/dkp_parts.py runs/scope/dkp-25-model runs/scope/seed1-dkp-25-model \
+    runs/ptb-small/dkp-25 > "$OUT/parts.jsonl"
