@@ -38,3 +38,14 @@ done
 # What the Kronecker term and the dope each carry in the trained DKPs (no retraining).
 python scripts/dkp_parts.py runs/scope/dkp-25-model runs/scope/seed1-dkp-25-model \
     runs/ptb-small/dkp-25 > "$OUT/parts.jsonl"
+# Twice the fine-tuning (two epochs, the masks annealed over the first), seed 0.
+dkgen train lm --data "$PTB" --size small --init-from runs/ptb-small/baseline --epochs 2 \
+    --lr-schedule cosine --threads 1 --no-progress --mask-scope model --method dkp \
+    --ratio 25 --factors 100x4,8x50 -o runs/scope/dkp-25-model-2ep &
+dkgen train lm --data "$PTB" --size small --init-from runs/ptb-small/baseline --epochs 2 \
+    --lr-schedule cosine --threads 1 --no-progress --mask-scope model --method pruned \
+    --ratio 25 -o runs/scope/pruned-25-model-2ep &
+wait
+for n in dkp-25-model-2ep pruned-25-model-2ep; do
+  cp "runs/scope/$n/result.json" "$OUT/result-$n.json"
+done
