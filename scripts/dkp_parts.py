@@ -33,7 +33,7 @@ def parts(run_dir: str) -> dict:
     out: dict = {"run": run_dir, "valid_ppl": ppl(), "norms": {}}
     with torch.no_grad():
         for name, m in mats.items():
-            out["norms"][name] = {"kron": float(torch.kron(m.a, m.b).norm()),
+            out["norms"][name] = {"kron": float(m.kron().norm()),
                                   "dope": float(m.sparse().norm()), "nnz": m.nnz}
         kept = {n: (m.a.clone(), m.values.clone()) for n, m in mats.items()}
         for m in mats.values():

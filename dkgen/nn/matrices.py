@@ -165,6 +165,14 @@ class KronMatrix(MatrixModule):
         return m
 
 
+def keep_largest(score: Tensor, count: int) -> Tensor:
+    """Bool mask of the `count` highest of the flat scores `score`.  The stable sort breaks
+    ties by position, so pruning is deterministic."""
+    keep = torch.zeros(score.numel(), dtype=torch.bool, device=score.device)
+    keep[torch.argsort(score, descending=True, stable=True)[:count]] = True
+    return keep
+
+
 class MaskedMatrix(MatrixModule):
     """Shared machinery for matrices with a sparse part S = values * mask.
 
@@ -222,12 +230,7 @@ class MaskedMatrix(MatrixModule):
         nnz = max(0, int(nnz))
         if nnz >= self.nnz:
             return
-        with torch.no_grad():
-            # The stable sort breaks magnitude ties by position: pruning is deterministic.
-            order = torch.argsort(self.prune_score().reshape(-1), descending=True, stable=True)
-            keep = torch.zeros(self.rows * self.cols, dtype=torch.bool, device=self.mask.device)
-            keep[order[:nnz]] = True
-            self.set_mask(keep)
+        self.set_mask(keep_largest(self.prune_score().reshape(-1), nnz))
 
     def sparse_to_ir(self) -> SparseDope:
         flat_mask = self.mask.detach().cpu().reshape(-1).numpy()

@@ -21,7 +21,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from dkgen.nn.matrices import DopedKronMatrix, MaskedMatrix
+from dkgen.nn.matrices import DopedKronMatrix, MaskedMatrix, keep_largest
 
 
 def masked_matrices(model: nn.Module) -> list[MaskedMatrix]:
@@ -107,17 +107,12 @@ class DopeSchedule:
         """Keep the `total` largest masked entries over all matrices."""
         if total >= sum(m.nnz for m in self.matrices):
             return
-        with torch.no_grad():
-            scores = [m.prune_score().reshape(-1) for m in self.matrices]
-            # The stable sort breaks ties by matrix, then position, as prune_to does within
-            # a matrix, so each matrix's own top-k is exactly its share of the global one.
-            order = torch.argsort(torch.cat(scores), descending=True, stable=True)[:total]
-            owner = torch.repeat_interleave(
-                torch.arange(len(scores), device=order.device),
-                torch.tensor([s.numel() for s in scores], device=order.device))
-            counts = torch.bincount(owner[order], minlength=len(scores)).tolist()
-        for m, count in zip(self.matrices, counts, strict=True):
-            m.prune_to(count)
+        # prune_to's rule over all matrices at once: ties go to the earlier matrix, then to
+        # the earlier position, as they do within one.
+        scores = [m.prune_score().reshape(-1) for m in self.matrices]
+        keep = keep_largest(torch.cat(scores), total)
+        for m, part in zip(self.matrices, keep.split([s.numel() for s in scores]), strict=True):
+            m.set_mask(part)
 
     def finish(self) -> None:
         """Jump to the final masks (for training runs that stop before `end`)."""

@@ -87,6 +87,17 @@ class _Act:
     def feature_axis(self) -> int:
         return 1 if self.last_step and self.time_axis is None else 2
 
+    @property
+    def has_timesteps(self) -> bool:
+        """A recurrent layer's (time, batch, features) output, or a feature-wise layer's
+        of it, from which a timestep can be picked."""
+        return not self.rnn_raw and not self.last_step and self.time_axis is not None
+
+    def is_time_axis(self, axis: int) -> bool:
+        """Whether ONNX axis `axis` (negative counts from the end) of this 3-D activation
+        is its time axis."""
+        return self.time_axis is not None and axis % 3 == self.time_axis
+
 
 @dataclass
 class _FinalH:
@@ -479,8 +490,8 @@ class _Importer:
             self.final_state(node, v, 0)
         elif isinstance(v, _Act) and not unsq and v.rnn_raw and axes == [1]:
             self.values[node.output[0]] = _Act(v.layer_index, v.size, time_axis=0)
-        elif (isinstance(v, _Act) and not unsq and v.last_step and v.time_axis is not None
-              and [a % 3 for a in axes] == [v.time_axis]):
+        elif (isinstance(v, _Act) and not unsq and v.last_step and len(axes) == 1
+              and v.is_time_axis(axes[0])):
             x = self.act(node, node.input[0])  # y[:, -1:].squeeze(1): the length-1 time axis
             self.values[node.output[0]] = _Act(x.layer_index, x.size, last_step=True)
         else:
@@ -534,11 +545,11 @@ class _Importer:
             self.values[node.output[0]] = _Const(data.value[tuple(index)])
             return
         x = self.act(node, node.input[0])
-        if x.rnn_raw or x.last_step or x.time_axis is None:
+        if not x.has_timesteps:
             raise self.fail(node, "Slice on an activation is supported only to keep the last "
                             "timestep of a recurrent layer's output (y[:, -1:])")
         # "To the end" is INT64_MAX from PyTorch; any end past 2^31 cannot stop short of it.
-        if (len(axes) != 1 or axes[0] % 3 != x.time_axis or starts != [-1] or steps != [1]
+        if (len(axes) != 1 or not x.is_time_axis(axes[0]) or starts != [-1] or steps != [1]
                 or ends[0] < 2 ** 31 - 1):
             raise self.fail(node, f"Slice (starts {starts}, ends {ends}, axes {axes}) must keep "
                             "only the last timestep",
@@ -551,10 +562,10 @@ class _Importer:
         """`y[:, -1]` (or `y[-1]` time-major): the chain's output at the last timestep. The
         C library computes every step; the caller reads the output after the last."""
         x = self.act(node, node.input[0])
-        if x.rnn_raw or x.last_step or x.time_axis is None:
+        if not x.has_timesteps:
             raise self.fail(node, "Gather on an activation is supported only to pick the last "
                             "timestep of a recurrent layer's output")
-        if (axis + 3 if axis < 0 else axis) != x.time_axis:
+        if not x.is_time_axis(axis):
             raise self.fail(node, f"Gather on axis {axis} picks from the batch, not the time axis",
                             "select a timestep (y[:, -1] with batch_first, y[-1] without)")
         if not isinstance(idx, _Const) or idx.value.shape != () or int(idx.value) != -1:

@@ -6,8 +6,9 @@ What it runs (each a `dkgen.train.lm` run folder under RUNS_DIR; see docs/traini
    one process with a thread a core (or `baseline_procs` data-parallel ranks).
 2. Every method at 25x on the LSTM layers, each fine-tuned from the baseline for the same
    `FINETUNE` budget (1 epoch, SGD lr 1 with a cosine decay; dope/pruning annealed over the
-   first half, all gate matrices to one magnitude threshold, `MASK_SCOPE`): dense (the control), kp, pruned, lmf, hmd; and `small`, a dense LSTM with
-   the same parameter budget trained from scratch with the baseline's recipe.
+   first half, all gate matrices to one magnitude threshold, `MASK_SCOPE`): dense (the
+   control), kp, pruned, lmf, hmd; and `small`, a dense LSTM with the same parameter budget
+   trained from scratch with the baseline's recipe.
 3. The CMR ablation at 25x (`ABLATION`, a quarter epoch each): the budget moved between the
    Kronecker factors and the dope (from the smallest factors, a dope of a few percent, to
    the largest that fit, then a dope below the budget), each without CMR, with entry-wise
