@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import shlex
 import shutil
 import sys
@@ -248,12 +249,33 @@ def _unfinished(runs_dir: Path, jobs: list[Job], done: dict[str, dict]) -> list[
     return rows
 
 
+def threads_per_rank(job: Job) -> int:
+    """CPU threads each of `job`'s processes may use: its slots shared by its ranks."""
+    return max(1, job.slots // job.procs)
+
+
+# Read by the BLAS libraries when they load, so they must be in a run's environment before
+# it starts: torch.set_num_threads does not reach numpy's OpenBLAS.
+BLAS_THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+
+
+def runner_env(job: Job) -> dict[str, str]:
+    """The environment a run of `job` starts with: numpy's BLAS held to the run's threads.
+
+    Without it every run's numpy starts one BLAS thread per core, and runs that fit their
+    starting weights at the same time (the SVDs of compress()) share the cores dozens of
+    threads each: on the 16-core GPU machine sixteen medium runs' SVDs then took over 90 s
+    each instead of about 1.5 s, and the stall watch restarted them."""
+    n = str(threads_per_rank(job))
+    return {**os.environ, **dict.fromkeys(BLAS_THREAD_VARS, n)}
+
+
 def runner_command(job: Job, run_dir: Path, checkpoint_every: int,
                    device: str) -> list[str]:
     """The command line that trains `job` in `run_dir` (torchrun when it has several ranks)."""
     tail = ["-m", "dkgen.train.runner", str(run_dir), "--checkpoint-every", str(checkpoint_every),
             "--device", device]
-    threads = ["--threads", str(max(1, job.slots // job.procs))]
+    threads = ["--threads", str(threads_per_rank(job))]
     if job.procs > 1:
         return [sys.executable, "-m", "torch.distributed.run", "--standalone",
                 f"--nproc_per_node={job.procs}", *tail, *threads]
@@ -346,7 +368,8 @@ def run_paper(data: str | Path, out: str | Path, runs_dir: str | Path | None = N
                 prepare_run(j.make(done), run_dir)
                 cmd = runner_command(j, run_dir, checkpoint_every, device)
                 log(f"paper: start {j.name}: {' '.join(cmd[1:])}")
-                pool.start(j.name, cmd, run_dir, signals_reach_runner=j.procs == 1)
+                pool.start(j.name, cmd, run_dir, signals_reach_runner=j.procs == 1,
+                           env=runner_env(j))
                 running[j.name] = j
                 free -= j.slots
             if not running:

@@ -43,6 +43,7 @@ class _Run:
     run_dir: Path
     signals_reach_runner: bool
     first_start: float
+    env: dict[str, str] | None = None  # None: this process's environment
     proc: subprocess.Popen | None = None
     started: float = 0.0
 
@@ -82,10 +83,11 @@ class RunPool:
         return proc.pid
 
     def start(self, name: str, cmd: list[str], run_dir: Path, *,
-              signals_reach_runner: bool = True) -> None:
-        """Start `cmd` for the run in `run_dir`.  signals_reach_runner: `cmd` is the runner
-        itself, not a launcher (torchrun) that SIGUSR1 would end."""
-        run = _Run(cmd, Path(run_dir), signals_reach_runner, time.time())
+              signals_reach_runner: bool = True, env: dict[str, str] | None = None) -> None:
+        """Start `cmd` for the run in `run_dir`, with environment `env` (a restart reuses it).
+        signals_reach_runner: `cmd` is the runner itself, not a launcher (torchrun) that
+        SIGUSR1 would end."""
+        run = _Run(cmd, Path(run_dir), signals_reach_runner, time.time(), env)
         self._runs[name] = run
         self._launch(run)
 
@@ -94,7 +96,8 @@ class RunPool:
             # A process group of its own: a launcher (torchrun) is ended with its workers,
             # which would otherwise outlive a launcher killed after ignoring SIGTERM.
             run.proc = subprocess.Popen(run.cmd, stdout=fh, stderr=subprocess.STDOUT,
-                                        stdin=subprocess.DEVNULL, start_new_session=True)
+                                        stdin=subprocess.DEVNULL, start_new_session=True,
+                                        env=run.env)
         run.started = time.time()
 
     def _end(self, run: _Run, *, dump_stack: bool = True) -> None:

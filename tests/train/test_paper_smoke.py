@@ -58,6 +58,23 @@ def test_baseline_commands() -> None:
     assert "--nproc_per_node=2" in cmd and cmd[-2:] == ["--threads", "2"]
 
 
+def test_runs_hold_numpy_blas_to_their_threads() -> None:
+    # torch.set_num_threads does not reach numpy's OpenBLAS, which compress()'s SVDs use:
+    # a run must start with its BLAS already held to its share of the cores.
+    import subprocess
+    import sys
+
+    from dkgen.train.paper import runner_env
+
+    probe = ("import json, numpy, threadpoolctl; print(json.dumps([p['num_threads'] for p in "
+             "threadpoolctl.threadpool_info() if p['user_api'] == 'blas']))")
+    for job, want in ((plan(Path("/data"), Path("/runs"), baseline_slots=2)[0], 2),
+                      (plan(Path("/data"), Path("/runs"))[-1], 1)):
+        out = subprocess.run([sys.executable, "-c", probe], env=runner_env(job), text=True,
+                             capture_output=True, check=True).stdout
+        assert json.loads(out) and set(json.loads(out)) == {want}
+
+
 def test_plan_seed_reaches_every_run() -> None:
     jobs = plan(Path("/data"), Path("/runs"), seed=7)
     done = {n: {"valid_ppl": 100.0, "config": {"cmr": 0.0, "cmr_mode": "off"}}
