@@ -31,8 +31,10 @@ def model_summary(model: Model, int8_plan: object | None = None) -> dict:
     for layer in model.layers:
         weights = []
         for role, w in layer.weights().items():
-            dense_macs = 0 if layer.op == "embedding" else w.dense_param_count
-            macs = 0 if layer.op == "embedding" else w.macs
+            # A GRU with linear_before_reset=0 multiplies by R twice a step: R h, R (r * h).
+            uses = 2 if role == "w_hh" and not getattr(layer, "linear_before_reset", True) else 1
+            dense_macs = 0 if layer.op == "embedding" else uses * w.dense_param_count
+            macs = 0 if layer.op == "embedding" else uses * w.macs
             weights.append({
                 "role": role, "kind": w.kind, "shape": list(w.shape), "structure": structure_text(w),
                 "params": w.param_count, "bytes": w.storage_bytes(4),

@@ -2,20 +2,11 @@
 #define DKGEN_GRU_CELL_S16_H
 
 #include "dkgen_common.h"
+#include "dkgen_gru_s16.h"
 
 #ifdef __cplusplus
 extern "C" {
 #endif
-
-/*
- * Parameters of an int8 GRU layer's pointwise step: (1 - z) * n, a Q0.30 product,
- * is requantised to the layer's int8 output units by n_mult * 2^-n_shift.
- */
-typedef struct {
-    int32_t n_mult;
-    uint16_t hidden;
-    int8_t n_shift;
-} dkgen_gru_s16_t;
 
 /*
  * One pointwise GRU step (ONNX gate order z, r, h; linear_before_reset = 1) from

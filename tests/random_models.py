@@ -25,8 +25,10 @@ def doped_kron(rng: np.random.Generator, a: tuple[int, int], b: tuple[int, int],
 
 
 def mixed_model(seed: int = 0) -> Model:
-    """Vector input, every weight kind, LSTM and GRU, softmax output."""
+    """Vector input, every weight kind, LSTM and GRU (both forms of ONNX's
+    linear_before_reset), softmax output."""
     rng = np.random.default_rng(seed)
+    reset_rng = np.random.default_rng(seed + 1000)  # gru2's own: the others keep their values
     h = 12
     return Model("mixed", InputSpec("vector", 6), [
         LSTM("lstm0", h, doped_kron(rng, (8, 2), (6, 3)), doped_kron(rng, (8, 4), (6, 3)),
@@ -34,7 +36,9 @@ def mixed_model(seed: int = 0) -> Model:
         GRU("gru1", 5, DenseWeight(rng.normal(scale=0.4, size=(15, h))),
             KronWeight(rng.normal(size=(3, 5)), rng.normal(size=(5, 1))),
             rng.normal(size=15), rng.normal(size=15)),
-        Linear("low_rank", LowRankWeight(rng.normal(size=(7, 2)), rng.normal(size=(2, 5))),
+        GRU("gru2", 4, doped_kron(reset_rng, (4, 5), (3, 1)), doped_kron(reset_rng, (6, 2), (2, 2), 0.1),
+            reset_rng.normal(size=12), reset_rng.normal(size=12), linear_before_reset=False),
+        Linear("low_rank", LowRankWeight(rng.normal(size=(7, 2)), rng.normal(size=(2, 5))[:, :4]),
                rng.normal(size=7)),
         Linear("pruned", SparseWeight(SparseDope(4, 7, [1, 5, 9, 20, 27], [1.0, -2.0, 0.5, 0.25, 3.0]))),
         Linear("hmd", RowStackWeight((DenseWeight(rng.normal(size=(2, 4))),

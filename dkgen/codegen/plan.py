@@ -102,10 +102,14 @@ class LayerPlan:
     state_members: list[tuple[str, int]] = field(default_factory=list)
     gates: Buffer | None = None
     gates_h: Buffer | None = None  # GRU: recurrent-part pre-activations
+    linear_before_reset: bool = True  # GRU: False takes a second recurrent product, R (r*h)
 
     @property
     def macs(self) -> int:
-        return sum(m.macs for m in self.matrices.values())
+        macs = sum(m.macs for m in self.matrices.values())
+        if not self.linear_before_reset:
+            macs += self.matrices["w_hh"].macs  # the second product, R (r * h)
+        return macs
 
 
 @dataclass
@@ -164,8 +168,11 @@ class ModelPlan:
                         used.add("dkgen_csr_matvec_f32")
                 elif m.kind == "csr":
                     used.add("dkgen_csr_matvec_f32")
-            if lp.op in ("lstm", "gru"):
+            if lp.op == "lstm" or lp.op == "gru" and lp.linear_before_reset:
                 used.add(f"dkgen_{lp.op}_cell_f32")
+            elif lp.op == "gru":
+                used |= {"dkgen_gru_reset_f32", "dkgen_gru_update_f32"}
+            if lp.op in ("lstm", "gru"):
                 used.add("dkgen_activation_f32")
             if lp.op == "softmax":
                 used.add("dkgen_activation_f32")
@@ -216,6 +223,7 @@ def plan_model(model: Model, name: str | None = None) -> ModelPlan:
                 lp.vectors["b_hh"] = CArray(f"{lname}_b_hh", "float", layer.b_hh)
                 lp.gates = Buffer("scratch", offset=gates_at)
                 lp.gates_h = Buffer("scratch", offset=gates_at + 3 * h)
+                lp.linear_before_reset = layer.linear_before_reset
             state_members += lp.state_members
             lp.out = Buffer("state", member=f"{lname}_h")
         else:

@@ -6,8 +6,9 @@ state, and produces one output vector.  This is exactly the shape of the generat
 (`<name>_step`), and it is what the ONNX importer recovers from a whole-sequence graph.
 
 The IR knows nothing of C or of ONNX; it holds numpy arrays and `Weight` objects.
-Recurrent gate order is ONNX's: LSTM gates stacked as i, o, f, c; GRU gates as z, r, h
-with `linear_before_reset` semantics (PyTorch's GRU).
+Recurrent gate order is ONNX's: LSTM gates stacked as i, o, f, c; GRU gates as z, r, h,
+either form of ONNX's `linear_before_reset` (1: PyTorch's GRU and Keras' reset_after=True;
+0: ONNX's default and Keras' reset_after=False).
 """
 
 from __future__ import annotations
@@ -165,8 +166,13 @@ class LSTM(_Recurrent):
 
 @dataclass(eq=False)
 class GRU(_Recurrent):
-    """ONNX GRU cell with linear_before_reset=1: gates z, r, h."""
+    """ONNX GRU cell: gates z, r, h.
 
+    linear_before_reset True: n = tanh(W_h x + b_ih_h + r * (R_h h + b_hh_h)) (PyTorch);
+    False: n = tanh(W_h x + b_ih_h + R_h (r * h) + b_hh_h), ONNX's default, where the reset
+    gate reaches h before the recurrent product, so each step takes a second one."""
+
+    linear_before_reset: bool = True
     gates = 3
 
     @property

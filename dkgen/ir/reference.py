@@ -69,7 +69,11 @@ def _gru_step(layer: GRU, x: np.ndarray, state: np.ndarray) -> tuple[np.ndarray,
     gh = _matvec(layer.w_hh, h) + layer.b_hh
     z = sigmoid(gx[:, 0:hsz] + gh[:, 0:hsz])
     r = sigmoid(gx[:, hsz:2 * hsz] + gh[:, hsz:2 * hsz])
-    n = np.tanh(gx[:, 2 * hsz:] + r * gh[:, 2 * hsz:])
+    if layer.linear_before_reset:
+        n = np.tanh(gx[:, 2 * hsz:] + r * gh[:, 2 * hsz:])
+    else:
+        gh_n = _matvec(layer.w_hh, r * h)[:, 2 * hsz:] + layer.b_hh[2 * hsz:]
+        n = np.tanh(gx[:, 2 * hsz:] + gh_n)
     h_new = (1.0 - z) * n + z * h
     return h_new, h_new
 

@@ -104,7 +104,7 @@ def _emit_layer(g: _GraphBuilder, layer: Layer, x: str) -> str:
         op = "LSTM"
         if isinstance(layer, GRU):
             op = "GRU"
-            attrs["linear_before_reset"] = 1
+            attrs["linear_before_reset"] = int(layer.linear_before_reset)
         g.node(op, [x, f"{n}.W", f"{n}.R", bias], [f"{n}.Y"], n, **attrs)
         # Y is (time, num_directions=1, batch, hidden): drop the direction axis.
         axes1 = g.const_ints(f"{n}.axes1", [1])

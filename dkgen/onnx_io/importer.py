@@ -250,9 +250,10 @@ class _Importer:
             if node.op_type == "LSTM":
                 layer: Layer = LSTM(name, hidden, w_ih, w_hh, b_ih, b_hh)
             else:
-                if attrs.get("linear_before_reset", 0) != 1:
-                    raise self.fail(node, "GRU needs linear_before_reset=1 (PyTorch's GRU)")
-                layer = GRU(name, hidden, w_ih, w_hh, b_ih, b_hh)
+                lbr = attrs.get("linear_before_reset", 0)
+                if lbr not in (0, 1):
+                    raise self.fail(node, f"linear_before_reset is {lbr}; ONNX allows 0 or 1")
+                layer = GRU(name, hidden, w_ih, w_hh, b_ih, b_hh, linear_before_reset=lbr == 1)
         except ValueError as exc:
             raise self.fail(node, str(exc)) from None
         out = self.add_layer(layer, x)

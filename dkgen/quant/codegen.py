@@ -158,8 +158,10 @@ class QuantPlan:
                     used |= {"dkgen_dense_matvec_s8", "dkgen_dense_matvec_s8s16", "dkgen_requant_s16"}
             if lp.op == "linear":
                 used.add("dkgen_requant_s16" if lp.out_bits == 16 else "dkgen_requant_s8")
-            if lp.op in ("lstm", "gru"):
+            if lp.op == "lstm" or lp.op == "gru" and lp.linear_before_reset:
                 used |= {f"dkgen_{lp.op}_cell_s16", "dkgen_requant_add_s32"}
+            elif lp.op == "gru":
+                used |= {"dkgen_gru_reset_s16", "dkgen_gru_update_s16", "dkgen_requant_add_s32"}
             if lp.op == "softmax":
                 used.add("dkgen_softmax_s8")
             if lp.op in ("tanh", "sigmoid"):
@@ -338,7 +340,7 @@ def plan_int8(qmodel: QuantModel, name: str | None = None, *, optimize: str = "r
     plans: list[QLayerPlan] = []
     state16: list[tuple[str, str, int]] = []
     state8: list[tuple[str, str, int]] = []
-    acc = gates = t16 = lr = out16 = act = 0
+    acc = gates = t16 = lr = out16 = act = rh = 0
     act_bufs = [Buffer("scratch", "act0"), Buffer("scratch", "act1")]
     next_act = 0
     inp = Buffer("input")
@@ -385,6 +387,9 @@ def plan_int8(qmodel: QuantModel, name: str | None = None, *, optimize: str = "r
                 descriptors.append(Descriptor("gru_cell", lp.cell, {
                     "mult": int(layer.n_rq.mult[0]), "hidden": h, "shift": int(layer.n_rq.shift[0])}))
                 gates = max(gates, 6 * h)
+                lp.linear_before_reset = layer.linear_before_reset
+                if not layer.linear_before_reset:
+                    rh = max(rh, h)  # r * h, the second recurrent product's input
             state8.append(("int8_t", f"{lname}_h", h))
             lp.out = Buffer("state", f"{lname}_h")
         elif isinstance(layer, QSoftmax):
@@ -410,7 +415,7 @@ def plan_int8(qmodel: QuantModel, name: str | None = None, *, optimize: str = "r
     for ctype, member, size in (("int32_t", "acc", acc), ("int32_t", "gates", gates),
                                 ("int32_t", "lr_acc", lr), ("int16_t", "t16", t16),
                                 ("int16_t", "out16", out16), ("int8_t", "act0", act),
-                                ("int8_t", "act1", act),
+                                ("int8_t", "act1", act), ("int8_t", "rh", rh),
                                 ("int8_t", "xq", qmodel.input.size if qmodel.input.kind == "vector" else 0)):
         if size:
             scratch.append((ctype, member, size))

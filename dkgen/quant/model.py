@@ -492,6 +492,9 @@ class QGRU(_QRecurrent):
     b_ih: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))  # int16 Q3.12
     b_hh: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
     n_rq: Requant | None = None  # Q0.30 ((1 - z) * n) -> h units
+    # False: ONNX's default form, n = tanh(W_h x + R_h (r * h) + b): a second product by
+    # w_hh, of r * h in h's units (|r| < 1), with the same requantisation rq_hh.
+    linear_before_reset: bool = True
 
     @property
     def state_size(self) -> int:

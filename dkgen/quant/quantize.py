@@ -317,7 +317,8 @@ class Quantizer:
         return QGRU(layer.name, in_scale, h_scale, 8, hidden=h, w_ih=w_ih, w_hh=w_hh, rq_ih=rq_ih,
                     rq_hh=rq_hh, b_ih=to_q(layer.b_ih, GATE_FRAC, INT16_MIN, INT16_MAX),
                     b_hh=to_q(layer.b_hh, GATE_FRAC, INT16_MIN, INT16_MAX),
-                    n_rq=Requant.from_real(Q30 / h_scale, PER_TENSOR, h, 1))
+                    n_rq=Requant.from_real(Q30 / h_scale, PER_TENSOR, h, 1),
+                    linear_before_reset=layer.linear_before_reset)
 
 
 def quantize_model(model: Model, calib_inputs: np.ndarray, *,

@@ -66,6 +66,22 @@ def gru_cell_q(gx: np.ndarray, gh: np.ndarray, h: np.ndarray, n_mult: int, n_shi
     return sat8(requantize((32768 - z) * n, n_mult, n_shift) + rshift_round(z * h, 15))
 
 
+def gru_reset_q(gx: np.ndarray, gh: np.ndarray, h: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """dkgen_gru_reset_s16 (linear_before_reset=0): z (Q0.15) and r * h in h's int8 units."""
+    hsz = h.shape[-1]
+    z = sigmoid_q15(sat16(gx[..., :hsz] + gh[..., :hsz]))
+    r = sigmoid_q15(sat16(gx[..., hsz:2 * hsz] + gh[..., hsz:2 * hsz]))
+    return z, rshift_round(r * h, 15)  # |r| < 2^15: in int8 without saturating
+
+
+def gru_update_q(z: np.ndarray, gx: np.ndarray, gh: np.ndarray, h: np.ndarray, n_mult: int,
+                 n_shift: int) -> np.ndarray:
+    """dkgen_gru_update_s16 (linear_before_reset=0): gh = Rb + R (r * h) in Q3.12 -> new h."""
+    hsz = h.shape[-1]
+    n = tanh_q15(sat16(gx[..., 2 * hsz:] + gh[..., 2 * hsz:]))
+    return sat8(requantize((32768 - z) * n, n_mult, n_shift) + rshift_round(z * h, 15))
+
+
 def _lstm_step(layer: QLSTM, x: np.ndarray, state: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     assert layer.w_ih and layer.w_hh and layer.rq_ih and layer.rq_hh and layer.h_rq
     hsz = layer.hidden
@@ -81,7 +97,13 @@ def _gru_step(layer: QGRU, x: np.ndarray, h: np.ndarray) -> tuple[np.ndarray, np
     assert layer.w_ih and layer.w_hh and layer.rq_ih and layer.rq_hh and layer.n_rq
     gx = sat32(layer.b_ih.astype(np.int64) + layer.rq_ih.apply(layer.w_ih.acc(x)))
     gh = sat32(layer.b_hh.astype(np.int64) + layer.rq_hh.apply(layer.w_hh.acc(h)))
-    h_new = gru_cell_q(gx, gh, h, int(layer.n_rq.mult[0]), int(layer.n_rq.shift[0]))
+    n_mult, n_shift = int(layer.n_rq.mult[0]), int(layer.n_rq.shift[0])
+    if layer.linear_before_reset:
+        h_new = gru_cell_q(gx, gh, h, n_mult, n_shift)
+    else:
+        z, rh = gru_reset_q(gx, gh, h)
+        gh = sat32(layer.b_hh.astype(np.int64) + layer.rq_hh.apply(layer.w_hh.acc(rh)))
+        h_new = gru_update_q(z, gx, gh, h, n_mult, n_shift)
     return h_new, h_new
 
 

@@ -79,8 +79,10 @@ def random_model(seed: int) -> Model:
             h = int(rng.integers(1, 11))
             g = 4 if op == "lstm" else 3
             cls = LSTM if op == "lstm" else GRU
+            # GRUs in either form of ONNX's linear_before_reset
+            extra = {"linear_before_reset": bool(rng.random() < 0.5)} if op == "gru" else {}
             layers.append(cls(f"{op}{i}", h, random_weight(rng, g * h, size), random_weight(rng, g * h, h),
-                              rng.normal(size=g * h), rng.normal(size=g * h)))
+                              rng.normal(size=g * h), rng.normal(size=g * h), **extra))
             out = h
         size = out
     if rng.random() < 0.3:

@@ -24,6 +24,8 @@
  *   zero        n                        y                          y
  *   lstm        hidden                   gates h c                  h c
  *   gru         hidden                   gx gh h                    h
+ *   gru_reset   hidden                   gx gh h                    gx (3*hidden)
+ *   gru_update  hidden                   gx gh h                    h
  *
  * Exit status: 0 ok, 2 bad usage or input, 3 a kernel wrote outside its scratch.
  */
@@ -38,6 +40,8 @@
 #include "dkgen_csr_matvec_f32.h"
 #include "dkgen_dense_matvec_f32.h"
 #include "dkgen_gru_cell_f32.h"
+#include "dkgen_gru_reset_f32.h"
+#include "dkgen_gru_update_f32.h"
 #include "dkgen_kron_matvec_f32.h"
 #include "dkgen_lstm_cell_f32.h"
 #include "dkgen_vector_f32.h"
@@ -288,6 +292,38 @@ static int run_gru(void)
     return 0;
 }
 
+/* linear_before_reset=0, first half: gx comes back with z and r*h in its first two blocks. */
+static int run_gru_reset(void)
+{
+    const uint32_t hidden = read_u32();
+    float *gx = read_f32((size_t)hidden * 3u);
+    float *gh = read_f32((size_t)hidden * 3u);
+    float *h = read_f32(hidden);
+    expect_eof();
+    dkgen_gru_reset_f32(hidden, gx, gh, h);
+    write_f32(gx, (size_t)hidden * 3u);
+    free(gx);
+    free(gh);
+    free(h);
+    return 0;
+}
+
+/* linear_before_reset=0, second half: gx as the reset kernel left it, gh = R (r*h) + Rb. */
+static int run_gru_update(void)
+{
+    const uint32_t hidden = read_u32();
+    float *gx = read_f32((size_t)hidden * 3u);
+    float *gh = read_f32((size_t)hidden * 3u);
+    float *h = read_f32(hidden);
+    expect_eof();
+    dkgen_gru_update_f32(hidden, gx, gh, h);
+    write_f32(h, hidden);
+    free(gx);
+    free(gh);
+    free(h);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     const char *k;
@@ -320,6 +356,10 @@ int main(int argc, char **argv)
         return run_lstm();
     } else if (strcmp(k, "gru") == 0) {
         return run_gru();
+    } else if (strcmp(k, "gru_reset") == 0) {
+        return run_gru_reset();
+    } else if (strcmp(k, "gru_update") == 0) {
+        return run_gru_update();
     }
     die("unknown kernel");
     return 2;

@@ -21,6 +21,8 @@
  *   tanh       n                                 q(i16)                                  y(i16)
  *   lstm       hidden cell_frac h_mult h_shift   gates(i32 4H) c(i16) h(i8)              c, h
  *   gru        hidden n_mult n_shift             gx gh(i32 3H) h(i8)                     h
+ *   gru_reset  hidden                            gx gh(i32 3H) h(i8) rh(i8 H)            gx(i32 3H), rh
+ *   gru_update hidden n_mult n_shift             gx gh(i32 3H) h(i8)                     h
  *   softmax    n beta                            x(i8)                                   y(i16)
  *   quantize   n inv_scale_bits                  x(f32)                                  q(i8)
  *   dequant8   n scale_bits                      q(i8)                                   y(f32)
@@ -39,6 +41,8 @@
 #include "dkgen_dense_matvec_s8s16.h"
 #include "dkgen_dope_matvec_s8.h"
 #include "dkgen_gru_cell_s16.h"
+#include "dkgen_gru_reset_s16.h"
+#include "dkgen_gru_update_s16.h"
 #include "dkgen_kron_matvec_s8.h"
 #include "dkgen_lstm_cell_s16.h"
 #include "dkgen_requant_add_s32.h"
@@ -277,6 +281,50 @@ static int run_gru(void)
     return 0;
 }
 
+/* linear_before_reset=0, first half. rh comes in holding whatever the test puts there
+ * (every element must be overwritten); gx goes back whole, so the test sees that only
+ * its z block changed. */
+static int run_gru_reset(void)
+{
+    const uint32_t hidden = read_u32();
+    int32_t *gx = (int32_t *)read_array(3u * (size_t)hidden, sizeof(int32_t));
+    int32_t *gh = (int32_t *)read_array(3u * (size_t)hidden, sizeof(int32_t));
+    int8_t *h = (int8_t *)read_array(hidden, 1u);
+    int8_t *rh = (int8_t *)read_array(hidden, 1u);
+    expect_eof();
+    dkgen_gru_reset_s16(hidden, gx, gh, h, rh);
+    write_bytes(gx, 3u * (size_t)hidden * sizeof(int32_t));
+    write_bytes(rh, hidden);
+    free(gx);
+    free(gh);
+    free(h);
+    free(rh);
+    return 0;
+}
+
+/* linear_before_reset=0, second half: gx as the reset kernel left it (z in its first
+ * block), gh = Rb + R (r * h). */
+static int run_gru_update(void)
+{
+    dkgen_gru_s16_t p;
+    const uint32_t hidden = read_u32();
+    const int32_t n_mult = read_i32v();
+    const uint32_t n_shift = read_u32();
+    int32_t *gx = (int32_t *)read_array(3u * (size_t)hidden, sizeof(int32_t));
+    int32_t *gh = (int32_t *)read_array(3u * (size_t)hidden, sizeof(int32_t));
+    int8_t *h = (int8_t *)read_array(hidden, 1u);
+    expect_eof();
+    p.n_mult = n_mult;
+    p.hidden = to_u16(hidden);
+    p.n_shift = (int8_t)n_shift;
+    dkgen_gru_update_s16(&p, gx, gh, h);
+    write_bytes(h, hidden);
+    free(gx);
+    free(gh);
+    free(h);
+    return 0;
+}
+
 static int run_softmax(void)
 {
     const uint32_t n = read_u32();
@@ -356,6 +404,12 @@ int main(int argc, char **argv)
     }
     if (strcmp(k, "gru") == 0) {
         return run_gru();
+    }
+    if (strcmp(k, "gru_reset") == 0) {
+        return run_gru_reset();
+    }
+    if (strcmp(k, "gru_update") == 0) {
+        return run_gru_update();
     }
     if (strcmp(k, "softmax") == 0) {
         return run_softmax();

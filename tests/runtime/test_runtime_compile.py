@@ -29,6 +29,8 @@ PUBLIC_API = {
     "dkgen_zero_f32",
     "dkgen_lstm_cell_f32",
     "dkgen_gru_cell_f32",
+    "dkgen_gru_reset_f32",
+    "dkgen_gru_update_f32",
     # int8 path (docs/quantization.md)
         "dkgen_dense_matvec_s8",
         "dkgen_dense_matvec_s8s16",
@@ -53,6 +55,8 @@ PUBLIC_API = {
         "dkgen_tanh_s16_array",
         "dkgen_lstm_cell_s16",
         "dkgen_gru_cell_s16",
+        "dkgen_gru_reset_s16",
+        "dkgen_gru_update_s16",
         "dkgen_softmax_s8",
         "dkgen_quantize_f32_s8",
         "dkgen_dequantize_s8_f32",

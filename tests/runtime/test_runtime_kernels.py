@@ -425,6 +425,27 @@ def gru_ref(gx: np.ndarray, gh: np.ndarray, h: np.ndarray):
     return (1.0 - z) * n + z * h
 
 
+def gru_reset_ref(gx: np.ndarray, gh: np.ndarray, h: np.ndarray) -> np.ndarray:
+    """What dkgen_gru_reset_f32 leaves in gx (linear_before_reset=0): z, r*h, gx_h."""
+    hidden = len(h)
+    pre = gx.astype(np.float64) + gh.astype(np.float64)
+    return np.concatenate(
+        [
+            sigmoid64(pre[:hidden]),
+            sigmoid64(pre[hidden : 2 * hidden]) * h,
+            gx[2 * hidden :].astype(np.float64),
+        ]
+    )
+
+
+def gru_update_ref(gx: np.ndarray, gh: np.ndarray, h: np.ndarray) -> np.ndarray:
+    """dkgen_gru_update_f32: gx as the reset kernel left it, gh = R (r*h) + Rb."""
+    hidden = len(h)
+    z = gx[:hidden].astype(np.float64)
+    n = np.tanh(gx[2 * hidden :].astype(np.float64) + gh[2 * hidden :])
+    return (1.0 - z) * n + z * h
+
+
 def run_lstm(drv, gates, h, c):
     out = f32(drv.run("lstm", [len(h)], gates, h, c))
     return out[: len(h)], out[len(h) :]
@@ -533,6 +554,23 @@ def test_awkward_cases_under_address_and_ub_sanitizers(sanitized_driver):
     )
     gx, gh = randn(rng, 9, scale=3.0), randn(rng, 9, scale=3.0)
     np.testing.assert_allclose(run_gru(drv, gx, gh, h), gru_ref(gx, gh, h), rtol=RTOL, atol=1e-6)
+    # linear_before_reset=0, both halves, at hidden 1 and sizes no block width divides.
+    # (The int8 pair dkgen_gru_reset_s16 / dkgen_gru_update_s16 runs in kernel_driver_s8,
+    # which test_runtime_s8.py always builds with these sanitizers, at the same sizes.)
+    for hidden in (1, 7, 17):
+        gx, gh = randn(rng, 3 * hidden, scale=3.0), randn(rng, 3 * hidden, scale=3.0)
+        gx[-1], gh[0] = 1e4, -1e4  # saturated candidate and z
+        h_old = randn(rng, hidden)
+        after = f32(drv.run("gru_reset", [hidden], gx, gh, h_old))
+        np.testing.assert_allclose(after, gru_reset_ref(gx, gh, h_old), rtol=RTOL, atol=1e-6)
+        assert after[2 * hidden :].tolist() == gx[2 * hidden :].tolist()
+        # The update reads neither r*h nor gh's z and r blocks: NaN there changes nothing.
+        gh2 = randn(rng, 3 * hidden, scale=3.0)
+        gh2[: 2 * hidden] = np.nan
+        gx2 = after.copy()
+        gx2[hidden : 2 * hidden] = np.nan
+        got = f32(drv.run("gru_update", [hidden], gx2, gh2, h_old))
+        np.testing.assert_allclose(got, gru_update_ref(after, gh2, h_old), rtol=RTOL, atol=1e-6)
 
 
 @pytest.mark.parametrize("rows,cols", [(1, 1), (4, 9), (33, 17)])

@@ -15,12 +15,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from dkgen.quant import arith, lut
 from dkgen.quant.model import PER_INNER, PER_OUTER, PER_TENSOR, QDope, QKron, Requant
-from dkgen.quant.reference import gru_cell_q, lstm_cell_q, softmax_q
+from dkgen.quant.reference import gru_cell_q, gru_reset_q, gru_update_q, lstm_cell_q, softmax_q
 
 HERE = Path(__file__).resolve().parent
 RUNTIME = HERE.parents[1] / "runtime"
@@ -227,6 +227,140 @@ def test_gru_cell(s8, seed, hidden):
     m, r = arith.quantize_multiplier(float(np.exp(rng.uniform(-40, -10))))
     raw = s8.run("gru", [hidden, m, r], i32(gx), i32(gh), i8(h))
     assert np.array_equal(np.frombuffer(raw, np.int8), gru_cell_q(gx, gh, h, m, r))
+
+
+# linear_before_reset=0: dkgen_gru_reset_s16, then (outside the kernels) gh = Rb + R (r * h),
+# then dkgen_gru_update_s16.
+
+# Q3.12 pre-activation parts at and around every edge: int16's (where the sum saturates),
+# int32's (where a 32-bit sum would overflow), 0 and +-1 (the sums 0 give sigmoid = 16384,
+# so r * h >> 15 lands exactly on a half for odd h and rounding decides it).
+Q312_EDGES = [arith.INT32_MIN, -70000, -32769, -32768, -32767, -1, 0, 1, 32767, 32768, 70000,
+              arith.INT32_MAX]
+H_EDGES = [-128, -127, -1, 0, 1, 127]
+
+
+def q312_parts(rng: np.random.Generator, n: int) -> np.ndarray:
+    """int32 pre-activation parts: mostly within about +-10 in Q3.12 (past int16's edge, so
+    sums saturate), some at int32's ends."""
+    v = int_arrays(rng, arith.INT32_MIN, arith.INT32_MAX, n, extreme=0.1)
+    return np.where(rng.random(n) < 0.8, v % 80000 - 40000, v)
+
+
+def random_n_rq(rng: np.random.Generator) -> tuple[int, int]:
+    """(n_mult, n_shift): mostly shifts > 32 (the kernels' 32-bit requantisation), some
+    multipliers near 1 (shift <= 32, the 64-bit form, and a saturated int8 result)."""
+    log_real = rng.uniform(-40, -10) if rng.random() < 0.75 else rng.uniform(-3, -0.5)
+    return arith.quantize_multiplier(float(np.exp(log_real)))
+
+
+def run_gru_reset(s8: Driver, gx: np.ndarray, gh: np.ndarray, h: np.ndarray,
+                  rh_before: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    hidden = h.size
+    raw = s8.run("gru_reset", [hidden], i32(gx), i32(gh), i8(h), i8(rh_before))
+    assert len(raw) == 13 * hidden
+    return np.frombuffer(raw[:12 * hidden], "<i4"), np.frombuffer(raw[12 * hidden:], np.int8)
+
+
+def check_gru_reset(s8: Driver, rng: np.random.Generator, gx: np.ndarray, gh: np.ndarray,
+                    h: np.ndarray) -> None:
+    """Against gru_reset_q bit for bit: z in gx[0:H], gx[H:3H] as it was, rh overwritten
+    whatever it held before (two different fillings give the same)."""
+    hidden = h.size
+    z_ref, rh_ref = gru_reset_q(gx, gh, h)
+    for rh_before in (np.full(hidden, -128), int_arrays(rng, -128, 127, hidden)):
+        gx_after, rh = run_gru_reset(s8, gx, gh, h, rh_before)
+        assert np.array_equal(gx_after[:hidden], z_ref)
+        assert np.array_equal(gx_after[hidden:], gx[hidden:]), "gx[H:3H] changed"
+        assert np.array_equal(rh, rh_ref)
+
+
+def check_gru_update(s8: Driver, rng: np.random.Generator, z: np.ndarray, gx_h: np.ndarray,
+                     gh_h: np.ndarray, h: np.ndarray, n_mult: int, n_shift: int) -> None:
+    """Against gru_update_q bit for bit, with z in gx[0:H] and gx[H:2H], gh[0:2H] (which
+    the kernel must not read) filled with different garbage each run."""
+    hidden = h.size
+    fillings = [np.zeros(3 * hidden, np.int64),
+                int_arrays(rng, arith.INT32_MIN, arith.INT32_MAX, 3 * hidden, extreme=0.3),
+                np.full(3 * hidden, arith.INT32_MAX), np.full(3 * hidden, arith.INT32_MIN)]
+    ref = None
+    for fill in fillings:
+        gx = np.concatenate([z, fill[:hidden], gx_h])
+        gh = np.concatenate([fill[hidden:], gh_h])
+        if ref is None:
+            ref = gru_update_q(z, gx, gh, h, n_mult, n_shift)
+        raw = s8.run("gru_update", [hidden, n_mult, n_shift], i32(gx), i32(gh), i8(h))
+        assert np.array_equal(np.frombuffer(raw, np.int8), ref), f"gx[H:2H], gh[0:2H] = {fill[:4]}..."
+
+
+@SETTINGS
+@example(seed=1, hidden=1)
+@example(seed=2, hidden=17)
+@example(seed=3, hidden=37)
+@given(seed=st.integers(0, 2**32 - 1), hidden=st.integers(1, 20))
+def test_gru_reset(s8, seed, hidden):
+    rng = np.random.default_rng(seed)
+    gx = q312_parts(rng, 3 * hidden)
+    gh = int_arrays(rng, -70000, 70000, 3 * hidden)
+    h = int_arrays(rng, -128, 127, hidden, extreme=0.3)
+    check_gru_reset(s8, rng, gx, gh, h)
+
+
+def test_gru_reset_at_the_edges(s8):
+    # Every pair of edge values as (gx_r, gh_r), each with every edge of h, then three
+    # units with r = sigmoid(0) = 1/2 and odd h (ties); the z block takes the same pairs
+    # in random order. 867 units: not a multiple of 4.
+    rng = np.random.default_rng(11)
+    pairs = np.array([(a, b) for a in Q312_EDGES for b in Q312_EDGES])
+    units = np.array([(a, b, hv) for a, b in pairs for hv in H_EDGES])
+    hidden = len(units) + 3
+    gx_r = np.concatenate([units[:, 0], [0, 0, 0]])
+    gh_r = np.concatenate([units[:, 1], [0, 0, 0]])
+    h = np.concatenate([units[:, 2], [-3, 5, 7]])
+    zp = pairs[rng.integers(0, len(pairs), size=hidden)]
+    gx = np.concatenate([zp[:, 0], gx_r, q312_parts(rng, hidden)])
+    gh = np.concatenate([zp[:, 1], gh_r, q312_parts(rng, hidden)])
+    assert hidden % 4 != 0
+    check_gru_reset(s8, rng, gx, gh, h)
+    # The ties really are there (rounding half up, not down):
+    _, rh = gru_reset_q(gx, gh, h)
+    assert rh[-3:].tolist() == [-1, 3, 4]
+
+
+@SETTINGS
+@example(seed=1, hidden=1)
+@example(seed=2, hidden=17)
+@example(seed=3, hidden=37)
+@given(seed=st.integers(0, 2**32 - 1), hidden=st.integers(1, 20))
+def test_gru_update(s8, seed, hidden):
+    rng = np.random.default_rng(seed)
+    # z as the reset kernel leaves it (sigmoid's outputs), with Q0.15's own ends too
+    z = lut.sigmoid_q15(arith.sat16(q312_parts(rng, hidden)))
+    z = np.where(rng.random(hidden) < 0.15, rng.choice([0, 32767], size=hidden), z)
+    gx_h = q312_parts(rng, hidden)
+    gh_h = int_arrays(rng, -70000, 70000, hidden)
+    h = int_arrays(rng, -128, 127, hidden, extreme=0.3)
+    check_gru_update(s8, rng, z, gx_h, gh_h, h, *random_n_rq(rng))
+
+
+# n_mult * 2^-n_shift on both sides of the kernels' 32-bit requantisation (n_shift > 32):
+# 2^-1, 2^-2 (shifts 31, 32), 2^-3 (33), a Q0.30 -> int8 scale, and one with a long shift
+N_REALS = [2.0**-1, 2.0**-2, 2.0**-3, 127 * 2.0**-30, 1.37 * 2.0**-24, 2.0**-40]
+
+
+@pytest.mark.parametrize("n_real", N_REALS, ids=lambda v: f"{v:.3g}")
+def test_gru_update_at_the_edges(s8, n_real):
+    rng = np.random.default_rng(12)
+    z_edges = [0, 1, 11, 16384, 32757, 32766, 32767]
+    units = np.array([(zv, a, b, hv) for zv in z_edges for a in Q312_EDGES for b in Q312_EDGES[::3]
+                      for hv in H_EDGES])
+    hidden = len(units) + 1
+    z = np.concatenate([units[:, 0], [16384]])
+    gx_h = np.concatenate([units[:, 1], [0]])
+    gh_h = np.concatenate([units[:, 2], [0]])
+    h = np.concatenate([units[:, 3], [-1]])
+    assert hidden % 4 != 0
+    check_gru_update(s8, rng, z, gx_h, gh_h, h, *arith.quantize_multiplier(n_real))
 
 
 @SETTINGS
