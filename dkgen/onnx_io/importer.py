@@ -51,6 +51,9 @@ from dkgen.ir.weights import (
 )
 from dkgen.onnx_io.functions import DOMAIN
 
+# What ONNX's LSTM and GRU compute without an `activations` attribute: the gates' sigmoid,
+# then tanh (the LSTM's candidate and cell output; the GRU's candidate).
+DEFAULT_ACTIVATIONS = {"LSTM": ["Sigmoid", "Tanh", "Tanh"], "GRU": ["Sigmoid", "Tanh"]}
 
 @dataclass
 class _Const:
@@ -216,9 +219,16 @@ class _Importer:
     def recurrent(self, node: onnx.NodeProto) -> None:
         attrs = self.attr(node)
         x = self.act(node, node.input[0])
-        for bad in ("activations", "clip", "activation_alpha", "activation_beta"):
+        # Converters (tf2onnx among them) often spell out the default activations.
+        named = [a.decode() if isinstance(a, bytes) else str(a) for a in attrs.get("activations", [])]
+        default = DEFAULT_ACTIVATIONS[node.op_type]
+        if named and [a.lower() for a in named] != [a.lower() for a in default]:
+            raise self.fail(node, f"activations {named} are not supported (dkgen's cells compute "
+                            f"{default})", "train with sigmoid gates and tanh (Keras: "
+                            "recurrent_activation='sigmoid', activation='tanh')")
+        for bad in ("clip", "activation_alpha", "activation_beta"):
             if bad in attrs:
-                raise self.fail(node, f"attribute '{bad}' is not supported", "use the default activations")
+                raise self.fail(node, f"attribute '{bad}' is not supported", "remove it")
         if attrs.get("direction", b"forward") not in (b"forward", "forward"):
             raise self.fail(node, "only forward recurrent layers are supported")
         if attrs.get("layout", 0) != 0 or attrs.get("input_forget", 0) != 0:

@@ -1,6 +1,7 @@
 """ONNX GRU files as other tools write them: onnx.helper graphs with a standard `GRU` node
 in either form of `linear_before_reset` (absent means 0, ONNX's default, which tf2onnx
-writes for Keras' reset_after=False; 1 is PyTorch's).  dkgen's reference agrees with
+writes for Keras' reset_after=False; 1 is PyTorch's), with or without the default
+activations spelled out.  dkgen's reference agrees with
 onnxruntime, and the generated C with the reference, in float32 and int8."""
 
 from __future__ import annotations
@@ -23,11 +24,12 @@ from dkgen.onnx_io.importer import load_onnx
 FEATURES, HIDDEN, CLASSES = 5, 7, 3
 
 
-def gru_file(tmp_path, lbr: int | None, seed: int = 0, hidden2: int | None = None):
+def gru_file(tmp_path, lbr: int | None, seed: int = 0, hidden2: int | None = None,
+             **extra: object):
     """x (time, batch, 5) -> GRU(7) [-> GRU(hidden2)] -> Squeeze -> MatMul + Add (3)."""
     rng = np.random.default_rng(seed)
     inits, nodes, x, size = [], [], "x", FEATURES
-    attrs = {} if lbr is None else {"linear_before_reset": lbr}
+    attrs = ({} if lbr is None else {"linear_before_reset": lbr}) | extra
     for i, h in enumerate([HIDDEN] + ([hidden2] if hidden2 else [])):
         inits += [numpy_helper.from_array(rng.normal(scale=0.5, size=(1, 3 * h, size)).astype(np.float32), f"W{i}"),
                   numpy_helper.from_array(rng.normal(scale=0.5, size=(1, 3 * h, h)).astype(np.float32), f"R{i}"),
@@ -47,7 +49,7 @@ def gru_file(tmp_path, lbr: int | None, seed: int = 0, hidden2: int | None = Non
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 14)])
     model.ir_version = 8
     onnx.checker.check_model(model, full_check=True)
-    path = tmp_path / f"gru-lbr{lbr}.onnx"
+    path = tmp_path / f"gru-lbr{lbr}-{len(extra)}.onnx"
     onnx.save(model, str(path))
     return path
 
@@ -97,4 +99,21 @@ def test_generated_c_agrees_on_host_and_cortex_m4(tmp_path, dtype):
 def test_other_values_are_named(tmp_path):
     path = gru_file(tmp_path, 2)
     with pytest.raises(DkgenError, match="gru0.*linear_before_reset is 2"):
+        load_onnx(path)
+
+
+def test_default_activations_spelled_out_are_read(tmp_path):
+    # What converters such as tf2onnx write: the defaults, named.
+    path = gru_file(tmp_path, 0, activations=["Sigmoid", "Tanh"])
+    x = inputs(6)
+    want = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"]).run(
+        None, {"x": x.transpose(1, 0, 2)})[0].transpose(1, 0, 2)
+    np.testing.assert_allclose(ReferenceExecutor(load_onnx(path))(x), want, rtol=1e-5, atol=1e-5)
+
+
+def test_other_activations_are_named(tmp_path):
+    # Keras 2's old default recurrent activation
+    path = gru_file(tmp_path, 0, activations=["HardSigmoid", "Tanh"])
+    with pytest.raises(DkgenError, match=r"gru0.*\['HardSigmoid', 'Tanh'\] are not supported.*"
+                                         r"recurrent_activation='sigmoid'"):
         load_onnx(path)
