@@ -185,6 +185,10 @@ class MaskedMatrix(MatrixModule):
 
     values: nn.Parameter
     mask: Tensor
+    # Set by a DopeSchedule of scope "model": the mask then ends where one threshold over
+    # all the model's masked matrices leaves it, and target_nnz is only this matrix's even
+    # share of their total.
+    shared_threshold: bool = False
 
     def _init_sparse(self, density: float, initial_density: float | None) -> None:
         self.density = float(density)
@@ -323,8 +327,10 @@ class DopedKronMatrix(MaskedMatrix, KronMatrix):
         return m
 
     def extra_repr(self) -> str:
+        target = (f"even share {self.target_nnz} of a model-wide threshold" if self.shared_threshold
+                  else f"target {self.target_nnz}")
         return (f"{self.rows}x{self.cols}, factors={self.factors}, dope={self.nnz} "
-                f"(target {self.target_nnz}), cmr={self.cmr}")
+                f"({target}), cmr={self.cmr}")
 
 
 class PrunedMatrix(MaskedMatrix):

@@ -74,6 +74,8 @@ class DopeSchedule:
         self.matrices = masked_matrices(model)
         if not self.matrices:
             raise ValueError("the model has no doped or pruned matrices to schedule")
+        for m in self.matrices:
+            m.shared_threshold = scope == "model"
         self.initial = [m.nnz for m in self.matrices]
         if final_density is None:
             self.final = [m.target_nnz for m in self.matrices]

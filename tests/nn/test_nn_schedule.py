@@ -81,6 +81,14 @@ def test_model_scope_shares_one_threshold() -> None:
         DopeSchedule(model, 0, 10, scope="layer")
 
 
+def test_repr_says_whether_the_target_is_the_matrix_own() -> None:
+    model = LSTM(8, 8, 1, weight="dkp")
+    DopeSchedule(model, 0, 10)
+    assert "(target " in repr(model) and "model-wide" not in repr(model)
+    DopeSchedule(model, 0, 10, scope="model")
+    assert "model-wide threshold" in repr(model) and "(target " not in repr(model)
+
+
 def test_set_cmr_switches_every_dope() -> None:
     model = LSTM(4, 4, 2, weight="dkp", cmr=0.4)
     assert {m.cmr for m in model.modules() if hasattr(m, "cmr")} == {0.4}
