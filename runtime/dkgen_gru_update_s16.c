@@ -16,10 +16,6 @@ void dkgen_gru_update_s16(const dkgen_gru_s16_t *p, const int32_t *DKGEN_RESTRIC
         const int32_t z = gx[j];
         const int32_t n = dkgen_tanh_s16(
             dkgen_sat64_s16((int64_t)gx[2u * hidden + j] + (int64_t)gh[2u * hidden + j]));
-        /* (32768 - z) * n and z * h both fit int32: |.| <= 2^30 (so the 32-bit form of the
-         * requantisation applies when n_shift > 32, dkgen_qmath_s32.h). */
-        const int32_t keep = dkgen_requantize_sat_s32((32768 - z) * n, n_mult, n_shift);
-        const int32_t carry = dkgen_rshift_round_s32(z * (int32_t)h[j], 15);
-        h[j] = dkgen_sat64_s8((int64_t)keep + (int64_t)carry);
+        h[j] = dkgen_gru_blend_s16(z, n, h[j], n_mult, n_shift);
     }
 }

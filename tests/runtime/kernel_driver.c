@@ -277,14 +277,19 @@ static int run_lstm(void)
     return 0;
 }
 
-static int run_gru(void)
+/* The pointwise GRU kernels that take (hidden, gx, gh, h) and update h: the cell
+ * (linear_before_reset=1) and, for linear_before_reset=0, the second half (gx as the reset
+ * kernel left it, gh = R (r*h) + Rb). */
+typedef void (*gru_step_f32)(uint32_t, const float *, const float *, float *);
+
+static int run_gru_step(gru_step_f32 kernel)
 {
     const uint32_t hidden = read_u32();
     float *gx = read_f32((size_t)hidden * 3u);
     float *gh = read_f32((size_t)hidden * 3u);
     float *h = read_f32(hidden);
     expect_eof();
-    dkgen_gru_cell_f32(hidden, gx, gh, h);
+    kernel(hidden, gx, gh, h);
     write_f32(h, hidden);
     free(gx);
     free(gh);
@@ -302,22 +307,6 @@ static int run_gru_reset(void)
     expect_eof();
     dkgen_gru_reset_f32(hidden, gx, gh, h);
     write_f32(gx, (size_t)hidden * 3u);
-    free(gx);
-    free(gh);
-    free(h);
-    return 0;
-}
-
-/* linear_before_reset=0, second half: gx as the reset kernel left it, gh = R (r*h) + Rb. */
-static int run_gru_update(void)
-{
-    const uint32_t hidden = read_u32();
-    float *gx = read_f32((size_t)hidden * 3u);
-    float *gh = read_f32((size_t)hidden * 3u);
-    float *h = read_f32(hidden);
-    expect_eof();
-    dkgen_gru_update_f32(hidden, gx, gh, h);
-    write_f32(h, hidden);
     free(gx);
     free(gh);
     free(h);
@@ -355,11 +344,11 @@ int main(int argc, char **argv)
     } else if (strcmp(k, "lstm") == 0) {
         return run_lstm();
     } else if (strcmp(k, "gru") == 0) {
-        return run_gru();
+        return run_gru_step(dkgen_gru_cell_f32);
     } else if (strcmp(k, "gru_reset") == 0) {
         return run_gru_reset();
     } else if (strcmp(k, "gru_update") == 0) {
-        return run_gru_update();
+        return run_gru_step(dkgen_gru_update_f32);
     }
     die("unknown kernel");
     return 2;

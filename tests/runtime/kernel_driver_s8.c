@@ -260,7 +260,12 @@ static int run_lstm(void)
     return 0;
 }
 
-static int run_gru(void)
+/* The pointwise GRU kernels that take (p, gx, gh, h) and update h: the cell
+ * (linear_before_reset=1) and, for linear_before_reset=0, the second half (gx as the reset
+ * kernel left it, z in its first block; gh = Rb + R (r * h)). */
+typedef void (*gru_step_s16)(const dkgen_gru_s16_t *, const int32_t *, const int32_t *, int8_t *);
+
+static int run_gru_step(gru_step_s16 kernel)
 {
     dkgen_gru_s16_t p;
     const uint32_t hidden = read_u32();
@@ -273,7 +278,7 @@ static int run_gru(void)
     p.n_mult = n_mult;
     p.hidden = to_u16(hidden);
     p.n_shift = (int8_t)n_shift;
-    dkgen_gru_cell_s16(&p, gx, gh, h);
+    kernel(&p, gx, gh, h);
     write_bytes(h, hidden);
     free(gx);
     free(gh);
@@ -299,29 +304,6 @@ static int run_gru_reset(void)
     free(gh);
     free(h);
     free(rh);
-    return 0;
-}
-
-/* linear_before_reset=0, second half: gx as the reset kernel left it (z in its first
- * block), gh = Rb + R (r * h). */
-static int run_gru_update(void)
-{
-    dkgen_gru_s16_t p;
-    const uint32_t hidden = read_u32();
-    const int32_t n_mult = read_i32v();
-    const uint32_t n_shift = read_u32();
-    int32_t *gx = (int32_t *)read_array(3u * (size_t)hidden, sizeof(int32_t));
-    int32_t *gh = (int32_t *)read_array(3u * (size_t)hidden, sizeof(int32_t));
-    int8_t *h = (int8_t *)read_array(hidden, 1u);
-    expect_eof();
-    p.n_mult = n_mult;
-    p.hidden = to_u16(hidden);
-    p.n_shift = (int8_t)n_shift;
-    dkgen_gru_update_s16(&p, gx, gh, h);
-    write_bytes(h, hidden);
-    free(gx);
-    free(gh);
-    free(h);
     return 0;
 }
 
@@ -403,13 +385,13 @@ int main(int argc, char **argv)
         return run_lstm();
     }
     if (strcmp(k, "gru") == 0) {
-        return run_gru();
+        return run_gru_step(dkgen_gru_cell_s16);
     }
     if (strcmp(k, "gru_reset") == 0) {
         return run_gru_reset();
     }
     if (strcmp(k, "gru_update") == 0) {
-        return run_gru_update();
+        return run_gru_step(dkgen_gru_update_s16);
     }
     if (strcmp(k, "softmax") == 0) {
         return run_softmax();

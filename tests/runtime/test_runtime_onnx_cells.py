@@ -76,9 +76,9 @@ def test_lstm_cell_matches_onnxruntime_lstm(driver, hidden, n_in):
     np.testing.assert_allclose(out[hidden:], want_c, rtol=RTOL, atol=1e-5)
 
 
-@pytest.mark.parametrize("hidden,n_in", [(1, 1), (5, 3), (16, 9)])
-def test_gru_cell_matches_onnxruntime_gru_linear_before_reset(driver, hidden, n_in):
-    rng = np.random.default_rng(200 + hidden)
+def gru_case(hidden: int, n_in: int, seed: int, linear_before_reset: int):
+    """A random one-layer GRU's W, R, B, x, h0 and onnxruntime's new h after one step."""
+    rng = np.random.default_rng(seed)
     w = rng.standard_normal((1, 3 * hidden, n_in)).astype(np.float32)
     r = rng.standard_normal((1, 3 * hidden, hidden)).astype(np.float32) * 0.5
     b = rng.standard_normal((1, 6 * hidden)).astype(np.float32)
@@ -88,9 +88,15 @@ def test_gru_cell_matches_onnxruntime_gru_linear_before_reset(driver, hidden, n_
         "GRU",
         {"X": x, "W": w, "R": r, "B": b, "sequence_lens": np.array([1], np.int32), "initial_h": h0},
         hidden,
-        {"linear_before_reset": 1},
+        {"linear_before_reset": linear_before_reset},
         ["Y_h"],
     )
+    return w, r, b, x, h0, want_h
+
+
+@pytest.mark.parametrize("hidden,n_in", [(1, 1), (5, 3), (16, 9)])
+def test_gru_cell_matches_onnxruntime_gru_linear_before_reset(driver, hidden, n_in):
+    w, r, b, x, h0, want_h = gru_case(hidden, n_in, 200 + hidden, 1)
     gx = (w[0].astype(np.float64) @ x.reshape(-1) + b[0, : 3 * hidden]).astype(np.float32)
     gh = (r[0].astype(np.float64) @ h0.reshape(-1) + b[0, 3 * hidden :]).astype(np.float32)
     out = np.frombuffer(driver.run("gru", [hidden], gx, gh, h0.reshape(-1)), dtype="<f4")
@@ -103,19 +109,7 @@ def sigmoid64(v: np.ndarray) -> np.ndarray:
 
 @pytest.mark.parametrize("hidden,n_in", [(1, 1), (5, 3), (16, 9)])
 def test_gru_reset_update_match_onnxruntime_gru_no_linear_before_reset(driver, hidden, n_in):
-    rng = np.random.default_rng(300 + hidden)
-    w = rng.standard_normal((1, 3 * hidden, n_in)).astype(np.float32)
-    r = rng.standard_normal((1, 3 * hidden, hidden)).astype(np.float32) * 0.5
-    b = rng.standard_normal((1, 6 * hidden)).astype(np.float32)
-    x = rng.standard_normal((1, 1, n_in)).astype(np.float32)
-    h0 = rng.standard_normal((1, 1, hidden)).astype(np.float32)
-    (want_h,) = run_onnx_cell(
-        "GRU",
-        {"X": x, "W": w, "R": r, "B": b, "sequence_lens": np.array([1], np.int32), "initial_h": h0},
-        hidden,
-        {"linear_before_reset": 0},
-        ["Y_h"],
-    )
+    w, r, b, x, h0, want_h = gru_case(hidden, n_in, 300 + hidden, 0)
     h = h0.reshape(-1)
     rb = b[0, 3 * hidden :].astype(np.float64)
     gx = (w[0].astype(np.float64) @ x.reshape(-1) + b[0, : 3 * hidden]).astype(np.float32)
