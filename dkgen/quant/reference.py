@@ -55,22 +55,31 @@ def lstm_cell_q(gates: np.ndarray, c: np.ndarray, cell_frac: int, h_mult: int, h
     return h_new, c_new
 
 
+def _gru_gates_q(gx: np.ndarray, gh: np.ndarray, hsz: int) -> tuple[np.ndarray, np.ndarray]:
+    """z and r (Q0.15) from the Q3.12 input and recurrent parts, both GRU forms."""
+    z = sigmoid_q15(sat16(gx[..., :hsz] + gh[..., :hsz]))
+    r = sigmoid_q15(sat16(gx[..., hsz:2 * hsz] + gh[..., hsz:2 * hsz]))
+    return z, r
+
+
+def gru_blend_q(z: np.ndarray, n: np.ndarray, h: np.ndarray, n_mult: int, n_shift: int) -> np.ndarray:
+    """dkgen_gru_blend_s16: the new int8 h, z blending the candidate n with the old h."""
+    return sat8(requantize((32768 - z) * n, n_mult, n_shift) + rshift_round(z * h, 15))
+
+
 def gru_cell_q(gx: np.ndarray, gh: np.ndarray, h: np.ndarray, n_mult: int, n_shift: int) -> np.ndarray:
     """The pointwise GRU step (dkgen_gru_cell_s16): int32 Q3.12 input and recurrent parts
     (..., 3H), int8 h -> new h."""
     hsz = h.shape[-1]
-    z = sigmoid_q15(sat16(gx[..., :hsz] + gh[..., :hsz]))
-    r = sigmoid_q15(sat16(gx[..., hsz:2 * hsz] + gh[..., hsz:2 * hsz]))
+    z, r = _gru_gates_q(gx, gh, hsz)
     rgh = rshift_round(r * sat16(gh[..., 2 * hsz:]), 15)
     n = tanh_q15(sat16(gx[..., 2 * hsz:] + rgh))
-    return sat8(requantize((32768 - z) * n, n_mult, n_shift) + rshift_round(z * h, 15))
+    return gru_blend_q(z, n, h, n_mult, n_shift)
 
 
 def gru_reset_q(gx: np.ndarray, gh: np.ndarray, h: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """dkgen_gru_reset_s16 (linear_before_reset=0): z (Q0.15) and r * h in h's int8 units."""
-    hsz = h.shape[-1]
-    z = sigmoid_q15(sat16(gx[..., :hsz] + gh[..., :hsz]))
-    r = sigmoid_q15(sat16(gx[..., hsz:2 * hsz] + gh[..., hsz:2 * hsz]))
+    z, r = _gru_gates_q(gx, gh, h.shape[-1])
     return z, rshift_round(r * h, 15)  # |r| < 2^15: in int8 without saturating
 
 
@@ -79,7 +88,7 @@ def gru_update_q(z: np.ndarray, gx: np.ndarray, gh: np.ndarray, h: np.ndarray, n
     """dkgen_gru_update_s16 (linear_before_reset=0): gh = Rb + R (r * h) in Q3.12 -> new h."""
     hsz = h.shape[-1]
     n = tanh_q15(sat16(gx[..., 2 * hsz:] + gh[..., 2 * hsz:]))
-    return sat8(requantize((32768 - z) * n, n_mult, n_shift) + rshift_round(z * h, 15))
+    return gru_blend_q(z, n, h, n_mult, n_shift)
 
 
 def _lstm_step(layer: QLSTM, x: np.ndarray, state: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
