@@ -52,7 +52,7 @@ from dkgen.quant.codegen import OPTIMIZE  # noqa: E402
 
 TARGETS = "cortex-m0,cortex-m4,cortex-m7,cortex-m55"
 DTYPES = "float32,int8"
-MODELS = ("digits", "lstm256", "gru96", "ptb25")
+MODELS = ("digits", "lstm256", "gru96", "gru96r", "ptb25")
 VARIANTS = ("DKP", "pruned", "dense")
 PTB_LSTM = REPO / "results" / "ptb-small-scratch" / "lstm"
 
@@ -109,17 +109,22 @@ def lstm256(sequences: int, steps: int) -> Bench:
     return Bench("lstm256", about, model, make_inputs(model, sequences, steps, seed=1))
 
 
-def gru96(sequences: int, steps: int) -> Bench:
+def gru96(sequences: int, steps: int, linear_before_reset: bool = True) -> Bench:
     rng = np.random.default_rng(96)
     h, n_in = 96, 40
-    model = Model("gru96", InputSpec("vector", n_in), [
+    name = "gru96" if linear_before_reset else "gru96r"
+    model = Model(name, InputSpec("vector", n_in), [
         GRU("gru", h, doped_kron(rng, (12, 5), (24, 8), 0.02), doped_kron(rng, (12, 12), (24, 8), 0.02),
-            rng.normal(scale=0.1, size=3 * h), rng.normal(scale=0.1, size=3 * h)),
+            rng.normal(scale=0.1, size=3 * h), rng.normal(scale=0.1, size=3 * h),
+            linear_before_reset=linear_before_reset),
         Linear("head", doped_kron(rng, (3, 12), (4, 8), 0.02), rng.normal(scale=0.1, size=12)),
     ])
     about = ("GRU 40 -> 96, W_ih 288x40 = 12x5 (x) 24x8, W_hh 288x96 = 12x12 (x) 24x8, each + 2% "
              "dope; 96 -> 12 head 3x12 (x) 4x8 + 2% dope")
-    return Bench("gru96", about, model, make_inputs(model, sequences, steps, seed=1))
+    if not linear_before_reset:
+        about = ("gru96's weights as ONNX's default GRU (linear_before_reset=0: a second "
+                 "recurrent product, R (r * h), every step)")
+    return Bench(name, about, model, make_inputs(model, sequences, steps, seed=1))
 
 
 def digits(sequences: int) -> Bench:
@@ -378,7 +383,9 @@ def main(argv: list[str] | None = None) -> int:
         ap.error(f"unknown model(s) {', '.join(unknown)}; choose from {', '.join(MODELS)}")
     start = time.perf_counter()
     makers = {"digits": lambda: digits(args.sequences), "lstm256": lambda: lstm256(args.sequences, args.steps),
-              "gru96": lambda: gru96(args.sequences, args.steps), "ptb25": lambda: ptb25(args.sequences)}
+              "gru96": lambda: gru96(args.sequences, args.steps),
+              "gru96r": lambda: gru96(args.sequences, args.steps, linear_before_reset=False),
+              "ptb25": lambda: ptb25(args.sequences)}
     benches = [makers[m]() for m in names]
 
     rows: list[Row] = []
