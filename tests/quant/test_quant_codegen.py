@@ -57,8 +57,9 @@ def test_random_models_bit_exact_on_host(tmp_path_factory, seed):
 
 def _block_model(seed: int, kinds: tuple[str, str]) -> Model:
     """vector -> LSTM (W_ih of the first kind, W_hh of the second) -> GRU (the other way
-    round; ONNX's linear_before_reset=0 for odd seeds, whose second recurrent product goes
-    by blocks too) -> Linear (the second kind) -> Linear (the first kind, int16 output)."""
+    round; ONNX's linear_before_reset=0 for seed 1, whose second recurrent product goes by
+    blocks from the block holding row 2H) -> Linear (the second kind) -> Linear (the first
+    kind, int16 output)."""
     rng = np.random.default_rng(seed)
     x, h1, h2 = 6, 12, 8
     w = lambda rows, cols, kind: random_weight(rng, rows, cols, (kind,))  # noqa: E731
@@ -66,7 +67,7 @@ def _block_model(seed: int, kinds: tuple[str, str]) -> Model:
     return Model(f"gates{seed}", InputSpec("vector", x, low=-2.0, high=2.0), [
         LSTM("lstm", h1, w(4 * h1, x, kinds[0]), w(4 * h1, h1, kinds[1]), b(4 * h1), b(4 * h1)),
         GRU("gru", h2, w(3 * h2, h1, kinds[1]), w(3 * h2, h2, kinds[0]), b(3 * h2), b(3 * h2),
-            linear_before_reset=seed % 2 == 0),
+            linear_before_reset=seed != 1),
         Linear("fc", w(10, h2, kinds[1]), b(10)),
         Linear("out", w(6, 10, kinds[0]), b(6))])
 
@@ -95,6 +96,15 @@ def test_products_by_small_blocks_bit_exact_on_host(tmp_path, monkeypatch, kinds
     lib = generate_int8(qm, None, tmp_path / "lib", name="net", force=True)
     source = (lib.out_dir / "src" / "net.c").read_text()
     assert all(f"dkgen_requant_{k}_block" in source for k in ("add_s32", "s8", "s16"))
+    # linear_before_reset=0 (entries 1): the second product by R starts at the block that
+    # holds row 2H; the blocks before it are skipped
+    gru = plan.layers[1]
+    assert gru.linear_before_reset == (entries != 1)
+    w_hh = gru.matrices["w_hh"]
+    if not gru.linear_before_reset and w_hh.kind != "row_stack":
+        b = w_hh.fields["block"]
+        i0 = (2 * 8 // b["unit_rows"]) // b["per"] * b["per"]
+        assert f"for (i = {i0}u; i < {b['units']}u;" in source
     res = run_parity(lib, golden_int8(qm, _golden_inputs(model, 0)), tmp_path)
     assert res["passed"], (res["stdout"][-2000:], res["layer"])
 
