@@ -3,20 +3,6 @@
 #include "dkgen_activation_s16.h"
 #include "dkgen_qmath_s32.h"
 
-/* Helium: units in blocks of DKGEN_GRU_BLOCK, the activations four units per instruction
- * (gather loads from their tables, in dkgen_activation_s16.c); elsewhere one unit at a
- * time, which is cheaper there than passing blocks through memory. */
-#define DKGEN_GRU_BLOCK 16u
-
-#if defined(DKGEN_QMATH_MVE)
-/* sat32(a + b): the activations saturate their inputs to int16 anyway, and a sum
- * saturated to int32 first saturates to the same int16. */
-static inline int32_t gru_add(int32_t a, int32_t b)
-{
-    return dkgen_sat_s32((int64_t)a + (int64_t)b);
-}
-#endif
-
 #if defined(DKGEN_QMATH_MVE)
 void dkgen_gru_cell_s16(const dkgen_gru_s16_t *p, const int32_t *DKGEN_RESTRICT gx,
                         const int32_t *DKGEN_RESTRICT gh, int8_t *DKGEN_RESTRICT h)
@@ -42,21 +28,9 @@ void dkgen_gru_cell_s16(const dkgen_gru_s16_t *p, const int32_t *DKGEN_RESTRICT 
         int8_t *hb = h + j0;
 
         /* z = sigmoid(sat16(gx_z + gh_z)), r likewise (VQADD: the saturating add) */
-        k = 0u;
-        for (; k + 4u <= n; k += 4u) {
-            vst1q_s32(&in[k], vqaddq_s32(vld1q_s32(&gxz[k]), vld1q_s32(&ghz[k])));
-        }
-        for (; k < n; k++) {
-            in[k] = gru_add(gxz[k], ghz[k]);
-        }
+        dkgen_gru_add_block(gxz, ghz, in, n);
         dkgen_sigmoid_s16_array(in, z, n);
-        k = 0u;
-        for (; k + 4u <= n; k += 4u) {
-            vst1q_s32(&in[k], vqaddq_s32(vld1q_s32(&gxr[k]), vld1q_s32(&ghr[k])));
-        }
-        for (; k < n; k++) {
-            in[k] = gru_add(gxr[k], ghr[k]);
-        }
+        dkgen_gru_add_block(gxr, ghr, in, n);
         dkgen_sigmoid_s16_array(in, r, n);
         /* n = tanh(sat16(gx_h + (r * sat16(gh_h) >> 15))) */
         k = 0u;
@@ -69,23 +43,17 @@ void dkgen_gru_cell_s16(const dkgen_gru_s16_t *p, const int32_t *DKGEN_RESTRICT 
         for (; k < n; k++) {
             const int32_t rg = (int32_t)r[k] * (int32_t)dkgen_sat_s16(ghh[k]);
             const int32_t rgh = dkgen_rshift_round_s32(rg, 15);
-            in[k] = gru_add(gxh[k], rgh);
+            in[k] = dkgen_sat_s32((int64_t)gxh[k] + (int64_t)rgh);
         }
         dkgen_tanh_s16_array(in, nn, n);
-        /* h = sat8(sat32(requant((32768 - z) * n)) + (z * h >> 15)); (32768 - z) * n and
-         * z * h both fit int32: |.| <= 2^30, so with n_shift > 32 the 32-bit form of the
-         * requantisation applies (dkgen_qmath_s32.h) and keep + carry cannot overflow. */
+        /* h = blend of n and h by z (dkgen_gru_s16.h), four units at a time when the
+         * 32-bit requantisation applies */
         k = 0u;
         if (n_shift > 32) {
             const int32x4_t m = vdupq_n_s32(n_mult);
             const int32x4_t sh = vdupq_n_s32(n_shift);
             for (; k + 4u <= n; k += 4u) {
-                const int32x4_t zv = vldrhq_s32(&z[k]);
-                const int32x4_t keep = dkgen_requantize_hi_x4(
-                    vmulq_s32(vsubq_s32(vdupq_n_s32(32768), zv), vldrhq_s32(&nn[k])), m, sh);
-                const int32x4_t zh = vmulq_s32(zv, vldrbq_s32(&hb[k]));
-                const int32x4_t carry = vshrq_n_s32(vaddq_n_s32(zh, 1 << 14), 15);
-                vstrbq_s32(&hb[k], dkgen_clamp_x4(vaddq_s32(keep, carry), INT8_MIN, INT8_MAX));
+                dkgen_gru_blend_x4(vldrhq_s32(&z[k]), &nn[k], &hb[k], m, sh);
             }
         }
         for (; k < n; k++) {

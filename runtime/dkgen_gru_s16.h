@@ -34,6 +34,40 @@ DKGEN_INLINE int8_t dkgen_gru_blend_s16(int32_t z, int32_t n, int8_t h, int32_t 
     return dkgen_sat64_s8((int64_t)keep + (int64_t)carry);
 }
 
+/* Helium: the GRU kernels take units in blocks of DKGEN_GRU_BLOCK, the activations four
+ * units per instruction (gather loads from their tables, in dkgen_activation_s16.c);
+ * elsewhere one unit at a time, which is cheaper there than passing blocks through memory. */
+#define DKGEN_GRU_BLOCK 16u
+
+#if defined(DKGEN_QMATH_MVE)
+/* in = sat32(a + b) for n <= DKGEN_GRU_BLOCK entries, four per VQADD: the activations
+ * saturate their inputs to int16 anyway, and a sum saturated to int32 first saturates to
+ * the same int16. */
+DKGEN_INLINE void dkgen_gru_add_block(const int32_t *a, const int32_t *b, int32_t *in, uint32_t n)
+{
+    uint32_t k = 0u;
+
+    for (; k + 4u <= n; k += 4u) {
+        vst1q_s32(&in[k], vqaddq_s32(vld1q_s32(&a[k]), vld1q_s32(&b[k])));
+    }
+    for (; k < n; k++) {
+        in[k] = dkgen_sat_s32((int64_t)a[k] + (int64_t)b[k]);
+    }
+}
+
+/* dkgen_gru_blend_s16 for four units (z in lanes, n and h in memory, h stored), when
+ * n_shift > 32: then the 32-bit form of the requantisation applies and keep + carry
+ * cannot overflow. m, sh: n_mult and n_shift in every lane. */
+DKGEN_INLINE void dkgen_gru_blend_x4(int32x4_t zv, const int16_t *n, int8_t *h, int32x4_t m,
+                                     int32x4_t sh)
+{
+    const int32x4_t keep = dkgen_requantize_hi_x4(
+        vmulq_s32(vsubq_s32(vdupq_n_s32(32768), zv), vldrhq_s32(n)), m, sh);
+    const int32x4_t carry = vshrq_n_s32(vaddq_n_s32(vmulq_s32(zv, vldrbq_s32(h)), 1 << 14), 15);
+    vstrbq_s32(h, dkgen_clamp_x4(vaddq_s32(keep, carry), INT8_MIN, INT8_MAX));
+}
+#endif
+
 #ifdef __cplusplus
 }
 #endif

@@ -3,6 +3,44 @@
 #include "dkgen_activation_s16.h"
 #include "dkgen_qmath_s32.h"
 
+#if defined(DKGEN_QMATH_MVE)
+void dkgen_gru_update_s16(const dkgen_gru_s16_t *p, const int32_t *DKGEN_RESTRICT gx,
+                          const int32_t *DKGEN_RESTRICT gh, int8_t *DKGEN_RESTRICT h)
+{
+    const uint32_t hidden = p->hidden;
+    /* Read once: the stores to h could otherwise alias p for the compiler. */
+    const int32_t n_mult = p->n_mult;
+    const int32_t n_shift = p->n_shift;
+    int32_t in[DKGEN_GRU_BLOCK];
+    int16_t nn[DKGEN_GRU_BLOCK];
+    uint32_t j0, k;
+
+    for (j0 = 0u; j0 < hidden; j0 += DKGEN_GRU_BLOCK) {
+        const uint32_t n = (hidden - j0 < DKGEN_GRU_BLOCK) ? hidden - j0 : DKGEN_GRU_BLOCK;
+        const int32_t *gxz = gx + j0;
+        const int32_t *gxh = gx + 2u * hidden + j0;
+        const int32_t *ghh = gh + 2u * hidden + j0;
+        int8_t *hb = h + j0;
+
+        /* n = tanh(sat16(gx_h + gh_h)) (VQADD: the saturating add) */
+        dkgen_gru_add_block(gxh, ghh, in, n);
+        dkgen_tanh_s16_array(in, nn, n);
+        /* h = blend of n and h by z (dkgen_gru_s16.h), four units at a time when the
+         * 32-bit requantisation applies */
+        k = 0u;
+        if (n_shift > 32) {
+            const int32x4_t m = vdupq_n_s32(n_mult);
+            const int32x4_t sh = vdupq_n_s32(n_shift);
+            for (; k + 4u <= n; k += 4u) {
+                dkgen_gru_blend_x4(vld1q_s32(&gxz[k]), &nn[k], &hb[k], m, sh);
+            }
+        }
+        for (; k < n; k++) {
+            hb[k] = dkgen_gru_blend_s16(gxz[k], nn[k], hb[k], n_mult, n_shift);
+        }
+    }
+}
+#else
 void dkgen_gru_update_s16(const dkgen_gru_s16_t *p, const int32_t *DKGEN_RESTRICT gx,
                           const int32_t *DKGEN_RESTRICT gh, int8_t *DKGEN_RESTRICT h)
 {
@@ -19,3 +57,4 @@ void dkgen_gru_update_s16(const dkgen_gru_s16_t *p, const int32_t *DKGEN_RESTRIC
         h[j] = dkgen_gru_blend_s16(z, n, h[j], n_mult, n_shift);
     }
 }
+#endif

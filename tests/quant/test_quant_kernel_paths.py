@@ -20,14 +20,14 @@ from kernel_cases import CasesProgram, Output, run_cases
 
 from dkgen.quant import arith, lut
 from dkgen.quant.model import PER_INNER, PER_OUTER, PER_TENSOR, QDope, QKron, Requant
-from dkgen.quant.reference import gru_cell_q, lstm_cell_q
+from dkgen.quant.reference import gru_cell_q, gru_reset_q, gru_update_q, lstm_cell_q
 
 pytestmark = pytest.mark.qemu
 
 SOURCES = ["dkgen_kron_matvec_s8.c", "dkgen_dense_matvec_s8.c", "dkgen_dense_matvec_s8s16.c",
            "dkgen_dope_matvec_s8.c", "dkgen_requant_s8.c", "dkgen_requant_s16.c",
            "dkgen_requant_add_s32.c", "dkgen_activation_s16.c", "dkgen_lstm_cell_s16.c",
-           "dkgen_gru_cell_s16.c"]
+           "dkgen_gru_cell_s16.c", "dkgen_gru_reset_s16.c", "dkgen_gru_update_s16.c"]
 PATHS = [("cortex-m4", None), ("cortex-m4", "DKGEN_PORTABLE"), ("cortex-m7", None),
          ("cortex-m55", None), ("cortex-m55", "DKGEN_NO_MVE"), ("cortex-m0", None)]
 
@@ -163,8 +163,19 @@ def build_program(seed: int = 20260101) -> CasesProgram:
             gx = np.where(rng.random(gx.size) < 0.7, gx % 80000 - 40000, gx)
             gh = _ints(rng, -70000, 70000, 3 * hidden)
             gru = {"kind": "gru_cell", "fields": {"mult": m, "hidden": hidden, "shift": r}}
+            ngx, ngh = prog.array("int32_t", gx), prog.array("int32_t", gh)
             prog.case("gru_cell", gru_cell_q(gx, gh, h, m, r), [Output("int8_t", hidden, nh)],
-                      cell=gru, gx=prog.array("int32_t", gx), gh=prog.array("int32_t", gh))
+                      cell=gru, gx=ngx, gh=ngh)
+            # linear_before_reset=0, its two halves: reset writes z over gx's z block (the
+            # rest of gx must stay) and r * h to rh; update reads that z (Q0.15)
+            z_ref, rh_ref = gru_reset_q(gx, gh, h)
+            prog.case("gru_reset", np.concatenate([z_ref, gx[hidden:], rh_ref]),
+                      [Output("int32_t", 3 * hidden, ngx), Output("int8_t", hidden)],
+                      hidden=hidden, gh=ngh, h=nh)
+            z = _ints(rng, 0, 32767, hidden)
+            gxu = np.concatenate([z, gx[hidden:]])
+            prog.case("gru_update", gru_update_q(z, gxu, gh, h, m, r), [Output("int8_t", hidden, nh)],
+                      cell=gru, gx=prog.array("int32_t", gxu), gh=ngh)
     q = np.concatenate([np.arange(-32768, 32768, 79), [-40000, 40000, arith.INT32_MIN, arith.INT32_MAX, 32767,
                                                        -32768, 0, 1, -1]])
     nq = prog.array("int32_t", q)
