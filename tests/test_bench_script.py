@@ -7,6 +7,7 @@ import importlib.util
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
@@ -44,3 +45,15 @@ def test_bench_runs_and_reports_every_variant(bench, tmp_path: Path, capsys) -> 
     row = next(line for line in text.splitlines() if line.startswith("| gru96 | int8 | host |")
                and line.count("|") == 10)
     assert "—" not in row  # flash and RAM of DKP, pruned and dense
+
+
+def test_gru96r_is_gru96_read_as_onnx_default_gru(bench) -> None:
+    from dkgen.codegen.plan import plan_model
+
+    a, b = bench.gru96(1, 2), bench.gru96(1, 2, linear_before_reset=False)
+    assert (a.name, b.name) == ("gru96", "gru96r")
+    assert a.model.layers[0].linear_before_reset and not b.model.layers[0].linear_before_reset
+    assert np.array_equal(a.model.layers[0].w_hh.to_dense(), b.model.layers[0].w_hh.to_dense())
+    assert np.array_equal(a.inputs, b.inputs)
+    # the second recurrent product, R (r * h), is counted
+    assert plan_model(b.model).macs - plan_model(a.model).macs == a.model.layers[0].w_hh.macs
