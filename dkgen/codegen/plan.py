@@ -102,7 +102,12 @@ class LayerPlan:
     state_members: list[tuple[str, int]] = field(default_factory=list)
     gates: Buffer | None = None
     gates_h: Buffer | None = None  # GRU: recurrent-part pre-activations
-    linear_before_reset: bool = True  # GRU: False takes a second recurrent product, R (r*h)
+
+    @property
+    def linear_before_reset(self) -> bool:
+        """GRU: False takes a second recurrent product, R (r*h) (the layer's own flag; the
+        int8 plan's QGRU carries it too)."""
+        return getattr(self.layer, "linear_before_reset", True)
 
     @property
     def macs(self) -> int:
@@ -223,7 +228,6 @@ def plan_model(model: Model, name: str | None = None) -> ModelPlan:
                 lp.vectors["b_hh"] = CArray(f"{lname}_b_hh", "float", layer.b_hh)
                 lp.gates = Buffer("scratch", offset=gates_at)
                 lp.gates_h = Buffer("scratch", offset=gates_at + 3 * h)
-                lp.linear_before_reset = layer.linear_before_reset
             state_members += lp.state_members
             lp.out = Buffer("state", member=f"{lname}_h")
         else:

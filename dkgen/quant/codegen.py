@@ -387,7 +387,6 @@ def plan_int8(qmodel: QuantModel, name: str | None = None, *, optimize: str = "r
                 descriptors.append(Descriptor("gru_cell", lp.cell, {
                     "mult": int(layer.n_rq.mult[0]), "hidden": h, "shift": int(layer.n_rq.shift[0])}))
                 gates = max(gates, 6 * h)
-                lp.linear_before_reset = layer.linear_before_reset
                 if not layer.linear_before_reset:
                     rh = max(rh, h)  # r * h, the second recurrent product's input
             state8.append(("int8_t", f"{lname}_h", h))
