@@ -29,3 +29,23 @@ void dkgen_sigmoid_vec_f32(const float *x, float *y, uint32_t n)
         y[i] = dkgen_sigmoid_inline_f32(x[i]);
     }
 }
+
+void dkgen_clip_vec_f32(const float *x, float *y, uint32_t n, float lo, float hi)
+{
+    uint32_t i;
+
+    for (i = 0u; i < n; i++) {
+        /* Comparisons, not fminf/fmaxf: those would turn a NaN into a bound, where the
+         * reference's np.clip keeps it. */
+        y[i] = (x[i] < lo) ? lo : ((x[i] > hi) ? hi : x[i]);
+    }
+}
+
+void dkgen_leaky_relu_vec_f32(const float *x, float *y, uint32_t n, float alpha)
+{
+    uint32_t i;
+
+    for (i = 0u; i < n; i++) {
+        y[i] = (x[i] < 0.0f) ? alpha * x[i] : x[i];
+    }
+}

@@ -14,6 +14,12 @@ void dkgen_relu_vec_f32(const float *x, float *y, uint32_t n);
 void dkgen_tanh_vec_f32(const float *x, float *y, uint32_t n);
 void dkgen_sigmoid_vec_f32(const float *x, float *y, uint32_t n);
 
+/* y[i] = min(max(x[i], lo), hi): ONNX Clip (ReLU6, Hardtanh). A NaN stays NaN. */
+void dkgen_clip_vec_f32(const float *x, float *y, uint32_t n, float lo, float hi);
+
+/* y[i] = x[i] < 0 ? alpha * x[i] : x[i]: ONNX LeakyRelu. */
+void dkgen_leaky_relu_vec_f32(const float *x, float *y, uint32_t n, float alpha);
+
 #ifdef __cplusplus
 }
 #endif

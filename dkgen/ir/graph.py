@@ -215,8 +215,44 @@ class Sigmoid(Activation):
     """y = 1 / (1 + e^-x)."""
 
 
-# The element-wise activation layers, by op name (ONNX's operator: Relu, Tanh, Sigmoid).
-ACTIVATIONS: dict[str, type[Activation]] = {"relu": Relu, "tanh": Tanh, "sigmoid": Sigmoid}
+# ONNX Clip's bounds when a bound is absent: the float32 type's lowest and largest values
+# (numeric_limits), so an infinite input comes out finite, as onnxruntime gives it.
+FLOAT32_MAX = float(np.finfo(np.float32).max)
+
+
+@dataclass(eq=False)
+class Clip(Activation):
+    """y = min(max(x, lo), hi): ReLU6, Hardtanh, clamp. Bounds are float32 values."""
+
+    lo: float = -FLOAT32_MAX
+    hi: float = FLOAT32_MAX
+
+    def __post_init__(self) -> None:
+        self.lo, self.hi = float(np.float32(self.lo)), float(np.float32(self.hi))
+        if not self.lo <= self.hi:  # also refuses NaN
+            raise ValueError(f"clip bounds must satisfy min <= max, got [{self.lo:g}, {self.hi:g}]")
+
+
+@dataclass(eq=False)
+class LeakyRelu(Activation):
+    """y = x where x >= 0, alpha * x below (alpha a float32 value)."""
+
+    alpha: float = 0.01
+
+    def __post_init__(self) -> None:
+        self.alpha = float(np.float32(self.alpha))
+        if not np.isfinite(self.alpha):
+            raise ValueError(f"leaky relu alpha must be finite, got {self.alpha}")
+
+    @property
+    def op(self) -> str:
+        return "leaky_relu"
+
+
+# The element-wise activation layers, by op name (ONNX's operator: Relu, Tanh, Sigmoid,
+# Clip, LeakyRelu).
+ACTIVATIONS: dict[str, type[Activation]] = {"relu": Relu, "tanh": Tanh, "sigmoid": Sigmoid,
+                                            "clip": Clip, "leaky_relu": LeakyRelu}
 
 
 @dataclass(eq=False)

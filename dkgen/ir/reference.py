@@ -16,9 +16,11 @@ import numpy as np
 from dkgen.ir.graph import (
     GRU,
     LSTM,
+    Clip,
     Embedding,
     InputSpec,
     Layer,
+    LeakyRelu,
     Linear,
     Model,
     Relu,
@@ -101,6 +103,10 @@ def layer_step(layer: Layer, x: np.ndarray, state: np.ndarray | None) -> tuple[n
         return sigmoid(x), None
     if isinstance(layer, Relu):
         return np.maximum(x, 0.0), None
+    if isinstance(layer, Clip):
+        return np.clip(x, layer.lo, layer.hi), None
+    if isinstance(layer, LeakyRelu):
+        return np.where(x < 0.0, layer.alpha * x, x), None
     raise NotImplementedError(f"reference executor has no rule for {type(layer).__name__}")
 
 

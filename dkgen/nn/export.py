@@ -4,7 +4,8 @@ A supported model is a chain of per-timestep layers:
 
     [nn.Embedding] -> any of (dkgen.nn.LSTM / GRU, nn.LSTM / nn.GRU,
                               MatrixLinear / KronLinear / DopedKronLinear, nn.Linear,
-                              nn.ReLU / nn.Tanh / nn.Sigmoid, nn.Dropout, nn.Identity)
+                              nn.ReLU / nn.ReLU6 / nn.Hardtanh / nn.LeakyReLU / nn.Tanh /
+                              nn.Sigmoid, nn.Dropout, nn.Identity)
                    -> [Softmax added by `softmax=True`]
 
 given as an nn.Sequential, a list of modules, or a module with an `ir_chain()` method that
@@ -94,6 +95,12 @@ def layer_to_ir(name: str, layer: nn.Module, in_size: int | None = None) -> list
     name = _ident(name)
     if isinstance(layer, nn.Dropout | nn.Identity):
         return []
+    if isinstance(layer, nn.Hardtanh | nn.LeakyReLU) and in_size is None:
+        raise DkgenError(f"{name}: an activation needs the size of its input")
+    if isinstance(layer, nn.Hardtanh):  # nn.ReLU6 too
+        return [ir.Clip(name, in_size, layer.min_val, layer.max_val)]
+    if isinstance(layer, nn.LeakyReLU):
+        return [ir.LeakyRelu(name, in_size, layer.negative_slope)]
     for torch_cls, ir_cls in _ACTIVATIONS.items():
         if isinstance(layer, torch_cls):
             if in_size is None:
@@ -114,7 +121,8 @@ def layer_to_ir(name: str, layer: nn.Module, in_size: int | None = None) -> list
     if isinstance(layer, MatrixModule):
         raise DkgenError(f"{name}: a bare matrix is not a layer; wrap it in MatrixLinear")
     raise DkgenError(f"{name}: no IR conversion for {type(layer).__name__}",
-                     fix="use Embedding, LSTM/GRU, Linear, ReLU, Tanh and Sigmoid layers")
+                     fix="use Embedding, LSTM/GRU, Linear, ReLU, ReLU6, Hardtanh, LeakyReLU, Tanh "
+                         "and Sigmoid layers")
 
 
 def to_ir(module: nn.Module | Sequence[nn.Module], name: str, input_spec: ir.InputSpec,

@@ -18,7 +18,18 @@ from onnx import TensorProto, helper, numpy_helper
 from dkgen import __version__
 from dkgen.errors import DkgenError
 from dkgen.fileio import atomic_write
-from dkgen.ir.graph import GRU, LSTM, Activation, Embedding, Layer, Linear, Model, Softmax
+from dkgen.ir.graph import (
+    GRU,
+    LSTM,
+    Activation,
+    Clip,
+    Embedding,
+    Layer,
+    LeakyRelu,
+    Linear,
+    Model,
+    Softmax,
+)
 from dkgen.ir.weights import (
     DenseWeight,
     KronWeight,
@@ -109,6 +120,14 @@ def _emit_layer(g: _GraphBuilder, layer: Layer, x: str) -> str:
         # Y is (time, num_directions=1, batch, hidden): drop the direction axis.
         axes1 = g.const_ints(f"{n}.axes1", [1])
         g.node("Squeeze", [f"{n}.Y", axes1], [f"{n}.out"], f"{n}.squeeze")
+        return f"{n}.out"
+    if isinstance(layer, Clip):  # opset 11 on: the bounds are scalar inputs
+        lo = g.init(f"{n}.min", np.asarray(layer.lo, np.float32))
+        hi = g.init(f"{n}.max", np.asarray(layer.hi, np.float32))
+        g.node("Clip", [x, lo, hi], [f"{n}.out"], n)
+        return f"{n}.out"
+    if isinstance(layer, LeakyRelu):
+        g.node("LeakyRelu", [x], [f"{n}.out"], n, alpha=layer.alpha)
         return f"{n}.out"
     if isinstance(layer, Activation):  # ONNX's operator of the same name
         g.node(layer.op.capitalize(), [x], [f"{n}.out"], n,

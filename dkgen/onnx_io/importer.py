@@ -31,11 +31,14 @@ from onnx import numpy_helper
 from dkgen.errors import DkgenError
 from dkgen.ir.graph import (
     ACTIVATIONS,
+    FLOAT32_MAX,
     GRU,
     LSTM,
+    Clip,
     Embedding,
     InputSpec,
     Layer,
+    LeakyRelu,
     Linear,
     Model,
     Softmax,
@@ -410,6 +413,15 @@ class _Importer:
                 _Const(np.array(v.value.shape, np.int64)) if isinstance(v, _Const) else _Shape())
         elif op in ("Expand", "ConstantOfShape"):
             self.expand(node)
+        elif op == "Clip":
+            self.clip(node)
+        elif op == "LeakyRelu":
+            x = self.act(node, node.input[0])
+            alpha = float(self.attr(node).get("alpha", 0.01))
+            if not np.isfinite(alpha):
+                raise self.fail(node, f"attribute alpha is {alpha}", "give LeakyRelu a finite alpha")
+            self.values[node.output[0]] = self.add_layer(
+                LeakyRelu(self.layer_name(node, "leaky_relu"), x.size, alpha), x)
         elif op in ("Relu", "Tanh", "Sigmoid", "Softmax"):
             x = self.act(node, node.input[0])
             if op == "Softmax" and self.attr(node).get("axis", -1) not in (-1, x.feature_axis):
@@ -420,9 +432,29 @@ class _Importer:
         else:
             raise self.fail(node, f"operator {op} is not supported",
                             "supported: LSTM, GRU, MatMul, Gemm, Add, Gather, Slice (y[:, -1:]), "
-                            "Relu, Tanh, Sigmoid, Softmax, Dropout (inference), the "
+                            "Relu, Tanh, Sigmoid, Clip, LeakyRelu, Softmax, Dropout (inference), the "
                             "dkgen functions, and the Transpose/Squeeze/Shape/Expand plumbing "
                             "of PyTorch's exporter")
+
+    def clip(self, node: onnx.NodeProto) -> None:
+        # Opset 11 on takes the bounds as optional inputs, before it as attributes; an absent
+        # bound is the float type's lowest / largest value (ONNX's numeric_limits).
+        x = self.act(node, node.input[0])
+        attrs = self.attr(node)
+        bounds = [float(attrs.get("min", -FLOAT32_MAX)), float(attrs.get("max", FLOAT32_MAX))]
+        for k, name in enumerate(node.input[1:3]):
+            if name:
+                value = np.asarray(self.const(node, name))
+                if value.size != 1:
+                    raise self.fail(node, f"bound '{name}' has shape {value.shape}",
+                                    "Clip's min and max must be scalars")
+                bounds[k] = float(value.reshape(-1)[0])
+        lo, hi = bounds
+        if not lo <= hi:
+            raise self.fail(node, f"min {lo:g} is not at most max {hi:g}",
+                            "give Clip a min no larger than its max")
+        self.values[node.output[0]] = self.add_layer(
+            Clip(self.layer_name(node, "clip"), x.size, lo, hi), x)
 
     def dropout(self, node: onnx.NodeProto) -> None:
         # At inference Dropout passes its input through; exporters leave it in graphs

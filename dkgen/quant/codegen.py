@@ -39,11 +39,13 @@ from dkgen.quant.arith import dequantize
 from dkgen.quant.model import (
     QGRU,
     QLSTM,
+    QClip,
     QDense,
     QDope,
     QEmbedding,
     QKron,
     QLayer,
+    QLeakyRelu,
     QLinear,
     QLowRank,
     QMatrix,
@@ -166,6 +168,8 @@ class QuantPlan:
                 used.add("dkgen_softmax_s8")
             if lp.op in ("tanh", "sigmoid"):
                 used.add("dkgen_activation_s8")
+            if lp.op in ("clip", "leaky_relu"):
+                used.add(f"dkgen_{lp.op}_s8")
         return used
 
 
@@ -395,8 +399,8 @@ def plan_int8(qmodel: QuantModel, name: str | None = None, *, optimize: str = "r
             lp.beta = layer.beta
         elif isinstance(layer, QTableActivation):
             lp.act_mult, lp.act_shift = layer.mult, layer.shift
-        elif isinstance(layer, QRelu):
-            pass  # no weights; dkgen_relu_s8 (in dkgen_vector_s8, always linked)
+        elif isinstance(layer, QRelu | QClip | QLeakyRelu):
+            pass  # no weights; the bounds / alpha are arguments (lp.layer's)
         else:
             raise DkgenError(f"layer {layer.name}: int8 code generation has no rule for {layer.op}")
         if not isinstance(layer, QLSTM | QGRU):

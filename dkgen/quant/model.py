@@ -527,6 +527,33 @@ class QRelu(QActivation):
 
 
 @dataclass(eq=False)
+class QClip(QActivation):
+    """min(max(x, lo), hi) on int8 (`dkgen_clip_s8`); the output keeps the input's scale and
+    the bounds are the float bounds in it, saturated to int8."""
+
+    lo: int = -128
+    hi: int = 127
+
+
+# Fraction bits of a LeakyRelu's alpha (its int32 multiplier); |alpha| <= 255 keeps
+# |x * mult| below 2^30 for int8 x (dkgen_rshift_round_s32's range).
+LEAKY_FRAC = 15
+LEAKY_ALPHA_MAX = 255.0
+
+
+@dataclass(eq=False)
+class QLeakyRelu(QActivation):
+    """x where x >= 0, else sat8((x * mult + 2^14) >> 15) (`dkgen_leaky_relu_s8`): alpha in
+    Q15 (`mult`), the output in the input's scale."""
+
+    mult: int = 0
+
+    @property
+    def op(self) -> str:
+        return "leaky_relu"
+
+
+@dataclass(eq=False)
 class QTableActivation(QActivation):
     """tanh or sigmoid on int8 (`op`): the input to Q3.12 by (mult, shift), the int16 table,
     int8 of scale 2^-7 out (`dkgen_tanh_s8`, `dkgen_sigmoid_s8`)."""

@@ -25,7 +25,19 @@ import numpy as np
 
 from dkgen.codegen.pack import KRON_ORDER_AX, kron_order
 from dkgen.errors import DkgenError
-from dkgen.ir.graph import GRU, LSTM, Embedding, Linear, Model, Relu, Sigmoid, Softmax, Tanh
+from dkgen.ir.graph import (
+    GRU,
+    LSTM,
+    Clip,
+    Embedding,
+    LeakyRelu,
+    Linear,
+    Model,
+    Relu,
+    Sigmoid,
+    Softmax,
+    Tanh,
+)
 from dkgen.ir.weights import (
     DenseWeight,
     KronWeight,
@@ -48,16 +60,20 @@ from dkgen.quant.arith import (
 from dkgen.quant.calibrate import CalibrationStats, calibrate
 from dkgen.quant.lut import exp_beta
 from dkgen.quant.model import (
+    LEAKY_ALPHA_MAX,
+    LEAKY_FRAC,
     PER_INNER,
     PER_OUTER,
     PER_TENSOR,
     QGRU,
     QLSTM,
+    QClip,
     QDense,
     QDope,
     QEmbedding,
     QKron,
     QLayer,
+    QLeakyRelu,
     QLinear,
     QLowRank,
     QMatrix,
@@ -85,6 +101,11 @@ class QuantOptions:
 
 def _safe(absmax: float, fallback: float = 1.0) -> float:
     return absmax if absmax > 0 and math.isfinite(absmax) else fallback
+
+
+def _int8_bound(bound: float, scale: float) -> int:
+    """A clip bound in a scale's int8 units: rounded half up, saturated (float32 max is)."""
+    return int(np.clip(np.floor(bound / scale + 0.5), -128, 127))
 
 
 def _row_scales(w: np.ndarray, per_row: bool) -> np.ndarray:
@@ -269,8 +290,14 @@ class Quantizer:
                 q = QEmbedding(layer.name, scale, float(s[0]), 8, table=_quant_rows(layer.table.values, s))
             elif isinstance(layer, Linear):
                 bits = 16 if last else 8
-                out_scale = (self.opt.int16_headroom * _safe(st.out_absmax) / INT16_MAX if bits == 16
-                             else _safe(st.out_absmax) / 127.0)
+                absmax = st.out_absmax
+                if not last and isinstance(model.layers[i + 1], Clip):
+                    # What the clip removes need not be representable: saturating at its
+                    # larger bound gives the clip the same result with a finer scale.
+                    nxt = model.layers[i + 1]
+                    absmax = min(absmax, max(abs(nxt.lo), abs(nxt.hi)))
+                out_scale = (self.opt.int16_headroom * _safe(absmax) / INT16_MAX if bits == 16
+                             else _safe(absmax) / 127.0)
                 m, b = self.matrix(layer.weight, scale, seen.get("weight", np.zeros((0, layer.in_size))),
                                    layer.bias, where)
                 q = QLinear(layer.name, scale, out_scale, bits, weight=m, bias=b, rq=m.requant_to(out_scale))
@@ -278,6 +305,16 @@ class Quantizer:
                 q = self._recurrent(layer, scale, st, seen, where)
             elif isinstance(layer, Relu):
                 q = QRelu(layer.name, scale, scale, 8, size=layer.size)
+            elif isinstance(layer, Clip):
+                q = QClip(layer.name, scale, scale, 8, size=layer.size,
+                          lo=_int8_bound(layer.lo, scale), hi=_int8_bound(layer.hi, scale))
+            elif isinstance(layer, LeakyRelu):
+                if abs(layer.alpha) > LEAKY_ALPHA_MAX:
+                    raise DkgenError(f"{where}: int8 supports LeakyRelu alpha up to "
+                                     f"{LEAKY_ALPHA_MAX:g} in magnitude, got {layer.alpha:g}",
+                                     fix="use --dtype float32 for this model")
+                q = QLeakyRelu(layer.name, scale, scale, 8, size=layer.size,
+                               mult=int(np.round(layer.alpha * 2.0**LEAKY_FRAC)))
             elif isinstance(layer, Tanh | Sigmoid):
                 mult, shift = quantize_multiplier(scale * 2.0**GATE_FRAC)
                 cls = QTanh if isinstance(layer, Tanh) else QSigmoid

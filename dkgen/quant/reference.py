@@ -23,10 +23,13 @@ from dkgen.quant.arith import (
 )
 from dkgen.quant.lut import exp_neg_q15, sigmoid_q15, tanh_q15
 from dkgen.quant.model import (
+    LEAKY_FRAC,
     QGRU,
     QLSTM,
+    QClip,
     QEmbedding,
     QLayer,
+    QLeakyRelu,
     QLinear,
     QRelu,
     QSigmoid,
@@ -124,6 +127,12 @@ def softmax_q(x: np.ndarray, beta: int) -> np.ndarray:
     return np.minimum((2 * 32768 * e + s) // (2 * s), 32767)
 
 
+def leaky_relu_q(x: np.ndarray, mult: int) -> np.ndarray:
+    """dkgen_leaky_relu_s8: int8 x, alpha in Q15 -> int8 in x's scale."""
+    x = np.asarray(x, np.int64)
+    return np.where(x < 0, sat8(rshift_round(x * mult, LEAKY_FRAC)), x)
+
+
 def qlayer_step(layer: QLayer, x: np.ndarray, state: np.ndarray | None
                 ) -> tuple[np.ndarray, np.ndarray | None]:
     """One timestep of one integer layer on a batch (int64 arrays of integer values)."""
@@ -148,6 +157,10 @@ def qlayer_step(layer: QLayer, x: np.ndarray, state: np.ndarray | None
         return sat8(rshift_round(r, 8)), None
     if isinstance(layer, QRelu):
         return np.maximum(x, 0), None
+    if isinstance(layer, QClip):
+        return np.clip(x, layer.lo, layer.hi), None
+    if isinstance(layer, QLeakyRelu):
+        return leaky_relu_q(x, layer.mult), None
     raise NotImplementedError(f"integer reference has no rule for {type(layer).__name__}")
 
 

@@ -24,6 +24,8 @@
  *   gru_reset  hidden                            gx gh(i32 3H) h(i8) rh(i8 H)            gx(i32 3H), rh
  *   gru_update hidden n_mult n_shift             gx gh(i32 3H) h(i8)                     h
  *   softmax    n beta                            x(i8)                                   y(i16)
+ *   clip       n lo hi                           x(i8)                                   y(i8)
+ *   leaky      n alpha_q15                       x(i8)                                   y(i8)
  *   quantize   n inv_scale_bits                  x(f32)                                  q(i8)
  *   dequant8   n scale_bits                      q(i8)                                   y(f32)
  *   dequant16  n scale_bits                      q(i16)                                  y(f32)
@@ -36,6 +38,7 @@
 #include <string.h>
 
 #include "dkgen_activation_s16.h"
+#include "dkgen_clip_s8.h"
 #include "dkgen_convert_s8.h"
 #include "dkgen_dense_matvec_s8.h"
 #include "dkgen_dense_matvec_s8s16.h"
@@ -44,6 +47,7 @@
 #include "dkgen_gru_reset_s16.h"
 #include "dkgen_gru_update_s16.h"
 #include "dkgen_kron_matvec_s8.h"
+#include "dkgen_leaky_relu_s8.h"
 #include "dkgen_lstm_cell_s16.h"
 #include "dkgen_requant_add_s32.h"
 #include "dkgen_requant_s16.h"
@@ -321,6 +325,24 @@ static int run_softmax(void)
     return 0;
 }
 
+/* clip and leaky relu write in place (x and y may be the same buffer). */
+static int run_elementwise(int is_clip)
+{
+    const uint32_t n = read_u32();
+    const int32_t p0 = read_i32v();
+    const int32_t p1 = is_clip ? read_i32v() : 0;
+    int8_t *x = (int8_t *)read_array(n, 1u);
+    expect_eof();
+    if (is_clip) {
+        dkgen_clip_s8(x, x, n, (int8_t)p0, (int8_t)p1);
+    } else {
+        dkgen_leaky_relu_s8(x, x, n, p0);
+    }
+    write_bytes(x, n);
+    free(x);
+    return 0;
+}
+
 static int run_convert(const char *kernel)
 {
     const uint32_t n = read_u32();
@@ -395,6 +417,9 @@ int main(int argc, char **argv)
     }
     if (strcmp(k, "softmax") == 0) {
         return run_softmax();
+    }
+    if (strcmp(k, "clip") == 0 || strcmp(k, "leaky") == 0) {
+        return run_elementwise(strcmp(k, "clip") == 0);
     }
     if (strcmp(k, "quantize") == 0 || strcmp(k, "dequant8") == 0 || strcmp(k, "dequant16") == 0) {
         return run_convert(k);

@@ -31,6 +31,8 @@ PUBLIC_API = {
     "dkgen_gru_cell_f32",
     "dkgen_gru_reset_f32",
     "dkgen_gru_update_f32",
+    "dkgen_clip_vec_f32",
+    "dkgen_leaky_relu_vec_f32",
     # int8 path (docs/quantization.md)
         "dkgen_dense_matvec_s8",
         "dkgen_dense_matvec_s8s16",
@@ -42,6 +44,8 @@ PUBLIC_API = {
         "dkgen_dope_matvec_s8_block",
         "dkgen_requant_s8",
         "dkgen_relu_s8",
+        "dkgen_clip_s8",
+        "dkgen_leaky_relu_s8",
         "dkgen_tanh_s8",
         "dkgen_sigmoid_s8",
         "dkgen_requant_s16",

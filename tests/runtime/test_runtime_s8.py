@@ -19,8 +19,24 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from dkgen.quant import arith, lut
-from dkgen.quant.model import PER_INNER, PER_OUTER, PER_TENSOR, QDope, QKron, Requant
-from dkgen.quant.reference import gru_cell_q, gru_reset_q, gru_update_q, lstm_cell_q, softmax_q
+from dkgen.quant.model import (
+    LEAKY_ALPHA_MAX,
+    LEAKY_FRAC,
+    PER_INNER,
+    PER_OUTER,
+    PER_TENSOR,
+    QDope,
+    QKron,
+    Requant,
+)
+from dkgen.quant.reference import (
+    gru_cell_q,
+    gru_reset_q,
+    gru_update_q,
+    leaky_relu_q,
+    lstm_cell_q,
+    softmax_q,
+)
 
 HERE = Path(__file__).resolve().parent
 RUNTIME = HERE.parents[1] / "runtime"
@@ -374,6 +390,29 @@ def test_softmax(s8, seed, n, scale):
     assert np.array_equal(got, ref)
     exact = np.exp((x - x.max()) * scale)
     assert np.abs(got / 32768.0 - exact / exact.sum()).max() < 2e-3
+
+
+ALL_S8 = np.arange(-128, 128)
+
+
+@pytest.mark.parametrize("lo,hi", [(0, 127), (0, 6), (-128, 127), (-20, 35), (-1, -1), (-128, -128),
+                                   (127, 127), (-50, 0)])
+def test_clip_every_input(s8, lo, hi):
+    got = np.frombuffer(s8.run("clip", [ALL_S8.size, lo, hi], i8(ALL_S8)), np.int8)
+    assert np.array_equal(got, np.clip(ALL_S8, lo, hi))
+
+
+@pytest.mark.parametrize("alpha", [0.01, 0.1, 0.2, 0.5, 1.0, 0.0, -0.25, 3.0, LEAKY_ALPHA_MAX,
+                                   -LEAKY_ALPHA_MAX, 1e-6])
+def test_leaky_relu_every_input(s8, alpha):
+    mult = int(np.round(alpha * 2.0**LEAKY_FRAC))
+    got = np.frombuffer(s8.run("leaky", [ALL_S8.size, mult], i8(ALL_S8)), np.int8)
+    ref = leaky_relu_q(ALL_S8, mult)
+    assert np.array_equal(got, ref)
+    assert np.array_equal(ref[ALL_S8 >= 0], ALL_S8[ALL_S8 >= 0])
+    # Below zero: alpha * x rounded to the nearest int8, saturated.
+    exact = np.clip(alpha * ALL_S8[ALL_S8 < 0], -128, 127)
+    assert np.abs(ref[ALL_S8 < 0] - exact).max() <= 0.5 + 1e-3 * abs(alpha) * 128
 
 
 # --- the float boundary --------------------------------------------------------------------
