@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from dkgen.ir.graph import GRU, LSTM, Embedding, InputSpec, Linear, Model, Softmax
+from dkgen.ir.graph import GRU, LSTM, Clip, Embedding, InputSpec, LeakyRelu, Linear, Model, Softmax
 from dkgen.ir.weights import (
     DenseWeight,
     KronWeight,
@@ -26,7 +26,7 @@ def doped_kron(rng: np.random.Generator, a: tuple[int, int], b: tuple[int, int],
 
 def mixed_model(seed: int = 0) -> Model:
     """Vector input, every weight kind, LSTM and GRU (both forms of ONNX's
-    linear_before_reset), softmax output."""
+    linear_before_reset), a LeakyRelu and a Clip, softmax output."""
     rng = np.random.default_rng(seed)
     reset_rng = np.random.default_rng(seed + 1000)  # gru2's own: the others keep their values
     h = 12
@@ -40,10 +40,12 @@ def mixed_model(seed: int = 0) -> Model:
             reset_rng.normal(size=12), reset_rng.normal(size=12), linear_before_reset=False),
         Linear("low_rank", LowRankWeight(rng.normal(size=(7, 2)), rng.normal(size=(2, 5))[:, :4]),
                rng.normal(size=7)),
+        LeakyRelu("leaky", 7, alpha=0.2),
         Linear("pruned", SparseWeight(SparseDope(4, 7, [1, 5, 9, 20, 27], [1.0, -2.0, 0.5, 0.25, 3.0]))),
         Linear("hmd", RowStackWeight((DenseWeight(rng.normal(size=(2, 4))),
                                       LowRankWeight(rng.normal(size=(3, 1)), rng.normal(size=(1, 4))))),
                rng.normal(size=5)),
+        Clip("clip", 5, lo=-0.5, hi=1.5),
         Softmax("softmax", 5),
     ])
 

@@ -9,7 +9,18 @@ import numpy as np
 
 from dkgen.harness import toolchain
 from dkgen.harness.targets import get_target
-from dkgen.ir.graph import GRU, LSTM, Embedding, InputSpec, Linear, Model, Softmax
+from dkgen.ir.graph import (
+    GRU,
+    LSTM,
+    Clip,
+    Embedding,
+    InputSpec,
+    LeakyRelu,
+    Linear,
+    Model,
+    Relu,
+    Softmax,
+)
 from dkgen.ir.weights import (
     DenseWeight,
     KronWeight,
@@ -59,7 +70,8 @@ def random_weight(rng: np.random.Generator, rows: int, cols: int, kinds: tuple[s
 
 
 def random_model(seed: int) -> Model:
-    """A random chain: [embedding] then 1-3 of LSTM/GRU/Linear, maybe a softmax."""
+    """A random chain: [embedding] then 1-3 of LSTM/GRU/Linear (a Linear maybe followed by a
+    ReLU, Clip or LeakyRelu), maybe a softmax."""
     rng = np.random.default_rng(seed)
     layers = []
     if rng.random() < 0.3:
@@ -85,6 +97,18 @@ def random_model(seed: int) -> Model:
                               rng.normal(size=g * h), rng.normal(size=g * h), **extra))
             out = h
         size = out
+        # An element-wise layer after a Linear, from a generator of its own so that the
+        # other draws (and the models every seed gave before) stay as they were.
+        act_rng = np.random.default_rng([seed, i])
+        if op == "linear" and act_rng.random() < 0.5:
+            kind = str(act_rng.choice(["relu", "clip", "leaky"]))
+            if kind == "relu":
+                layers.append(Relu(f"relu{i}", size))
+            elif kind == "clip":
+                lo = float(act_rng.uniform(-3.0, 0.5))
+                layers.append(Clip(f"clip{i}", size, lo, lo + float(act_rng.uniform(0.0, 4.0))))
+            else:
+                layers.append(LeakyRelu(f"leaky{i}", size, float(act_rng.uniform(-0.5, 1.5))))
     if rng.random() < 0.3:
         layers.append(Softmax("softmax", size))
     return Model(f"rand{seed}", spec, layers)
