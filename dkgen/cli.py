@@ -462,7 +462,7 @@ def _bench_layer_table(result) -> Table:
 @click.option("--factor-rule", type=click.Choice(["rank", "macs"]), default="rank", show_default=True,
               help="dkp, kron: between factor splits of equal size, prefer squarer factors or the "
                    "fewest multiply-accumulates.")
-@click.option("--linear", is_flag=True, help="Compress the linear layers too (not only LSTM/GRU).")
+@click.option("--linear", is_flag=True, help="Compress the linear layers too (not only LSTM/GRU/RNN).")
 @click.option("--inputs", type=click.Path(path_type=Path), default=None,
               help=".npz with array x to measure the outputs' change on (default: random inputs "
                    "from the model's input range).")

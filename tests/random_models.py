@@ -4,7 +4,18 @@ from __future__ import annotations
 
 import numpy as np
 
-from dkgen.ir.graph import GRU, LSTM, Clip, Embedding, InputSpec, LeakyRelu, Linear, Model, Softmax
+from dkgen.ir.graph import (
+    GRU,
+    LSTM,
+    RNN,
+    Clip,
+    Embedding,
+    InputSpec,
+    LeakyRelu,
+    Linear,
+    Model,
+    Softmax,
+)
 from dkgen.ir.weights import (
     DenseWeight,
     KronWeight,
@@ -25,10 +36,11 @@ def doped_kron(rng: np.random.Generator, a: tuple[int, int], b: tuple[int, int],
 
 
 def mixed_model(seed: int = 0) -> Model:
-    """Vector input, every weight kind, LSTM and GRU (both forms of ONNX's
-    linear_before_reset), a LeakyRelu and a Clip, softmax output."""
+    """Vector input, every weight kind, LSTM, GRU (both forms of ONNX's
+    linear_before_reset) and RNN, a LeakyRelu and a Clip, softmax output."""
     rng = np.random.default_rng(seed)
     reset_rng = np.random.default_rng(seed + 1000)  # gru2's own: the others keep their values
+    rnn_rng = np.random.default_rng(seed + 2000)  # rnn3's
     h = 12
     return Model("mixed", InputSpec("vector", 6), [
         LSTM("lstm0", h, doped_kron(rng, (8, 2), (6, 3)), doped_kron(rng, (8, 4), (6, 3)),
@@ -38,6 +50,8 @@ def mixed_model(seed: int = 0) -> Model:
             rng.normal(size=15), rng.normal(size=15)),
         GRU("gru2", 4, doped_kron(reset_rng, (4, 5), (3, 1)), doped_kron(reset_rng, (6, 2), (2, 2), 0.1),
             reset_rng.normal(size=12), reset_rng.normal(size=12), linear_before_reset=False),
+        RNN("rnn3", 4, doped_kron(rnn_rng, (2, 2), (2, 2), 0.2), DenseWeight(rnn_rng.normal(scale=0.5, size=(4, 4))),
+            rnn_rng.normal(size=4), rnn_rng.normal(size=4)),
         Linear("low_rank", LowRankWeight(rng.normal(size=(7, 2)), rng.normal(size=(2, 5))[:, :4]),
                rng.normal(size=7)),
         LeakyRelu("leaky", 7, alpha=0.2),

@@ -5,9 +5,9 @@ calls and the bytes of state and scratch the whole model needs.  Sizes are final
 the generated header can state them as macros.
 
 Buffers (all floats, all inside the caller's `<name>_state_t`):
-- recurrent state, one member per LSTM/GRU layer (h, then c for an LSTM);
+- recurrent state, one member per LSTM/GRU/RNN layer (h, then c for an LSTM);
 - a scratch arena: two activation buffers used in turn by non-recurrent layers, a gate
-  buffer (LSTM: 4H pre-activations; GRU: 3H for the input part and 3H for the recurrent
+  buffer (LSTM: 4H pre-activations; RNN: H; GRU: 3H for the input part and 3H for the recurrent
   part), and the matrix-vector products' own scratch (the Kronecker intermediate).
 The model input `x` and output `y` belong to the caller.  The last layer writes `y`.
 """
@@ -22,7 +22,7 @@ from typing import Protocol
 import numpy as np
 
 from dkgen.codegen.pack import CArray, CMatrix, pack_matrix
-from dkgen.ir.graph import ACTIVATIONS, GRU, LSTM, Embedding, Layer, Linear, Model
+from dkgen.ir.graph import ACTIVATIONS, GRU, LSTM, RECURRENT, RNN, Embedding, Layer, Linear, Model
 from dkgen.ir.weights import DenseWeight
 
 FLOAT_BYTES = 4
@@ -179,6 +179,8 @@ class ModelPlan:
                 used |= {"dkgen_gru_reset_f32", "dkgen_gru_update_f32"}
             if lp.op in ("lstm", "gru"):
                 used.add("dkgen_activation_f32")
+            if lp.op == "rnn":
+                used.add("dkgen_activation_vec_f32")  # h = tanh(gates)
             if lp.op == "softmax":
                 used.add("dkgen_activation_f32")
             if lp.op in ACTIVATIONS:
@@ -192,7 +194,7 @@ def plan_model(model: Model, name: str | None = None) -> ModelPlan:
     n = len(model.layers)
     act_size = max([layer.out_size for layer in model.layers if layer.state_size == 0] + [1])
     gate_size = max([rnn.gates * rnn.hidden_size * (2 if isinstance(rnn, GRU) else 1)
-                     for rnn in model.layers if isinstance(rnn, LSTM | GRU)] + [0])
+                     for rnn in model.layers if isinstance(rnn, RECURRENT)] + [0])
     act = [Buffer("scratch", offset=0), Buffer("scratch", offset=act_size)]
     gates_at = 2 * act_size
     mat_scratch_at = gates_at + gate_size
@@ -213,12 +215,13 @@ def plan_model(model: Model, name: str | None = None) -> ModelPlan:
             lp.matrices[role] = m
             arrays += m.arrays
             mat_scratch = max(mat_scratch, m.scratch)
-        if isinstance(layer, LSTM | GRU):
+        if isinstance(layer, RECURRENT):
             h = layer.hidden_size
             lp.hidden = h
             lp.state_members = [(f"{lname}_h", h)]
-            if isinstance(layer, LSTM):
-                lp.state_members.append((f"{lname}_c", h))
+            if isinstance(layer, LSTM | RNN):
+                if isinstance(layer, LSTM):
+                    lp.state_members.append((f"{lname}_c", h))
                 # The two biases always appear summed; storing the sum saves flash and adds.
                 lp.vectors["bias"] = CArray(f"{lname}_bias", "float",
                                             layer.b_ih.astype(np.float32) + layer.b_hh.astype(np.float32))

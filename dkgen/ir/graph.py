@@ -181,6 +181,22 @@ class GRU(_Recurrent):
 
 
 @dataclass(eq=False)
+class RNN(_Recurrent):
+    """ONNX RNN cell (Elman; PyTorch's nn.RNN, Keras' SimpleRNN), tanh:
+    h = tanh(W x + b_ih + R h + b_hh)."""
+
+    gates = 1
+
+    @property
+    def state_size(self) -> int:
+        return self.hidden_size
+
+
+# The recurrent layers: each carries its state h (an LSTM its c too) between timesteps.
+RECURRENT = (LSTM, GRU, RNN)
+
+
+@dataclass(eq=False)
 class Activation(Layer):
     """An activation layer, as many outputs as inputs; `op` names the function."""
 
@@ -289,7 +305,7 @@ class Model:
         )
 
 
-WEIGHTED_LAYERS: tuple[type[Layer], ...] = (LSTM, GRU, Linear, Embedding)
+WEIGHTED_LAYERS: tuple[type[Layer], ...] = (*RECURRENT, Linear, Embedding)
 
 
 def map_weights(model: Model, fn: Callable[[Weight], Weight], suffix: str | None,
@@ -299,7 +315,7 @@ def map_weights(model: Model, fn: Callable[[Weight], Weight], suffix: str | None
     layers = []
     for layer in model.layers:
         if isinstance(layer, kinds):
-            if isinstance(layer, LSTM | GRU):
+            if isinstance(layer, RECURRENT):
                 layer = replace(layer, w_ih=fn(layer.w_ih), w_hh=fn(layer.w_hh))
             elif isinstance(layer, Linear):
                 layer = replace(layer, weight=fn(layer.weight))

@@ -16,6 +16,7 @@ import numpy as np
 from dkgen.ir.graph import (
     GRU,
     LSTM,
+    RNN,
     Clip,
     Embedding,
     InputSpec,
@@ -80,6 +81,11 @@ def _gru_step(layer: GRU, x: np.ndarray, state: np.ndarray) -> tuple[np.ndarray,
     return h_new, h_new
 
 
+def _rnn_step(layer: RNN, x: np.ndarray, h: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    h_new = np.tanh(_matvec(layer.w_ih, x) + layer.b_ih + _matvec(layer.w_hh, h) + layer.b_hh)
+    return h_new, h_new
+
+
 def softmax(x: np.ndarray) -> np.ndarray:
     e = np.exp(x - x.max(axis=-1, keepdims=True))
     return e / e.sum(axis=-1, keepdims=True)
@@ -95,6 +101,8 @@ def layer_step(layer: Layer, x: np.ndarray, state: np.ndarray | None) -> tuple[n
         return _lstm_step(layer, x, state)
     if isinstance(layer, GRU):
         return _gru_step(layer, x, state)
+    if isinstance(layer, RNN):
+        return _rnn_step(layer, x, state)
     if isinstance(layer, Softmax):
         return softmax(x), None
     if isinstance(layer, Tanh):

@@ -2,7 +2,7 @@
 
 A supported model is a chain of per-timestep layers:
 
-    [nn.Embedding] -> any of (dkgen.nn.LSTM / GRU, nn.LSTM / nn.GRU,
+    [nn.Embedding] -> any of (dkgen.nn.LSTM / GRU, nn.LSTM / nn.GRU / nn.RNN (tanh),
                               MatrixLinear / KronLinear / DopedKronLinear, nn.Linear,
                               nn.ReLU / nn.ReLU6 / nn.Hardtanh / nn.LeakyReLU / nn.Tanh /
                               nn.Sigmoid, nn.Dropout, nn.Identity)
@@ -70,11 +70,18 @@ def _recurrent_layers(name: str, layer: nn.Module) -> list[ir.Layer]:
                            w_ih.to_ir(), w_hh.to_ir(), b_ih, b_hh))
         return out
     # Plain torch recurrent layers: dense weights, rows reordered to ONNX gate order.
-    mode = "lstm" if isinstance(layer, nn.LSTM) else "gru"
     if layer.bidirectional or getattr(layer, "proj_size", 0):
         raise DkgenError(f"{name}: bidirectional and projected recurrent layers are not supported")
-    cls = ir.LSTM if mode == "lstm" else ir.GRU
-    perm = gate_permutation(TORCH_TO_ONNX_GATES[mode], layer.hidden_size).numpy()
+    if isinstance(layer, nn.RNN):
+        if layer.nonlinearity != "tanh":
+            raise DkgenError(f"{name}: nn.RNN with nonlinearity '{layer.nonlinearity}' is not "
+                             "supported", fix="use nonlinearity='tanh' (the default)")
+        cls: type[ir.LSTM | ir.GRU | ir.RNN] = ir.RNN
+        perm = np.arange(layer.hidden_size)  # one gate block: nothing to reorder
+    else:
+        mode = "lstm" if isinstance(layer, nn.LSTM) else "gru"
+        cls = ir.LSTM if mode == "lstm" else ir.GRU
+        perm = gate_permutation(TORCH_TO_ONNX_GATES[mode], layer.hidden_size).numpy()
     out = []
     for k in range(layer.num_layers):
         w_ih = _np(getattr(layer, f"weight_ih_l{k}"))[perm]
@@ -108,7 +115,7 @@ def layer_to_ir(name: str, layer: nn.Module, in_size: int | None = None) -> list
             return [ir_cls(name, in_size)]
     if isinstance(layer, nn.Embedding):
         return [ir.Embedding(name, DenseWeight(_np(layer.weight)))]
-    if isinstance(layer, LSTM | GRU | nn.LSTM | nn.GRU):
+    if isinstance(layer, LSTM | GRU | nn.LSTM | nn.GRU | nn.RNN):
         return _recurrent_layers(name, layer)
     if isinstance(layer, MatrixLinear):
         bias = None if layer.bias is None else _np(layer.bias)

@@ -3,7 +3,7 @@
 The graph runs whole sequences: a float input (time, batch, features) or int64 token ids
 (time, batch), and one output (time, batch, out).  Structured weights are calls to the
 `dkgen` function library feeding the standard operator that uses the weight (`LSTM`,
-`GRU`, `MatMul`, `Gather`); biases and dense weights are ordinary initializers.
+`GRU`, `RNN`, `MatMul`, `Gather`); biases and dense weights are ordinary initializers.
 """
 
 from __future__ import annotations
@@ -20,7 +20,8 @@ from dkgen.errors import DkgenError
 from dkgen.fileio import atomic_write
 from dkgen.ir.graph import (
     GRU,
-    LSTM,
+    RECURRENT,
+    RNN,
     Activation,
     Clip,
     Embedding,
@@ -104,7 +105,7 @@ def _emit_layer(g: _GraphBuilder, layer: Layer, x: str) -> str:
         bias = g.init(f"{n}.bias", layer.bias)
         g.node("Add", [f"{n}.matmul", bias], [f"{n}.out"], f"{n}.add")
         return f"{n}.out"
-    if isinstance(layer, LSTM | GRU):
+    if isinstance(layer, RECURRENT):
         axes0 = g.const_ints(f"{n}.axes0", [0])
         w = g.weight(f"{n}.w_ih", layer.w_ih)
         r = g.weight(f"{n}.w_hh", layer.w_hh)
@@ -112,7 +113,7 @@ def _emit_layer(g: _GraphBuilder, layer: Layer, x: str) -> str:
         g.node("Unsqueeze", [r, axes0], [f"{n}.R"], f"{n}.unsqueeze_r")
         bias = g.init(f"{n}.B", np.concatenate([layer.b_ih, layer.b_hh])[None, :])
         attrs: dict[str, object] = {"hidden_size": layer.hidden_size}
-        op = "LSTM"
+        op = "RNN" if isinstance(layer, RNN) else "LSTM"
         if isinstance(layer, GRU):
             op = "GRU"
             attrs["linear_before_reset"] = int(layer.linear_before_reset)

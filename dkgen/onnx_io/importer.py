@@ -14,7 +14,7 @@ around the recurrent layers), zero initial states built by Shape/Gather/Concat/E
 stacked layers, `nn.Linear` as MatMul+Add or Gemm, `nn.Embedding` as Gather, and a
 classifier head on the last timestep (`y[:, -1]`, a Gather on the time axis; `y[:, -1:]`, a
 Slice that keeps it with length 1, squeezed later or not; or the final hidden state
-`h_n[-1]`, a Gather or Squeeze of the LSTM/GRU's Y_h): the C library then gives that
+`h_n[-1]`, a Gather or Squeeze of the LSTM/GRU/RNN's Y_h): the C library then gives that
 head's output at every step, and the last step's is the model's.
 """
 
@@ -34,6 +34,7 @@ from dkgen.ir.graph import (
     FLOAT32_MAX,
     GRU,
     LSTM,
+    RNN,
     Clip,
     Embedding,
     InputSpec,
@@ -56,7 +57,16 @@ from dkgen.onnx_io.functions import DOMAIN
 
 # What ONNX's LSTM and GRU compute without an `activations` attribute: the gates' sigmoid,
 # then tanh (the LSTM's candidate and cell output; the GRU's candidate).
-DEFAULT_ACTIVATIONS = {"LSTM": ["Sigmoid", "Tanh", "Tanh"], "GRU": ["Sigmoid", "Tanh"]}
+DEFAULT_ACTIVATIONS = {"LSTM": ["Sigmoid", "Tanh", "Tanh"], "GRU": ["Sigmoid", "Tanh"],
+                       "RNN": ["Tanh"]}
+# Gate blocks stacked in each operator's W and R.
+GATES = {"LSTM": 4, "GRU": 3, "RNN": 1}
+# The Keras spelling of the fix when a layer names other activations.
+ACTIVATION_FIX = {
+    "LSTM": "train with sigmoid gates and tanh (Keras: recurrent_activation='sigmoid', activation='tanh')",
+    "GRU": "train with sigmoid gates and tanh (Keras: recurrent_activation='sigmoid', activation='tanh')",
+    "RNN": "train with tanh (PyTorch: nn.RNN(nonlinearity='tanh'); Keras: SimpleRNN(activation='tanh'))",
+}
 
 @dataclass
 class _Const:
@@ -67,7 +77,7 @@ class _Const:
 class _WeightRef:
     weight: Weight
     transposed: bool = False
-    stacked: bool = False  # unsqueezed to (1, rows, cols) for LSTM/GRU
+    stacked: bool = False  # unsqueezed to (1, rows, cols) for LSTM/GRU/RNN
 
 
 @dataclass
@@ -81,7 +91,7 @@ class _Act:
 
     layer_index: int
     size: int
-    rnn_raw: bool = False  # LSTM/GRU Y output still carrying the num_directions axis
+    rnn_raw: bool = False  # LSTM/GRU/RNN Y output still carrying the num_directions axis
     time_axis: int | None = None
     last_step: bool = False
 
@@ -227,8 +237,7 @@ class _Importer:
         default = DEFAULT_ACTIVATIONS[node.op_type]
         if named and [a.lower() for a in named] != [a.lower() for a in default]:
             raise self.fail(node, f"activations {named} are not supported (dkgen's cells compute "
-                            f"{default})", "train with sigmoid gates and tanh (Keras: "
-                            "recurrent_activation='sigmoid', activation='tanh')")
+                            f"{default})", ACTIVATION_FIX[node.op_type])
         for bad in ("clip", "activation_alpha", "activation_beta"):
             if bad in attrs:
                 raise self.fail(node, f"attribute '{bad}' is not supported", "remove it")
@@ -248,7 +257,7 @@ class _Importer:
         hidden = int(attrs["hidden_size"])
         w_ih = self.weight_of(node, node.input[1], stacked=True, transposed=False)
         w_hh = self.weight_of(node, node.input[2], stacked=True, transposed=False)
-        gates = 4 if node.op_type == "LSTM" else 3
+        gates = GATES[node.op_type]
         if len(node.input) > 3 and node.input[3]:
             b = self.const(node, node.input[3]).reshape(-1)
             if b.size != 2 * gates * hidden:
@@ -262,6 +271,8 @@ class _Importer:
         try:
             if node.op_type == "LSTM":
                 layer: Layer = LSTM(name, hidden, w_ih, w_hh, b_ih, b_hh)
+            elif node.op_type == "RNN":
+                layer = RNN(name, hidden, w_ih, w_hh, b_ih, b_hh)
             else:
                 lbr = attrs.get("linear_before_reset", 0)
                 if lbr not in (0, 1):
@@ -385,7 +396,7 @@ class _Importer:
             if not isinstance(t, onnx.TensorProto):
                 raise self.fail(node, "only tensor constants are supported")
             self.values[node.output[0]] = _Const(numpy_helper.to_array(t))
-        elif op in ("LSTM", "GRU"):
+        elif op in ("LSTM", "GRU", "RNN"):
             self.recurrent(node)
         elif op == "MatMul":
             self.matmul(node)
@@ -431,7 +442,7 @@ class _Importer:
                 cls(self.layer_name(node, op.lower()), x.size), x)
         else:
             raise self.fail(node, f"operator {op} is not supported",
-                            "supported: LSTM, GRU, MatMul, Gemm, Add, Gather, Slice (y[:, -1:]), "
+                            "supported: LSTM, GRU, RNN, MatMul, Gemm, Add, Gather, Slice (y[:, -1:]), "
                             "Relu, Tanh, Sigmoid, Clip, LeakyRelu, Softmax, Dropout (inference), the "
                             "dkgen functions, and the Transpose/Squeeze/Shape/Expand plumbing "
                             "of PyTorch's exporter")

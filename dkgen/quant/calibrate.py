@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from dkgen.errors import DkgenError
-from dkgen.ir.graph import GRU, LSTM, Embedding, Layer, Model
+from dkgen.ir.graph import LSTM, RECURRENT, Embedding, Layer, Model
 from dkgen.ir.reference import layer_step
 
 
@@ -85,7 +85,7 @@ def calibrate(model: Model, xs: np.ndarray) -> CalibrationStats:
 
 def _record_inputs(layer: Layer, x: np.ndarray, state: np.ndarray | None,
                    seen: dict[str, list[np.ndarray]]) -> None:
-    if isinstance(layer, LSTM | GRU):
+    if isinstance(layer, RECURRENT):
         assert state is not None
         seen.setdefault("w_ih", []).append(np.asarray(x, np.float64))
         seen.setdefault("w_hh", []).append(np.asarray(state[:, :layer.hidden_size], np.float64))

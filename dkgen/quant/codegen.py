@@ -39,6 +39,7 @@ from dkgen.quant.arith import dequantize
 from dkgen.quant.model import (
     QGRU,
     QLSTM,
+    QRNN,
     QClip,
     QDense,
     QDope,
@@ -160,7 +161,7 @@ class QuantPlan:
                     used |= {"dkgen_dense_matvec_s8", "dkgen_dense_matvec_s8s16", "dkgen_requant_s16"}
             if lp.op == "linear":
                 used.add("dkgen_requant_s16" if lp.out_bits == 16 else "dkgen_requant_s8")
-            if lp.op == "lstm" or lp.op == "gru" and lp.linear_before_reset:
+            if lp.op in ("lstm", "rnn") or lp.op == "gru" and lp.linear_before_reset:
                 used |= {f"dkgen_{lp.op}_cell_s16", "dkgen_requant_add_s32"}
             elif lp.op == "gru":
                 used |= {"dkgen_gru_reset_s16", "dkgen_gru_update_s16", "dkgen_requant_add_s32"}
@@ -352,7 +353,7 @@ def plan_int8(qmodel: QuantModel, name: str | None = None, *, optimize: str = "r
         last = i == n - 1
         lp = QLayerPlan(i, layer, lname, layer.op, inp, inp, layer.in_size, layer.out_size,
                         out_bits=layer.out_bits)
-        rqs = ({"w_ih": layer.rq_ih, "w_hh": layer.rq_hh} if isinstance(layer, QLSTM | QGRU)
+        rqs = ({"w_ih": layer.rq_ih, "w_hh": layer.rq_hh} if isinstance(layer, QLSTM | QGRU | QRNN)
                else {"weight": layer.rq} if isinstance(layer, QLinear) else {})
         for role, m in layer.matrices().items():
             cm = pack_qmatrix(f"{lname}_{role}", m, descriptors)
@@ -369,13 +370,19 @@ def plan_int8(qmodel: QuantModel, name: str | None = None, *, optimize: str = "r
             if np.any(layer.bias):
                 _add_vector(lp, "bias", "int32_t", layer.bias, arrays, descriptors)
             _add_requant(lp, "rq", layer.rq, arrays, descriptors)
-        elif isinstance(layer, QLSTM | QGRU):
+        elif isinstance(layer, QLSTM | QGRU | QRNN):
             h = layer.hidden
             lp.hidden = h
             lp.cell = f"{lname}_cell"
             _add_requant(lp, "rq_ih", layer.rq_ih, arrays, descriptors)
             _add_requant(lp, "rq_hh", layer.rq_hh, arrays, descriptors)
-            if isinstance(layer, QLSTM):
+            if isinstance(layer, QRNN):
+                _add_vector(lp, "bias", "int16_t", layer.bias, arrays, descriptors)
+                assert layer.h_rq is not None
+                descriptors.append(Descriptor("rnn_cell", lp.cell, {
+                    "mult": int(layer.h_rq.mult[0]), "hidden": h, "shift": int(layer.h_rq.shift[0])}))
+                gates = max(gates, h)
+            elif isinstance(layer, QLSTM):
                 _add_vector(lp, "bias", "int16_t", layer.bias, arrays, descriptors)
                 assert layer.h_rq is not None
                 descriptors.append(Descriptor("lstm_cell", lp.cell, {
@@ -403,7 +410,7 @@ def plan_int8(qmodel: QuantModel, name: str | None = None, *, optimize: str = "r
             pass  # no weights; the bounds / alpha are arguments (lp.layer's)
         else:
             raise DkgenError(f"layer {layer.name}: int8 code generation has no rule for {layer.op}")
-        if not isinstance(layer, QLSTM | QGRU):
+        if not isinstance(layer, QLSTM | QGRU | QRNN):
             if layer.out_bits == 16:
                 if not last:
                     raise DkgenError(f"layer {layer.name}: an int16 output must be the model's last")

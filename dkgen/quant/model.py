@@ -454,7 +454,7 @@ class QLinear(QLayer):
 
 @dataclass(eq=False)
 class _QRecurrent(QLayer):
-    """What the integer LSTM and GRU share: the two matrices and their requantisations."""
+    """What the integer LSTM, GRU and RNN share: the two matrices and their requantisations."""
 
     hidden: int = 0
     w_ih: QMatrix | None = None
@@ -495,6 +495,16 @@ class QGRU(_QRecurrent):
     # False: ONNX's default form, n = tanh(W_h x + R_h (r * h) + b): a second product by
     # w_hh, of r * h in h's units (|r| < 1), with the same requantisation rq_hh.
     linear_before_reset: bool = True
+
+    @property
+    def state_size(self) -> int:
+        return self.hidden
+
+
+@dataclass(eq=False)
+class QRNN(_QRecurrent):
+    bias: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))  # int16 Q3.12, b_ih + b_hh
+    h_rq: Requant | None = None  # Q0.15 tanh(g) -> h units
 
     @property
     def state_size(self) -> int:

@@ -28,6 +28,8 @@ from dkgen.errors import DkgenError
 from dkgen.ir.graph import (
     GRU,
     LSTM,
+    RECURRENT,
+    RNN,
     Clip,
     Embedding,
     LeakyRelu,
@@ -67,6 +69,7 @@ from dkgen.quant.model import (
     PER_TENSOR,
     QGRU,
     QLSTM,
+    QRNN,
     QClip,
     QDense,
     QDope,
@@ -301,7 +304,7 @@ class Quantizer:
                 m, b = self.matrix(layer.weight, scale, seen.get("weight", np.zeros((0, layer.in_size))),
                                    layer.bias, where)
                 q = QLinear(layer.name, scale, out_scale, bits, weight=m, bias=b, rq=m.requant_to(out_scale))
-            elif isinstance(layer, LSTM | GRU):
+            elif isinstance(layer, RECURRENT):
                 q = self._recurrent(layer, scale, st, seen, where)
             elif isinstance(layer, Relu):
                 q = QRelu(layer.name, scale, scale, 8, size=layer.size)
@@ -334,7 +337,7 @@ class Quantizer:
             raise DkgenError(str(exc)) from None
         return qm
 
-    def _recurrent(self, layer: LSTM | GRU, in_scale: float, st, seen: dict, where: str) -> QLayer:
+    def _recurrent(self, layer: LSTM | GRU | RNN, in_scale: float, st, seen: dict, where: str) -> QLayer:
         h = layer.hidden_size
         h_scale = min(_safe(st.out_absmax), 1.0) / 127.0
         w_ih, _ = self.matrix(layer.w_ih, in_scale, seen.get("w_ih", np.zeros((0, layer.in_size))),
@@ -351,6 +354,11 @@ class Quantizer:
             return QLSTM(layer.name, in_scale, h_scale, 8, hidden=h, w_ih=w_ih, w_hh=w_hh, rq_ih=rq_ih,
                          rq_hh=rq_hh, bias=bias, cell_frac=max(0, 15 - int_bits),
                          h_rq=Requant.from_real(Q30 / h_scale, PER_TENSOR, h, 1))
+        if isinstance(layer, RNN):
+            bias = to_q(layer.b_ih.astype(np.float64) + layer.b_hh.astype(np.float64), GATE_FRAC,
+                        INT16_MIN, INT16_MAX)
+            return QRNN(layer.name, in_scale, h_scale, 8, hidden=h, w_ih=w_ih, w_hh=w_hh, rq_ih=rq_ih,
+                        rq_hh=rq_hh, bias=bias, h_rq=Requant.from_real(2.0**-ACT_FRAC / h_scale, PER_TENSOR, h, 1))
         return QGRU(layer.name, in_scale, h_scale, 8, hidden=h, w_ih=w_ih, w_hh=w_hh, rq_ih=rq_ih,
                     rq_hh=rq_hh, b_ih=to_q(layer.b_ih, GATE_FRAC, INT16_MIN, INT16_MAX),
                     b_hh=to_q(layer.b_hh, GATE_FRAC, INT16_MIN, INT16_MAX),

@@ -26,6 +26,7 @@ from dkgen.quant.model import (
     LEAKY_FRAC,
     QGRU,
     QLSTM,
+    QRNN,
     QClip,
     QEmbedding,
     QLayer,
@@ -119,6 +120,20 @@ def _gru_step(layer: QGRU, x: np.ndarray, h: np.ndarray) -> tuple[np.ndarray, np
     return h_new, h_new
 
 
+def rnn_cell_q(gates: np.ndarray, h_mult: int, h_shift: int) -> np.ndarray:
+    """The pointwise RNN step (dkgen_rnn_cell_s16): int32 Q3.12 gate sums (..., H) -> h int8."""
+    return sat8(requantize(tanh_q15(sat16(gates)), h_mult, h_shift))
+
+
+def _rnn_step(layer: QRNN, x: np.ndarray, h: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    assert layer.w_ih and layer.w_hh and layer.rq_ih and layer.rq_hh and layer.h_rq
+    g = np.broadcast_to(layer.bias.astype(np.int64), (x.shape[0], layer.hidden))
+    g = sat32(g + layer.rq_ih.apply(layer.w_ih.acc(x)))
+    g = sat32(g + layer.rq_hh.apply(layer.w_hh.acc(h)))
+    h_new = rnn_cell_q(g, int(layer.h_rq.mult[0]), int(layer.h_rq.shift[0]))
+    return h_new, h_new
+
+
 def softmax_q(x: np.ndarray, beta: int) -> np.ndarray:
     """dkgen_softmax_s8: int8 logits (..., n) -> Q0.15 probabilities."""
     d = x.max(axis=-1, keepdims=True) - x
@@ -149,6 +164,9 @@ def qlayer_step(layer: QLayer, x: np.ndarray, state: np.ndarray | None
     if isinstance(layer, QGRU):
         assert state is not None
         return _gru_step(layer, x, state)
+    if isinstance(layer, QRNN):
+        assert state is not None
+        return _rnn_step(layer, x, state)
     if isinstance(layer, QSoftmax):
         return softmax_q(x, layer.beta), None
     if isinstance(layer, QTableActivation):

@@ -25,7 +25,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from dkgen.ir.graph import GRU, LSTM, Layer, Linear, Model, map_weights
+from dkgen.ir.graph import RECURRENT, Layer, Linear, Model, map_weights
 from dkgen.ir.weights import (
     DenseWeight,
     KronWeight,
@@ -85,7 +85,7 @@ def compress_model(model: Model, method: str, ratio: float, *, linear: bool = Fa
     """`model` with the dense weight matrices of its recurrent layers (and, with `linear`,
     of its linear layers) fitted to `method` at `ratio`; embeddings and weights that are
     structured already are left as they are."""
-    kinds: tuple[type[Layer], ...] = (LSTM, GRU, Linear) if linear else (LSTM, GRU)
+    kinds: tuple[type[Layer], ...] = (*RECURRENT, Linear) if linear else RECURRENT
 
     def fit(w: Weight) -> Weight:
         if not isinstance(w, DenseWeight):

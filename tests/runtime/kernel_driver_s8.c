@@ -23,6 +23,7 @@
  *   gru        hidden n_mult n_shift             gx gh(i32 3H) h(i8)                     h
  *   gru_reset  hidden                            gx gh(i32 3H) h(i8) rh(i8 H)            gx(i32 3H), rh
  *   gru_update hidden n_mult n_shift             gx gh(i32 3H) h(i8)                     h
+ *   rnn        hidden h_mult h_shift             gates(i32 H) h(i8)                      h
  *   softmax    n beta                            x(i8)                                   y(i16)
  *   clip       n lo hi                           x(i8)                                   y(i8)
  *   leaky      n alpha_q15                       x(i8)                                   y(i8)
@@ -52,6 +53,7 @@
 #include "dkgen_requant_add_s32.h"
 #include "dkgen_requant_s16.h"
 #include "dkgen_requant_s8.h"
+#include "dkgen_rnn_cell_s16.h"
 #include "dkgen_softmax_s8.h"
 
 #define DRIVER_NAME "kernel_driver_s8"
@@ -290,6 +292,25 @@ static int run_gru_step(gru_step_s16 kernel)
     return 0;
 }
 
+static int run_rnn(void)
+{
+    dkgen_rnn_s16_t p;
+    const uint32_t hidden = read_u32();
+    const int32_t h_mult = read_i32v();
+    const uint32_t h_shift = read_u32();
+    int32_t *gates = (int32_t *)read_array(hidden, sizeof(int32_t));
+    int8_t *h = (int8_t *)read_array(hidden, 1u);
+    expect_eof();
+    p.h_mult = h_mult;
+    p.hidden = to_u16(hidden);
+    p.h_shift = (int8_t)h_shift;
+    dkgen_rnn_cell_s16(&p, gates, h);
+    write_bytes(h, hidden);
+    free(gates);
+    free(h);
+    return 0;
+}
+
 /* linear_before_reset=0, first half. rh comes in holding whatever the test puts there
  * (every element must be overwritten); gx goes back whole, so the test sees that only
  * its z block changed. */
@@ -414,6 +435,9 @@ int main(int argc, char **argv)
     }
     if (strcmp(k, "gru_update") == 0) {
         return run_gru_step(dkgen_gru_update_s16);
+    }
+    if (strcmp(k, "rnn") == 0) {
+        return run_rnn();
     }
     if (strcmp(k, "softmax") == 0) {
         return run_softmax();

@@ -58,6 +58,7 @@ PUBLIC_API = {
         "dkgen_sigmoid_s16_array",
         "dkgen_tanh_s16_array",
         "dkgen_lstm_cell_s16",
+        "dkgen_rnn_cell_s16",
         "dkgen_gru_cell_s16",
         "dkgen_gru_reset_s16",
         "dkgen_gru_update_s16",

@@ -35,6 +35,7 @@ from dkgen.quant.reference import (
     gru_update_q,
     leaky_relu_q,
     lstm_cell_q,
+    rnn_cell_q,
     softmax_q,
 )
 
@@ -216,6 +217,24 @@ def test_dope_long_gaps_use_fillers(s8):
 
 
 # --- recurrent cells, softmax ------------------------------------------------------------
+
+
+@SETTINGS
+@given(seed=st.integers(0, 2**32 - 1), hidden=st.integers(1, 40), wide=st.booleans())
+def test_rnn_cell(s8, seed, hidden, wide):
+    rng = np.random.default_rng(seed)
+    gates = int_arrays(rng, -60000, 60000, hidden)  # beyond int16: saturates
+    h = int_arrays(rng, -128, 127, hidden)  # overwritten: the cell reads gates alone
+    # tanh (Q0.15) to h units: 127 / 2^15 for a layer whose h reaches 1, finer ones below,
+    # and (wide) multipliers that saturate h.
+    real = float(np.exp(rng.uniform(np.log(1e-3), np.log(0.2)))) if wide else 127 / 32768 / rng.uniform(0.05, 1)
+    m, r = arith.quantize_multiplier(real)
+    got = np.frombuffer(s8.run("rnn", [hidden, m, r], i32(gates), i8(h)), np.int8)
+    ref = rnn_cell_q(gates, m, r)
+    assert np.array_equal(got, ref)
+    if not wide:  # the cell is tanh: within an int8 unit of the exact function
+        exact = np.tanh(np.clip(gates, -32768, 32767) / 4096.0) * 32768 * real
+        assert np.abs(ref - np.clip(exact, -128, 127)).max() <= 1.0
 
 
 @SETTINGS
