@@ -179,6 +179,8 @@ class ModelPlan:
                 used |= {"dkgen_gru_reset_f32", "dkgen_gru_update_f32"}
             if lp.op in ("lstm", "gru"):
                 used.add("dkgen_activation_f32")
+            if lp.op == "log_softmax":
+                used.add("dkgen_log_softmax_f32")
             if lp.op == "rnn":
                 used.add("dkgen_activation_vec_f32")  # h = tanh(gates)
             if lp.op == "softmax":

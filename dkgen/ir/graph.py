@@ -217,6 +217,15 @@ class Softmax(Activation):
 
 
 @dataclass(eq=False)
+class LogSoftmax(Activation):
+    """x - max x - log(sum e^(x - max x)) over the features."""
+
+    @property
+    def op(self) -> str:
+        return "log_softmax"
+
+
+@dataclass(eq=False)
 class Relu(Activation):
     """y = max(x, 0)."""
 

@@ -23,6 +23,7 @@ from dkgen.ir.graph import (
     Layer,
     LeakyRelu,
     Linear,
+    LogSoftmax,
     Model,
     Relu,
     Sigmoid,
@@ -105,6 +106,9 @@ def layer_step(layer: Layer, x: np.ndarray, state: np.ndarray | None) -> tuple[n
         return _rnn_step(layer, x, state)
     if isinstance(layer, Softmax):
         return softmax(x), None
+    if isinstance(layer, LogSoftmax):
+        shifted = x - x.max(axis=-1, keepdims=True)
+        return shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True)), None
     if isinstance(layer, Tanh):
         return np.tanh(x), None
     if isinstance(layer, Sigmoid):

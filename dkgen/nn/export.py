@@ -6,7 +6,7 @@ A supported model is a chain of per-timestep layers:
                               MatrixLinear / KronLinear / DopedKronLinear, nn.Linear,
                               nn.ReLU / nn.ReLU6 / nn.Hardtanh / nn.LeakyReLU / nn.Tanh /
                               nn.Sigmoid, nn.Dropout, nn.Identity)
-                   -> [Softmax added by `softmax=True`]
+                   -> [nn.LogSoftmax(dim=-1), or a Softmax added by `softmax=True`]
 
 given as an nn.Sequential, a list of modules, or a module with an `ir_chain()` method that
 returns its layers in order (the classifier and language-model classes do this, since
@@ -125,6 +125,12 @@ def layer_to_ir(name: str, layer: nn.Module, in_size: int | None = None) -> list
         return [ir.Linear(name, DenseWeight(_np(layer.weight)), bias)]
     if isinstance(layer, nn.Softmax):
         return []  # added once at the end by `softmax=True`
+    if isinstance(layer, nn.LogSoftmax):
+        if layer.dim not in (-1, None):
+            raise DkgenError(f"{name}: LogSoftmax over dim {layer.dim}", fix="use dim=-1 (the features)")
+        if in_size is None:
+            raise DkgenError(f"{name}: an activation needs the size of its input")
+        return [ir.LogSoftmax(name, in_size)]
     if isinstance(layer, MatrixModule):
         raise DkgenError(f"{name}: a bare matrix is not a layer; wrap it in MatrixLinear")
     raise DkgenError(f"{name}: no IR conversion for {type(layer).__name__}",

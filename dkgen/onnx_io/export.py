@@ -28,6 +28,7 @@ from dkgen.ir.graph import (
     Layer,
     LeakyRelu,
     Linear,
+    LogSoftmax,
     Model,
     Softmax,
 )
@@ -129,6 +130,9 @@ def _emit_layer(g: _GraphBuilder, layer: Layer, x: str) -> str:
         return f"{n}.out"
     if isinstance(layer, LeakyRelu):
         g.node("LeakyRelu", [x], [f"{n}.out"], n, alpha=layer.alpha)
+        return f"{n}.out"
+    if isinstance(layer, LogSoftmax):
+        g.node("LogSoftmax", [x], [f"{n}.out"], n, axis=-1)
         return f"{n}.out"
     if isinstance(layer, Activation):  # ONNX's operator of the same name
         g.node(layer.op.capitalize(), [x], [f"{n}.out"], n,

@@ -41,6 +41,7 @@ from dkgen.ir.graph import (
     Layer,
     LeakyRelu,
     Linear,
+    LogSoftmax,
     Model,
     Softmax,
 )
@@ -433,17 +434,17 @@ class _Importer:
                 raise self.fail(node, f"attribute alpha is {alpha}", "give LeakyRelu a finite alpha")
             self.values[node.output[0]] = self.add_layer(
                 LeakyRelu(self.layer_name(node, "leaky_relu"), x.size, alpha), x)
-        elif op in ("Relu", "Tanh", "Sigmoid", "Softmax"):
+        elif op in ("Relu", "Tanh", "Sigmoid", "Softmax", "LogSoftmax"):
             x = self.act(node, node.input[0])
-            if op == "Softmax" and self.attr(node).get("axis", -1) not in (-1, x.feature_axis):
-                raise self.fail(node, "Softmax must run over the feature axis (-1)")
-            cls = Softmax if op == "Softmax" else ACTIVATIONS[op.lower()]
+            if op in ("Softmax", "LogSoftmax") and self.attr(node).get("axis", -1) not in (-1, x.feature_axis):
+                raise self.fail(node, f"{op} must run over the feature axis (-1)")
+            cls = {"Softmax": Softmax, "LogSoftmax": LogSoftmax}.get(op) or ACTIVATIONS[op.lower()]
             self.values[node.output[0]] = self.add_layer(
                 cls(self.layer_name(node, op.lower()), x.size), x)
         else:
             raise self.fail(node, f"operator {op} is not supported",
                             "supported: LSTM, GRU, RNN, MatMul, Gemm, Add, Gather, Slice (y[:, -1:]), "
-                            "Relu, Tanh, Sigmoid, Clip, LeakyRelu, Softmax, Dropout (inference), the "
+                            "Relu, Tanh, Sigmoid, Clip, LeakyRelu, Softmax, LogSoftmax, Dropout (inference), the "
                             "dkgen functions, and the Transpose/Squeeze/Shape/Expand plumbing "
                             "of PyTorch's exporter")
 

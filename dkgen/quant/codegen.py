@@ -48,6 +48,7 @@ from dkgen.quant.model import (
     QLayer,
     QLeakyRelu,
     QLinear,
+    QLogSoftmax,
     QLowRank,
     QMatrix,
     QRelu,
@@ -86,7 +87,7 @@ class QLayerPlan(LayerPlan):
     layer: QLayer  # type: ignore[assignment]  # (the float plan's is an IR Layer)
     out_bits: int = 8
     requants: dict[str, list[tuple[int, str]]] = field(default_factory=dict)  # role -> [(row, member)]
-    cell: str = ""  # LSTM/GRU: member of the cell's descriptor
+    cell: str = ""  # LSTM/GRU/RNN: the cell's descriptor member; log-softmax: its parameters'
     cell_state: Buffer | None = None  # LSTM: the int16 cell state
     beta: int = 0  # softmax: exp(-d * in_scale) = 2**-(d * beta / 2**16)
     act_mult: int = 0  # tanh, sigmoid: in_scale * 2**12 as (Q31 multiplier, shift)
@@ -167,6 +168,8 @@ class QuantPlan:
                 used |= {"dkgen_gru_reset_s16", "dkgen_gru_update_s16", "dkgen_requant_add_s32"}
             if lp.op == "softmax":
                 used.add("dkgen_softmax_s8")
+            if lp.op == "log_softmax":
+                used.add("dkgen_log_softmax_s8")
             if lp.op in ("tanh", "sigmoid"):
                 used.add("dkgen_activation_s8")
             if lp.op in ("clip", "leaky_relu"):
@@ -402,6 +405,12 @@ def plan_int8(qmodel: QuantModel, name: str | None = None, *, optimize: str = "r
                     rh = max(rh, h)  # r * h, the second recurrent product's input
             state8.append(("int8_t", f"{lname}_h", h))
             lp.out = Buffer("state", f"{lname}_h")
+        elif isinstance(layer, QLogSoftmax):
+            assert layer.d_rq is not None and layer.l_rq is not None
+            lp.cell = f"{lname}_params"
+            descriptors.append(Descriptor("log_softmax", lp.cell, {
+                "beta": layer.beta, "d_mult": int(layer.d_rq.mult[0]), "d_shift": int(layer.d_rq.shift[0]),
+                "l_mult": int(layer.l_rq.mult[0]), "l_shift": int(layer.l_rq.shift[0])}))
         elif isinstance(layer, QSoftmax):
             lp.beta = layer.beta
         elif isinstance(layer, QTableActivation):

@@ -9,7 +9,8 @@ sigmoid, tanh (`dkgen_activation_s16.c`): entry k is f(-8 + k/32) in Q0.15 (roun
 saturated).  For an input q (Q3.12):
     u = q + 32768, i = u >> 7, w = u & 127,
     f(q) = T[i] + (((T[i+1] - T[i]) * w + 64) >> 7).
-exp2 (`dkgen_softmax_s8.c`): entry k is 2**(-k/256) in Q0.15; see `exp_neg_q15`.
+exp2 (`dkgen_exp_q15.h`): entry k is 2**(-k/256) in Q0.15; see `exp_neg_q15`.
+log2 (`dkgen_log_softmax_s8.c`): entry j is log2(1 + j/256) in Q16; see `log2_q16`.
 """
 
 from __future__ import annotations
@@ -23,20 +24,22 @@ from dkgen.resources import runtime_dir
 
 LUT_SIZE = 513
 EXP2_SIZE = 257
+LOG2_SIZE = 257
 LUT_FILES = {"sigmoid": "dkgen_activation_s16.c", "tanh": "dkgen_activation_s16.c",
-             "exp2": "dkgen_softmax_s8.c"}
-_SIZES = {"sigmoid": LUT_SIZE, "tanh": LUT_SIZE, "exp2": EXP2_SIZE}
+             "exp2": "dkgen_exp_q15.h", "log2": "dkgen_log_softmax_s8.c"}
+_SIZES = {"sigmoid": LUT_SIZE, "tanh": LUT_SIZE, "exp2": EXP2_SIZE, "log2": LOG2_SIZE}
 _BLOCK = re.compile(r"DKGEN_LUT_BEGIN (\w+)\s*\*/(.*?)/\*\s*DKGEN_LUT_END", re.S)
 
 
 def make_tables() -> dict[str, np.ndarray]:
-    """The tables computed from the functions, as int64 arrays of LUT_SIZE entries."""
+    """The tables computed from the functions, as int64 arrays (sizes in `_SIZES`)."""
     x = -8.0 + np.arange(LUT_SIZE, dtype=np.float64) / 32.0
     sig = 0.5 * (np.tanh(0.5 * x) + 1.0)
     return {
         "sigmoid": np.clip(np.floor(sig * 32768.0 + 0.5), 0, 32767).astype(np.int64),
         "tanh": np.clip(np.floor(np.tanh(x) * 32768.0 + 0.5), -32767, 32767).astype(np.int64),
         "exp2": np.floor(32768.0 * 2.0 ** (-np.arange(EXP2_SIZE) / 256.0) + 0.5).astype(np.int64),
+        "log2": np.floor(65536.0 * np.log2(1.0 + np.arange(LOG2_SIZE) / 256.0) + 0.5).astype(np.int64),
     }
 
 
@@ -101,3 +104,18 @@ def exp_neg_q15(d: np.ndarray, beta: int) -> np.ndarray:
     v = t[i] + (((t[i + 1] - t[i]) * w + 128) >> 8)
     shifted = (v + np.left_shift(1, np.maximum(ip, 1) - 1)) >> np.maximum(ip, 1)
     return np.where(ip > 15, 0, np.where(ip == 0, v, shifted))
+
+
+def log2_q16(s: np.ndarray) -> np.ndarray:
+    """log2(s) in Q16 for integers 1 <= s < 2**32, as the C computes it: k = floor(log2 s),
+    the 16 bits below the leading one as the fraction, its top 8 bits indexing the log2
+    table and the low 8 interpolating: (k << 16) + T[i] + ((T[i+1] - T[i]) * w + 128) >> 8."""
+    s = np.asarray(s, dtype=np.int64)
+    k = np.floor(np.log2(s)).astype(np.int64)
+    k = np.where(np.left_shift(np.int64(1), k) > s, k - 1, k)  # exact for any float rounding
+    k = np.where(np.left_shift(np.int64(1), k + 1) <= s, k + 1, k)
+    m = np.left_shift(s, 31 - k) & 0xFFFFFFFF  # the leading one at bit 31
+    f = (m >> 15) & 0xFFFF
+    i, w = f >> 8, f & 255
+    t = tables()["log2"]
+    return np.left_shift(k, 16) + t[i] + (((t[i + 1] - t[i]) * w + 128) >> 8)

@@ -532,6 +532,21 @@ class QSoftmax(QActivation):
 
 
 @dataclass(eq=False)
+class QLogSoftmax(QActivation):
+    """dkgen_log_softmax_s8: int8 logits -> int16 log-probabilities of scale out_scale.
+    beta as QSoftmax's; d_rq takes a logit's distance below the largest (input units) and
+    l_rq the log2 of the exp sum (Q16) to the output scale."""
+
+    beta: int = 0
+    d_rq: Requant | None = None
+    l_rq: Requant | None = None
+
+    @property
+    def op(self) -> str:
+        return "log_softmax"
+
+
+@dataclass(eq=False)
 class QRelu(QActivation):
     """max(x, 0) on int8; the output keeps the input's scale."""
 

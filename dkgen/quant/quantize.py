@@ -34,6 +34,7 @@ from dkgen.ir.graph import (
     Embedding,
     LeakyRelu,
     Linear,
+    LogSoftmax,
     Model,
     Relu,
     Sigmoid,
@@ -78,6 +79,7 @@ from dkgen.quant.model import (
     QLayer,
     QLeakyRelu,
     QLinear,
+    QLogSoftmax,
     QLowRank,
     QMatrix,
     QRelu,
@@ -322,6 +324,16 @@ class Quantizer:
                 mult, shift = quantize_multiplier(scale * 2.0**GATE_FRAC)
                 cls = QTanh if isinstance(layer, Tanh) else QSigmoid
                 q = cls(layer.name, scale, 2.0**-7, 8, size=layer.size, mult=mult, shift=shift)
+            elif isinstance(layer, LogSoftmax):
+                if not last:
+                    raise DkgenError(f"{where}: int8 supports LogSoftmax only as the last layer")
+                # The widest output there can be: the smallest logit 255 units below the
+                # largest, minus log(n); so the int16 never saturates.
+                out_scale = (255 * scale + math.log(layer.size)) / INT16_MAX
+                q = QLogSoftmax(layer.name, scale, out_scale, 16, size=layer.size, beta=exp_beta(scale),
+                                d_rq=Requant.from_real(scale / out_scale, PER_TENSOR, layer.size, 1),
+                                l_rq=Requant.from_real(math.log(2.0) / 65536 / out_scale, PER_TENSOR,
+                                                       1, 1))
             elif isinstance(layer, Softmax):
                 if not last:
                     raise DkgenError(f"{where}: int8 supports Softmax only as the last layer")

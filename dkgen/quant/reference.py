@@ -21,7 +21,7 @@ from dkgen.quant.arith import (
     sat16,
     sat32,
 )
-from dkgen.quant.lut import exp_neg_q15, sigmoid_q15, tanh_q15
+from dkgen.quant.lut import exp_neg_q15, log2_q16, sigmoid_q15, tanh_q15
 from dkgen.quant.model import (
     LEAKY_FRAC,
     QGRU,
@@ -32,6 +32,7 @@ from dkgen.quant.model import (
     QLayer,
     QLeakyRelu,
     QLinear,
+    QLogSoftmax,
     QRelu,
     QSigmoid,
     QSoftmax,
@@ -148,6 +149,16 @@ def leaky_relu_q(x: np.ndarray, mult: int) -> np.ndarray:
     return np.where(x < 0, sat8(rshift_round(x * mult, LEAKY_FRAC)), x)
 
 
+def log_softmax_q(x: np.ndarray, beta: int, d_rq: tuple[int, int], l_rq: tuple[int, int]
+                  ) -> np.ndarray:
+    """dkgen_log_softmax_s8: int8 logits (..., n) -> int16 log-probabilities; d_rq and l_rq
+    are (mult, shift) of the distance below the largest logit and of log2(sum) in Q16."""
+    top = x.max(axis=-1, keepdims=True)
+    s = exp_neg_q15(top - x, beta).sum(axis=-1, keepdims=True)
+    log_sum = requantize(log2_q16(s) - 15 * 65536, *l_rq)
+    return sat16(-(requantize(top - x, *d_rq) + log_sum))
+
+
 def qlayer_step(layer: QLayer, x: np.ndarray, state: np.ndarray | None
                 ) -> tuple[np.ndarray, np.ndarray | None]:
     """One timestep of one integer layer on a batch (int64 arrays of integer values)."""
@@ -169,6 +180,10 @@ def qlayer_step(layer: QLayer, x: np.ndarray, state: np.ndarray | None
         return _rnn_step(layer, x, state)
     if isinstance(layer, QSoftmax):
         return softmax_q(x, layer.beta), None
+    if isinstance(layer, QLogSoftmax):
+        assert layer.d_rq is not None and layer.l_rq is not None
+        return log_softmax_q(x, layer.beta, (int(layer.d_rq.mult[0]), int(layer.d_rq.shift[0])),
+                             (int(layer.l_rq.mult[0]), int(layer.l_rq.shift[0]))), None
     if isinstance(layer, QTableActivation):
         v = sat16(requantize(x, layer.mult, layer.shift))
         r = sigmoid_q15(v) if isinstance(layer, QSigmoid) else tanh_q15(v)

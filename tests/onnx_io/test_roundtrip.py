@@ -91,8 +91,8 @@ def test_missing_file(tmp_path):
 def test_unsupported_operator_is_named(tmp_path):
     proto = model_to_onnx(mixed_model(0))
     node = next(n for n in proto.graph.node if n.op_type == "Softmax")
-    node.op_type = "LogSoftmax"
+    node.op_type = "Hardmax"
     p = tmp_path / "m.onnx"
     onnx.save(proto, str(p))
-    with pytest.raises(DkgenError, match="LogSoftmax is not supported"):
+    with pytest.raises(DkgenError, match="Hardmax is not supported"):
         load_onnx(p)

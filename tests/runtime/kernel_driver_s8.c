@@ -24,6 +24,7 @@
  *   gru_reset  hidden                            gx gh(i32 3H) h(i8) rh(i8 H)            gx(i32 3H), rh
  *   gru_update hidden n_mult n_shift             gx gh(i32 3H) h(i8)                     h
  *   rnn        hidden h_mult h_shift             gates(i32 H) h(i8)                      h
+ *   logsoftmax n beta d_mult d_shift l_mult l_shift  x(i8)                              y(i16)
  *   softmax    n beta                            x(i8)                                   y(i16)
  *   clip       n lo hi                           x(i8)                                   y(i8)
  *   leaky      n alpha_q15                       x(i8)                                   y(i8)
@@ -49,6 +50,7 @@
 #include "dkgen_gru_update_s16.h"
 #include "dkgen_kron_matvec_s8.h"
 #include "dkgen_leaky_relu_s8.h"
+#include "dkgen_log_softmax_s8.h"
 #include "dkgen_lstm_cell_s16.h"
 #include "dkgen_requant_add_s32.h"
 #include "dkgen_requant_s16.h"
@@ -364,6 +366,27 @@ static int run_elementwise(int is_clip)
     return 0;
 }
 
+static int run_log_softmax(void)
+{
+    dkgen_log_softmax_s8_t p;
+    const uint32_t n = read_u32();
+    p.beta = read_i32v();
+    p.d_mult = read_i32v();
+    p.d_shift = (int8_t)read_i32v();
+    p.l_mult = read_i32v();
+    p.l_shift = (int8_t)read_i32v();
+    {
+        int8_t *x = (int8_t *)read_array(n, 1u);
+        int16_t *y = (int16_t *)xmalloc(n * sizeof(int16_t));
+        expect_eof();
+        dkgen_log_softmax_s8(x, n, &p, y);
+        write_bytes(y, n * sizeof(int16_t));
+        free(x);
+        free(y);
+    }
+    return 0;
+}
+
 static int run_convert(const char *kernel)
 {
     const uint32_t n = read_u32();
@@ -438,6 +461,9 @@ int main(int argc, char **argv)
     }
     if (strcmp(k, "rnn") == 0) {
         return run_rnn();
+    }
+    if (strcmp(k, "logsoftmax") == 0) {
+        return run_log_softmax();
     }
     if (strcmp(k, "softmax") == 0) {
         return run_softmax();

@@ -32,6 +32,7 @@ PUBLIC_API = {
     "dkgen_gru_reset_f32",
     "dkgen_gru_update_f32",
     "dkgen_clip_vec_f32",
+    "dkgen_log_softmax_f32",
     "dkgen_leaky_relu_vec_f32",
     # int8 path (docs/quantization.md)
         "dkgen_dense_matvec_s8",
@@ -63,6 +64,7 @@ PUBLIC_API = {
         "dkgen_gru_reset_s16",
         "dkgen_gru_update_s16",
         "dkgen_softmax_s8",
+        "dkgen_log_softmax_s8",
         "dkgen_quantize_f32_s8",
         "dkgen_dequantize_s8_f32",
         "dkgen_dequantize_s16_f32",
@@ -74,9 +76,9 @@ PUBLIC_API = {
         "dkgen_zero_s16",
         "dkgen_zero_s32",
 }
-# What the objects may pull from the C library: float math, and the block moves the
-# compiler substitutes for copy/zero loops.
-ALLOWED_LIBC = {"expf", "tanhf", "memcpy", "memset", "memmove"}
+# What the objects may pull from the C library: float math (logf for a log-softmax), and
+# the block moves the compiler substitutes for copy/zero loops.
+ALLOWED_LIBC = {"expf", "tanhf", "logf", "memcpy", "memset", "memmove"}
 
 
 def nm(cbuild, tool: str, objects: list[Path]) -> list[tuple[str, str]]:

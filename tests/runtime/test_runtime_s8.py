@@ -34,6 +34,7 @@ from dkgen.quant.reference import (
     gru_reset_q,
     gru_update_q,
     leaky_relu_q,
+    log_softmax_q,
     lstm_cell_q,
     rnn_cell_q,
     softmax_q,
@@ -102,7 +103,7 @@ def random_requant(rng: np.random.Generator, per: str, outer: int, inner: int) -
 
 def test_tables_in_the_c_files_are_the_functions():
     made, read = lut.make_tables(), lut.tables()
-    for name in ("sigmoid", "tanh", "exp2"):
+    for name in ("sigmoid", "tanh", "exp2", "log2"):
         assert np.array_equal(made[name], read[name]), name
 
 
@@ -432,6 +433,35 @@ def test_leaky_relu_every_input(s8, alpha):
     # Below zero: alpha * x rounded to the nearest int8, saturated.
     exact = np.clip(alpha * ALL_S8[ALL_S8 < 0], -128, 127)
     assert np.abs(ref[ALL_S8 < 0] - exact).max() <= 0.5 + 1e-3 * abs(alpha) * 128
+
+
+@SETTINGS
+@given(seed=st.integers(0, 2**32 - 1), n=st.integers(1, 300), scale=st.floats(1e-3, 0.5))
+@example(seed=0, n=1, scale=0.1)  # one class: log 1 = 0
+@example(seed=1, n=5000, scale=0.5)  # a vocabulary: the sum far above 2^16
+def test_log_softmax(s8, seed, n, scale):
+    rng = np.random.default_rng(seed)
+    x = int_arrays(rng, -128, 127, n)
+    out_scale = (255 * scale + np.log(n)) / 32767  # what dkgen.quant.quantize chooses
+    beta = lut.exp_beta(scale)
+    dm, ds = arith.quantize_multiplier(scale / out_scale)
+    lm, ls = arith.quantize_multiplier(np.log(2.0) / 65536 / out_scale)
+    got = np.frombuffer(s8.run("logsoftmax", [n, beta, dm, ds, lm, ls], i8(x)), "<i2")
+    ref = log_softmax_q(x, beta, (dm, ds), (lm, ls))
+    assert np.array_equal(got, ref)
+    shifted = (x - x.max()) * scale
+    exact = shifted - np.log(np.exp(shifted).sum())
+    assert ref.max() <= 0 and ref.min() > -32768  # never saturates
+    # The table sum is within 2e-3 relative of the exact one, so its log within 2e-3.
+    assert np.abs(ref * out_scale - exact).max() < 2e-3 + 2 * out_scale
+
+
+def test_log2_table_against_numpy():
+    s = np.unique(np.concatenate([np.arange(1, 70000), np.geomspace(1, 2**32 - 1, 5000).astype(np.int64),
+                                  [2**31 - 1, 2**31, 2**32 - 1]]))
+    got = lut.log2_q16(s) / 65536.0
+    # The 16 fraction bits kept (the rest truncated) and the interpolation: 3 Q16 units.
+    assert np.abs(got - np.log2(s)).max() < 3 / 65536
 
 
 # --- the float boundary --------------------------------------------------------------------
