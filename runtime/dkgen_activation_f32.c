@@ -25,12 +25,7 @@ void dkgen_softmax_f32(const float *x, float *y, uint32_t n)
     if (n == 0u) {
         return;
     }
-    max_val = x[0];
-    for (i = 1u; i < n; i++) {
-        if (x[i] > max_val) {
-            max_val = x[i];
-        }
-    }
+    max_val = dkgen_max_f32(x, n);
     /* Each y[i] depends only on x[i] once the maximum is known, so y may be x. */
     for (i = 0u; i < n; i++) {
         const float e = dkgen_exp_nonpositive_f32(x[i] - max_val);

@@ -12,12 +12,7 @@ void dkgen_log_softmax_f32(const float *x, float *y, uint32_t n)
     if (n == 0u) {
         return;
     }
-    max_val = x[0];
-    for (i = 1u; i < n; i++) {
-        if (x[i] > max_val) {
-            max_val = x[i];
-        }
-    }
+    max_val = dkgen_max_f32(x, n);
     for (i = 0u; i < n; i++) {
         sum += dkgen_exp_nonpositive_f32(x[i] - max_val);
     }

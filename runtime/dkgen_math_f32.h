@@ -1,9 +1,9 @@
 /*
- * dkgen runtime, float32: e^x, sigmoid and tanh without libm, as static inline functions
- * so that the recurrent cells (five of these per hidden unit per step, most of a cell's
- * cost) inline them instead of calling; dkgen_activation_f32.c wraps the same code for
- * the public dkgen_sigmoid_f32 / dkgen_tanh_f32. Internal: generated code never calls
- * these directly.
+ * dkgen runtime, float32: e^x, sigmoid and tanh without libm (and a vector's maximum),
+ * as static inline functions so that the recurrent cells (five of these per hidden unit
+ * per step, most of a cell's cost) inline them instead of calling; dkgen_activation_f32.c
+ * wraps the same code for the public dkgen_sigmoid_f32 / dkgen_tanh_f32. Internal:
+ * generated code never calls these directly.
  *
  * Accuracy: relative error below 5e-7 everywhere (the parity tolerance is 1e-5), from
  * minimax polynomials whose coefficients were fitted for relative error (Lawson's
@@ -102,6 +102,21 @@ DKGEN_INLINE float dkgen_tanh_inline_f32(float x)
         t = (1.0f - e) / (1.0f + e);
     }
     return x < 0.0f ? -t : t;
+}
+
+/* The largest of x[0..n-1], n >= 1 (a NaN is never chosen unless x[0] is one): what the
+ * softmax and the log-softmax subtract so that no exponent is positive. */
+static inline float dkgen_max_f32(const float *x, uint32_t n)
+{
+    float max_val = x[0];
+    uint32_t i;
+
+    for (i = 1u; i < n; i++) {
+        if (x[i] > max_val) {
+            max_val = x[i];
+        }
+    }
+    return max_val;
 }
 
 #ifdef __cplusplus

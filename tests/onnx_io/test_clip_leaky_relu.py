@@ -5,8 +5,6 @@ Cortex-M4; the int8 Linear in front of a clip takes the clip's range."""
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 import onnx
 import onnxruntime as ort
@@ -15,6 +13,8 @@ from onnx import TensorProto, helper, numpy_helper
 
 torch = pytest.importorskip("torch")
 nn = torch.nn
+
+from torch_export import export_torch  # noqa: E402
 
 from dkgen.errors import DkgenError  # noqa: E402
 from dkgen.harness.targets import resolve_targets  # noqa: E402
@@ -72,10 +72,7 @@ def _inputs(seed: int = 0, batch: int = 4, steps: int = 6) -> np.ndarray:
 
 def _export(tmp_path, net, x):
     path = tmp_path / "clipnet.onnx"
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        torch.onnx.export(net, (torch.from_numpy(x),), str(path), input_names=["x"],
-                          output_names=["y"], dynamo=False)
+    export_torch(net, x, path)
     return path
 
 

@@ -5,8 +5,6 @@ onnxruntime by the reference, written back by dkgen, and generated as float32 an
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 import onnx
 import onnxruntime as ort
@@ -14,6 +12,8 @@ import pytest
 
 torch = pytest.importorskip("torch")
 nn = torch.nn
+
+from torch_export import export_torch  # noqa: E402
 
 from dkgen.errors import DkgenError  # noqa: E402
 from dkgen.harness.targets import resolve_targets  # noqa: E402
@@ -50,13 +50,7 @@ def _export(tmp_path, dim: int = -1, seed: int = 0):
         net.fc.weight.mul_(20.0)
     x = np.random.default_rng(seed).uniform(-1, 1, size=(4, 6, 6)).astype(np.float32)
     path = tmp_path / "logsm.onnx"
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        torch.onnx.export(net, (torch.from_numpy(x),), str(path), input_names=["x"],
-                          output_names=["y"], dynamo=False)
-        with torch.no_grad():
-            want = net(torch.from_numpy(x)).numpy()
-    return net, path, x, want
+    return net, path, x, export_torch(net, x, path)
 
 
 @pytest.mark.parametrize("dim", [-1, 1])
@@ -126,9 +120,7 @@ def test_log_softmax_over_time_is_refused(tmp_path):
             return torch.log_softmax(self.rnn(x)[0], dim=1)  # over the time axis
 
     path = tmp_path / "time.onnx"
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        torch.onnx.export(OverTime().eval(), (torch.zeros(1, 3, 6),), str(path), dynamo=False)
+    export_torch(OverTime(), np.zeros((1, 3, 6), np.float32), path)
     with pytest.raises(DkgenError, match="feature axis") as err:
         load_onnx(path)
     assert "time.onnx" in str(err.value)

@@ -5,8 +5,6 @@ and int8 C that matches on the host and the Cortex-M4."""
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 import onnx
 import onnxruntime as ort
@@ -15,6 +13,8 @@ from onnx import TensorProto, helper, numpy_helper
 
 torch = pytest.importorskip("torch")
 nn = torch.nn
+
+from torch_export import export_torch  # noqa: E402
 
 from dkgen.errors import DkgenError  # noqa: E402
 from dkgen.harness.targets import resolve_targets  # noqa: E402
@@ -68,12 +68,7 @@ def _export(tmp_path, case: str, seed: int = 0):
     x = np.random.default_rng(seed).uniform(-1, 1, size=(4, 7, 6)).astype(np.float32)
     feed = x if bf else np.swapaxes(x, 0, 1)
     path = tmp_path / f"{case.replace('-', '_')}.onnx"
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        torch.onnx.export(net, (torch.from_numpy(feed),), str(path), input_names=["x"],
-                          output_names=["y"], dynamo=False)
-        with torch.no_grad():
-            want = net(torch.from_numpy(feed)).numpy()
+    want = export_torch(net, feed, path)
     if head == "every" and not bf:
         want = np.swapaxes(want, 0, 1)
     return net, path, x, feed, want
@@ -144,11 +139,8 @@ def test_relu_rnn_is_refused_with_the_fix(tmp_path):
 
     torch.manual_seed(0)
     net = _Net(1, True, True, "last", nonlinearity="relu").eval()
-    x = torch.zeros(1, 3, 6)
     path = tmp_path / "relu_rnn.onnx"
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        torch.onnx.export(net, (x,), str(path), dynamo=False)
+    export_torch(net, np.zeros((1, 3, 6), np.float32), path)
     with pytest.raises(DkgenError, match=r"activations \['Relu'\].*nonlinearity='tanh'") as err:
         load_onnx(path)
     assert "relu_rnn.onnx" in str(err.value)
