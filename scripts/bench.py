@@ -46,13 +46,13 @@ sys.path.insert(0, str(REPO))
 from dkgen.harness.compare import dense_equivalent, pruned_equivalent  # noqa: E402
 from dkgen.harness.targets import resolve_targets  # noqa: E402
 from dkgen.harness.verify import make_inputs, verify_model  # noqa: E402
-from dkgen.ir.graph import GRU, LSTM, InputSpec, Linear, Model, Softmax  # noqa: E402
+from dkgen.ir.graph import GRU, LSTM, RNN, InputSpec, Linear, Model, Softmax  # noqa: E402
 from dkgen.ir.weights import DenseWeight, KronWeight, SparseDope  # noqa: E402
 from dkgen.quant.codegen import OPTIMIZE  # noqa: E402
 
 TARGETS = "cortex-m0,cortex-m4,cortex-m7,cortex-m55"
 DTYPES = "float32,int8"
-MODELS = ("digits", "lstm256", "gru96", "gru96r", "ptb25")
+MODELS = ("digits", "lstm256", "gru96", "gru96r", "rnn128", "ptb25")
 VARIANTS = ("DKP", "pruned", "dense")
 PTB_LSTM = REPO / "results" / "ptb-small-scratch" / "lstm"
 
@@ -125,6 +125,20 @@ def gru96(sequences: int, steps: int, linear_before_reset: bool = True) -> Bench
         about = ("gru96's weights as ONNX's default GRU (linear_before_reset=0: a second "
                  "recurrent product, R (r * h), every step)")
     return Bench(name, about, model, make_inputs(model, sequences, steps, seed=1))
+
+
+def rnn128(sequences: int, steps: int) -> Bench:
+    rng = np.random.default_rng(128)
+    h, n_in = 128, 40
+    model = Model("rnn128", InputSpec("vector", n_in), [
+        RNN("rnn", h, doped_kron(rng, (16, 5), (8, 8), 0.02), doped_kron(rng, (16, 16), (8, 8), 0.02),
+            rng.normal(scale=0.1, size=h), rng.normal(scale=0.1, size=h)),
+        Linear("head", DenseWeight(rng.normal(scale=1 / 11, size=(12, h))), rng.normal(scale=0.1, size=12)),
+        Softmax("softmax", 12),
+    ])
+    about = ("RNN (Elman, tanh; Keras' SimpleRNN) 40 -> 128, W_ih 128x40 = 16x5 (x) 8x8, "
+             "W_hh 128x128 = 16x16 (x) 8x8, each + 2% dope; dense 128 -> 12 head, softmax")
+    return Bench("rnn128", about, model, make_inputs(model, sequences, steps, seed=1))
 
 
 def digits(sequences: int) -> Bench:
@@ -385,6 +399,7 @@ def main(argv: list[str] | None = None) -> int:
     makers = {"digits": lambda: digits(args.sequences), "lstm256": lambda: lstm256(args.sequences, args.steps),
               "gru96": lambda: gru96(args.sequences, args.steps),
               "gru96r": lambda: gru96(args.sequences, args.steps, linear_before_reset=False),
+              "rnn128": lambda: rnn128(args.sequences, args.steps),
               "ptb25": lambda: ptb25(args.sequences)}
     benches = [makers[m]() for m in names]
 

@@ -57,3 +57,16 @@ def test_gru96r_is_gru96_read_as_onnx_default_gru(bench) -> None:
     assert np.array_equal(a.inputs, b.inputs)
     # the second recurrent product, R (r * h), is counted
     assert plan_model(b.model).macs - plan_model(a.model).macs == a.model.layers[0].w_hh.macs
+
+
+def test_rnn128_is_a_doped_kronecker_simple_rnn(bench) -> None:
+    from dkgen.ir.graph import RNN
+
+    b = bench.rnn128(1, 2)
+    rnn = b.model.layers[0]
+    assert isinstance(rnn, RNN) and rnn.hidden_size == 128
+    variants = b.variants()
+    pruned = variants["pruned"].model.layers[0]
+    assert {rnn.w_ih.kind, rnn.w_hh.kind} == {"doped_kron"}
+    assert pruned.w_hh.kind == "sparse" and pruned.w_hh.param_count == rnn.w_hh.param_count
+    assert variants["dense"].model.layers[0].w_hh.kind == "dense"
