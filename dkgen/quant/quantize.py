@@ -4,16 +4,19 @@ Scales (docs/quantization.md):
 - weights: symmetric int8, one scale per matrix or Kronecker factor, or one per row where
   the row is long enough (>= `per_row_min_cols` entries) that its multiplier's 5 bytes
   are small beside it;
-- activations between layers: symmetric int8, scale = calibrated max |value| / 127;
+- activations between layers: symmetric int8, scale = calibrated max |value| / 127 (a
+  Linear followed by a Clip: at most the clip's larger bound / 127); ReLU, Clip and
+  LeakyRelu keep their input's scale;
 - the intermediate of a two-step product (Kronecker T, low-rank V x): int16 with its own
   calibrated scale, saturated at `t_max` (chosen so that no int32 accumulator can
   overflow for any input);
 - the dope: int8 values in units of the Kronecker part's accumulator times 2**shift, so
   both sum in one int32 accumulator;
-- LSTM/GRU gate pre-activations Q3.12 int16, sigmoid/tanh outputs Q0.15, LSTM cell state
-  int16 with a calibrated power-of-two scale;
+- LSTM/GRU/RNN gate pre-activations Q3.12 int16, sigmoid/tanh outputs Q0.15, LSTM cell
+  state int16 with a calibrated power-of-two scale;
 - the model's last layer: a Linear writes int16 (logits keep their resolution), a Softmax
-  writes Q0.15 probabilities.
+  Q0.15 probabilities, a LogSoftmax int16 log-probabilities (a scale no output can
+  saturate).
 """
 
 from __future__ import annotations
