@@ -2,9 +2,10 @@
 # DKP and pruning at 25x with one magnitude threshold for the dope / pruning masks of all
 # four gate matrices (--mask-scope model) instead of one per matrix, fine-tuned exactly as
 # results/ptb-small-equal-bytes/ (one epoch from the baseline, cosine lr from 1, masks
-# annealed over the first half), from the seed-0 baseline of make paper and from the
-# seed-1 baseline of results/ptb-small-equal-bytes/. Run from the repository root with the
-# venv active; two runs at a time, one thread each.
+# annealed over the first half), from the seed-0 baseline of make paper, from the
+# seed-1 baseline of results/ptb-small-equal-bytes/ and from a seed-2 baseline trained
+# here. Run from the repository root with the venv active; two runs at a time, one
+# thread each.
 set -euo pipefail
 PTB=${PTB:-../shared/data/ptb}
 OUT=results/ptb-small-mask-scope
@@ -14,10 +15,14 @@ ft() {  # BASE, then the method's options
   dkgen train lm --data "$PTB" --size small --init-from "$base" --epochs 1 \
       --lr-schedule cosine --threads 1 --no-progress --mask-scope model "$@"
 }
-# Run folders: runs/scope/<run> from the seed-0 baseline, runs/scope/seed1-<run> from seed 1.
-for seed in 0 1; do
+# The seed-2 baseline (the seed-1 one is results/ptb-small-equal-bytes/'s).
+dkgen train lm --data "$PTB" --size small --method dense --seed 2 --threads 2 --no-progress \
+    -o runs/ptb-small-seed2/baseline
+cp runs/ptb-small-seed2/baseline/result.json "$OUT/result-seed2-baseline.json"
+# Run folders: runs/scope/<run> from the seed-0 baseline, runs/scope/seedN-<run> from seed N.
+for seed in 0 1 2; do
   base=runs/ptb-small/baseline; pre=
-  [ "$seed" = 1 ] && base=runs/ptb-small-seed1/baseline && pre=seed1-
+  [ "$seed" != 0 ] && base=runs/ptb-small-seed$seed/baseline && pre=seed$seed-
   ft $base --method dkp --ratio 25 --factors 100x4,8x50 -o "runs/scope/${pre}dkp-25-model" &
   ft $base --method pruned --ratio 25 -o "runs/scope/${pre}pruned-25-model" &
   wait
