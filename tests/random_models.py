@@ -8,6 +8,7 @@ from dkgen.ir.graph import (
     GRU,
     LSTM,
     RNN,
+    Affine,
     Clip,
     Embedding,
     InputSpec,
@@ -37,14 +38,18 @@ def doped_kron(rng: np.random.Generator, a: tuple[int, int], b: tuple[int, int],
 
 def mixed_model(seed: int = 0) -> Model:
     """Vector input, every weight kind, LSTM, GRU (both forms of ONNX's
-    linear_before_reset) and RNN, a LeakyRelu and a Clip, softmax output."""
+    linear_before_reset) and RNN, an affine layer, a LeakyRelu and a Clip,
+    softmax output."""
     rng = np.random.default_rng(seed)
     reset_rng = np.random.default_rng(seed + 1000)  # gru2's own: the others keep their values
     rnn_rng = np.random.default_rng(seed + 2000)  # rnn3's
     h = 12
+    norm_rng = np.random.default_rng(seed + 3000)  # the affine's
     return Model("mixed", InputSpec("vector", 6), [
         LSTM("lstm0", h, doped_kron(rng, (8, 2), (6, 3)), doped_kron(rng, (8, 4), (6, 3)),
              rng.normal(size=4 * h), rng.normal(size=4 * h)),
+        Affine("scale", h, norm_rng.uniform(0.5, 2.0, size=h) * norm_rng.choice([-1, 1], size=h),
+               norm_rng.normal(scale=0.5, size=h)),
         GRU("gru1", 5, DenseWeight(rng.normal(scale=0.4, size=(15, h))),
             KronWeight(rng.normal(size=(3, 5)), rng.normal(size=(5, 1))),
             rng.normal(size=15), rng.normal(size=15)),

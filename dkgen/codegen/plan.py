@@ -22,7 +22,18 @@ from typing import Protocol
 import numpy as np
 
 from dkgen.codegen.pack import CArray, CMatrix, pack_matrix
-from dkgen.ir.graph import ACTIVATIONS, GRU, LSTM, RECURRENT, RNN, Embedding, Layer, Linear, Model
+from dkgen.ir.graph import (
+    ACTIVATIONS,
+    GRU,
+    LSTM,
+    RECURRENT,
+    RNN,
+    Affine,
+    Embedding,
+    Layer,
+    Linear,
+    Model,
+)
 from dkgen.ir.weights import DenseWeight
 
 FLOAT_BYTES = 4
@@ -179,6 +190,8 @@ class ModelPlan:
                 used |= {"dkgen_gru_reset_f32", "dkgen_gru_update_f32"}
             if lp.op in ("lstm", "gru"):
                 used.add("dkgen_activation_f32")
+            if lp.op == "affine":
+                used.add("dkgen_affine_f32")
             if lp.op == "log_softmax":
                 used.add("dkgen_log_softmax_f32")
             if lp.op == "rnn":
@@ -238,6 +251,9 @@ def plan_model(model: Model, name: str | None = None) -> ModelPlan:
         else:
             if isinstance(layer, Linear):
                 lp.vectors["bias"] = CArray(f"{lname}_bias", "float", layer.bias)
+            elif isinstance(layer, Affine):
+                lp.vectors["mul"] = CArray(f"{lname}_mul", "float", layer.mul)
+                lp.vectors["add"] = CArray(f"{lname}_add", "float", layer.add)
             if last:
                 lp.out = Buffer("output")
             else:

@@ -22,9 +22,9 @@ import numpy as np
 from dkgen.ir.weights import FLOAT, Weight
 
 
-def _vector(name: str, values: np.ndarray | None, size: int) -> np.ndarray:
+def _vector(name: str, values: np.ndarray | None, size: int, fill: float = 0.0) -> np.ndarray:
     if values is None:
-        return np.zeros(size, dtype=FLOAT)
+        return np.full(size, fill, dtype=FLOAT)
     arr = np.ascontiguousarray(values, dtype=FLOAT).reshape(-1)
     if arr.shape != (size,):
         raise ValueError(f"{name} has {arr.size} entries, expected {size}")
@@ -209,6 +209,25 @@ class Activation(Layer):
     @property
     def out_size(self) -> int:
         return self.size
+
+
+@dataclass(eq=False)
+class Affine(Activation):
+    """y = x * mul + add, a factor and an offset per feature (float32 values): what ONNX
+    Mul / Div / Add / Sub by constants become, such as an input normalisation
+    (x - mean) / std written into the model."""
+
+    mul: np.ndarray | None = None
+    add: np.ndarray | None = None
+
+    def __post_init__(self) -> None:
+        self.mul = _vector(f"{self.name}.mul", self.mul, self.size, fill=1.0)
+        self.add = _vector(f"{self.name}.add", self.add, self.size)
+        if not (np.all(np.isfinite(self.mul)) and np.all(np.isfinite(self.add))):
+            raise ValueError(f"{self.name}: factors and offsets must be finite")
+
+    def vectors(self) -> dict[str, np.ndarray]:
+        return {"mul": self.mul, "add": self.add}
 
 
 @dataclass(eq=False)

@@ -17,6 +17,7 @@ from dkgen.ir.graph import (
     GRU,
     LSTM,
     RNN,
+    Affine,
     Clip,
     Embedding,
     InputSpec,
@@ -115,6 +116,8 @@ def layer_step(layer: Layer, x: np.ndarray, state: np.ndarray | None) -> tuple[n
         return sigmoid(x), None
     if isinstance(layer, Relu):
         return np.maximum(x, 0.0), None
+    if isinstance(layer, Affine):
+        return x * layer.mul + layer.add, None
     if isinstance(layer, Clip):
         return np.clip(x, layer.lo, layer.hi), None
     if isinstance(layer, LeakyRelu):

@@ -23,6 +23,7 @@ from dkgen.ir.graph import (
     RECURRENT,
     RNN,
     Activation,
+    Affine,
     Clip,
     Embedding,
     Layer,
@@ -130,6 +131,12 @@ def _emit_layer(g: _GraphBuilder, layer: Layer, x: str) -> str:
         return f"{n}.out"
     if isinstance(layer, LeakyRelu):
         g.node("LeakyRelu", [x], [f"{n}.out"], n, alpha=layer.alpha)
+        return f"{n}.out"
+    if isinstance(layer, Affine):
+        mul = g.init(f"{n}.mul", layer.mul)
+        add = g.init(f"{n}.add", layer.add)
+        g.node("Mul", [x, mul], [f"{n}.scaled"], n)  # the importer names the layer after it
+        g.node("Add", [f"{n}.scaled", add], [f"{n}.out"], f"{n}.add")
         return f"{n}.out"
     if isinstance(layer, LogSoftmax):
         g.node("LogSoftmax", [x], [f"{n}.out"], n, axis=-1)

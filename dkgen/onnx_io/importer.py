@@ -35,6 +35,7 @@ from dkgen.ir.graph import (
     GRU,
     LSTM,
     RNN,
+    Affine,
     Clip,
     Embedding,
     InputSpec,
@@ -318,22 +319,53 @@ class _Importer:
                        None if bias is None else np.broadcast_to(bias, (weight.shape[0],)))
         self.values[node.output[0]] = self.add_layer(layer, x)
 
-    def add(self, node: onnx.NodeProto) -> None:
+    def arith(self, node: onnx.NodeProto) -> None:
+        """Add / Sub / Mul / Div of the chain's activation and a constant: the bias of the
+        Linear layer right before it (Add), else an `Affine` layer, consecutive ones merged
+        into one (an input normalisation (x - mean) / std is one layer)."""
+        op = node.op_type
+        if len(node.input) != 2:
+            raise self.fail(node, f"{op} takes 2 inputs, has {len(node.input)}")
         a, b = (self.get(node, n) for n in node.input)
         if isinstance(a, _Const) and isinstance(b, _Const):
-            self.values[node.output[0]] = _Const(a.value + b.value)
+            fn = {"Add": np.add, "Sub": np.subtract, "Mul": np.multiply, "Div": np.divide}[op]
+            self.values[node.output[0]] = _Const(fn(a.value, b.value))
             return
-        act_name, bias_name = (node.input[0], node.input[1]) if isinstance(a, _Act) else (node.input[1], node.input[0])
+        x_first = isinstance(a, _Act)
+        act_name, const_name = (node.input[0], node.input[1]) if x_first else (node.input[1], node.input[0])
+        if op == "Div" and not x_first:
+            raise self.fail(node, "Div of a constant by the activation is not supported",
+                            "divide the activation by a constant (x / c), or use a Linear layer")
         x = self.act(node, act_name)
-        bias = self.const(node, bias_name)
+        c = np.asarray(self.const(node, const_name), np.float64)
+        if c.size != 1 and (c.shape[-1] != x.size or c.size != x.size):
+            raise self.fail(node, f"constant of shape {c.shape} is not one value or one per "
+                            f"feature ({x.size})", "broadcast it over the last (feature) axis only")
+        c = np.broadcast_to(c.reshape(-1), (x.size,))
+        mul, add = np.ones(x.size), np.zeros(x.size)
+        if op == "Add":
+            add = c
+        elif op == "Sub":
+            mul, add = (mul, -c) if x_first else (-mul, c)
+        elif op == "Mul":
+            mul = c
+        else:
+            with np.errstate(divide="ignore"):
+                mul = 1.0 / c
+        if not np.all(np.isfinite(mul)):
+            raise self.fail(node, "division by zero", "divide by non-zero constants")
         last = self.layers[x.layer_index] if x.layer_index >= 0 else None
-        if not isinstance(last, Linear) or np.any(last.bias != 0):
-            raise self.fail(node, "Add is supported only as the bias of a MatMul")
-        try:
-            last.bias = np.broadcast_to(bias, (last.out_size,)).astype(np.float32).copy()
-        except ValueError:
-            raise self.fail(node, f"bias of shape {bias.shape} does not fit {last.out_size} outputs") from None
-        self.values[node.output[0]] = x
+        if isinstance(last, Linear) and np.all(mul == 1.0):  # the Linear's bias, either order
+            last.bias = (last.bias.astype(np.float64) + add).astype(np.float32)
+            self.values[node.output[0]] = x
+            return
+        if isinstance(last, Affine):  # y = (x m + a) m2 + a2
+            last.mul = (last.mul * mul).astype(np.float32)
+            last.add = (last.add.astype(np.float64) * mul + add).astype(np.float32)
+            self.values[node.output[0]] = x
+            return
+        self.values[node.output[0]] = self.add_layer(
+            Affine(self.layer_name(node, "affine"), x.size, mul, add), x)
 
     def run(self) -> Model:
         graph = self.proto.graph
@@ -403,8 +435,8 @@ class _Importer:
             self.matmul(node)
         elif op == "Gemm":
             self.gemm(node)
-        elif op == "Add":
-            self.add(node)
+        elif op in ("Add", "Sub", "Mul", "Div"):
+            self.arith(node)
         elif op == "Concat":
             self.concat(node)
         elif op == "Identity":
@@ -443,10 +475,11 @@ class _Importer:
                 cls(self.layer_name(node, op.lower()), x.size), x)
         else:
             raise self.fail(node, f"operator {op} is not supported",
-                            "supported: LSTM, GRU, RNN, MatMul, Gemm, Add, Gather, Slice (y[:, -1:]), "
-                            "Relu, Tanh, Sigmoid, Clip, LeakyRelu, Softmax, LogSoftmax, Dropout (inference), the "
-                            "dkgen functions, and the Transpose/Squeeze/Shape/Expand plumbing "
-                            "of PyTorch's exporter")
+                            "supported: LSTM, GRU, RNN, MatMul, Gemm, Add/Sub/Mul/Div by "
+                            "constants, Gather, Slice (y[:, -1:]), Relu, Tanh, Sigmoid, Clip, "
+                            "LeakyRelu, Softmax, LogSoftmax, Dropout (inference), the dkgen "
+                            "functions, and the Transpose/Squeeze/Shape/Expand plumbing of "
+                            "PyTorch's exporter")
 
     def clip(self, node: onnx.NodeProto) -> None:
         # Opset 11 on takes the bounds as optional inputs, before it as attributes; an absent

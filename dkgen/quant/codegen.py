@@ -40,6 +40,7 @@ from dkgen.quant.model import (
     QGRU,
     QLSTM,
     QRNN,
+    QAffine,
     QClip,
     QDense,
     QDope,
@@ -172,7 +173,7 @@ class QuantPlan:
                 used.add("dkgen_log_softmax_s8")
             if lp.op in ("tanh", "sigmoid"):
                 used.add("dkgen_activation_s8")
-            if lp.op in ("clip", "leaky_relu"):
+            if lp.op in ("clip", "leaky_relu", "affine"):
                 used.add(f"dkgen_{lp.op}_s8")
         return used
 
@@ -415,6 +416,17 @@ def plan_int8(qmodel: QuantModel, name: str | None = None, *, optimize: str = "r
             lp.beta = layer.beta
         elif isinstance(layer, QTableActivation):
             lp.act_mult, lp.act_shift = layer.mult, layer.shift
+        elif isinstance(layer, QAffine):
+            lp.cell = f"{lname}_params"
+            for role, ctype, values in (("mult", "int32_t", layer.mult), ("shift", "int8_t", layer.shift),
+                                        ("sign", "int8_t", layer.sign), ("bias", "int32_t", layer.bias)):
+                arr = CArray(f"{lname}_{role}", ctype, values)
+                lp.vectors[role] = arr
+                arrays.append(arr)
+            descriptors.append(Descriptor("affine", lp.cell, {
+                "mult": lp.vectors["mult"].symbol, "shift": lp.vectors["shift"].symbol,
+                "sign": lp.vectors["sign"].symbol, "bias": lp.vectors["bias"].symbol,
+                "n": layer.size}))
         elif isinstance(layer, QRelu | QClip | QLeakyRelu):
             pass  # no weights; the bounds / alpha are arguments (lp.layer's)
         else:

@@ -552,6 +552,18 @@ class QRelu(QActivation):
 
 
 @dataclass(eq=False)
+class QAffine(QActivation):
+    """x * mul + add per feature on int8 (`dkgen_affine_s8`): y = sat8(requantize(bias +
+    sign * x; mult, shift)), one multiplier (|mul| * in_scale / out_scale) a feature, the
+    offset in accumulator units (add / (|mul| * in_scale), rounded half up)."""
+
+    mult: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    shift: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    sign: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))  # +1 or -1
+    bias: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))  # int32
+
+
+@dataclass(eq=False)
 class QClip(QActivation):
     """min(max(x, lo), hi) on int8 (`dkgen_clip_s8`); the output keeps the input's scale and
     the bounds are the float bounds in it, saturated to int8."""

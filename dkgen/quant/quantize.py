@@ -33,6 +33,7 @@ from dkgen.ir.graph import (
     LSTM,
     RECURRENT,
     RNN,
+    Affine,
     Clip,
     Embedding,
     LeakyRelu,
@@ -74,6 +75,7 @@ from dkgen.quant.model import (
     QGRU,
     QLSTM,
     QRNN,
+    QAffine,
     QClip,
     QDense,
     QDope,
@@ -313,6 +315,8 @@ class Quantizer:
                 q = self._recurrent(layer, scale, st, seen, where)
             elif isinstance(layer, Relu):
                 q = QRelu(layer.name, scale, scale, 8, size=layer.size)
+            elif isinstance(layer, Affine):
+                q = self._affine(layer, scale, _safe(st.out_absmax) / 127.0, where)
             elif isinstance(layer, Clip):
                 q = QClip(layer.name, scale, scale, 8, size=layer.size,
                           lo=_int8_bound(layer.lo, scale), hi=_int8_bound(layer.hi, scale))
@@ -351,6 +355,22 @@ class Quantizer:
         except ValueError as exc:
             raise DkgenError(str(exc)) from None
         return qm
+
+    def _affine(self, layer: Affine, in_scale: float, out_scale: float, where: str) -> QAffine:
+        mul = np.asarray(layer.mul, np.float64)
+        if np.any(mul == 0):
+            raise DkgenError(f"{where}: int8 needs a non-zero factor for every feature "
+                             f"(feature {int(np.argmax(mul == 0))} is multiplied by 0)",
+                             fix="drop the feature from the model, or use --dtype float32")
+        pairs = [quantize_multiplier(float(abs(m)) * in_scale / out_scale) for m in mul]
+        bias = np.floor(np.asarray(layer.add, np.float64) / (np.abs(mul) * in_scale) + 0.5)
+        if np.any(np.abs(bias) > 2**31 - 129):  # + sign * x must stay within int32
+            raise DkgenError(f"{where}: an offset is too large for its factor in int8 "
+                             "(over 2^31 input steps)", fix="use --dtype float32 for this model")
+        return QAffine(layer.name, in_scale, out_scale, 8, size=layer.size,
+                       mult=np.array([p[0] for p in pairs], np.int64),
+                       shift=np.array([p[1] for p in pairs], np.int64),
+                       sign=np.where(mul < 0, -1, 1).astype(np.int64), bias=bias.astype(np.int64))
 
     def _recurrent(self, layer: LSTM | GRU | RNN, in_scale: float, st, seen: dict, where: str) -> QLayer:
         h = layer.hidden_size

@@ -27,6 +27,7 @@ from dkgen.quant.model import (
     QGRU,
     QLSTM,
     QRNN,
+    QAffine,
     QClip,
     QEmbedding,
     QLayer,
@@ -143,6 +144,12 @@ def softmax_q(x: np.ndarray, beta: int) -> np.ndarray:
     return np.minimum((2 * 32768 * e + s) // (2 * s), 32767)
 
 
+def affine_q(x: np.ndarray, mult: np.ndarray, shift: np.ndarray, sign: np.ndarray,
+             bias: np.ndarray) -> np.ndarray:
+    """dkgen_affine_s8: int8 x (..., n) -> int8, a multiplier, sign and offset a feature."""
+    return sat8(requantize(bias + sign * np.asarray(x, np.int64), mult, shift))
+
+
 def leaky_relu_q(x: np.ndarray, mult: int) -> np.ndarray:
     """dkgen_leaky_relu_s8: int8 x, alpha in Q15 -> int8 in x's scale."""
     x = np.asarray(x, np.int64)
@@ -190,6 +197,8 @@ def qlayer_step(layer: QLayer, x: np.ndarray, state: np.ndarray | None
         return sat8(rshift_round(r, 8)), None
     if isinstance(layer, QRelu):
         return np.maximum(x, 0), None
+    if isinstance(layer, QAffine):
+        return affine_q(x, layer.mult, layer.shift, layer.sign, layer.bias), None
     if isinstance(layer, QClip):
         return np.clip(x, layer.lo, layer.hi), None
     if isinstance(layer, QLeakyRelu):

@@ -26,6 +26,7 @@
  *   rnn        hidden h_mult h_shift             gates(i32 H) h(i8)                      h
  *   logsoftmax n beta d_mult d_shift l_mult l_shift  x(i8)                              y(i16)
  *   softmax    n beta                            x(i8)                                   y(i16)
+ *   affine     n                                 mult(i32) shift(i8) sign(i8) bias(i32) x(i8)  y(i8)
  *   clip       n lo hi                           x(i8)                                   y(i8)
  *   leaky      n alpha_q15                       x(i8)                                   y(i8)
  *   quantize   n inv_scale_bits                  x(f32)                                  q(i8)
@@ -40,6 +41,7 @@
 #include <string.h>
 
 #include "dkgen_activation_s16.h"
+#include "dkgen_affine_s8.h"
 #include "dkgen_clip_s8.h"
 #include "dkgen_convert_s8.h"
 #include "dkgen_dense_matvec_s8.h"
@@ -348,6 +350,31 @@ static int run_softmax(void)
     return 0;
 }
 
+static int run_affine(void)
+{
+    dkgen_affine_s8_t p;
+    const uint32_t n = read_u32();
+    int32_t *mult = (int32_t *)read_array(n, sizeof(int32_t));
+    int8_t *shift = (int8_t *)read_array(n, 1u);
+    int8_t *sign = (int8_t *)read_array(n, 1u);
+    int32_t *bias = (int32_t *)read_array(n, sizeof(int32_t));
+    int8_t *x = (int8_t *)read_array(n, 1u);
+    expect_eof();
+    p.mult = mult;
+    p.shift = shift;
+    p.sign = sign;
+    p.bias = bias;
+    p.n = to_u16(n);
+    dkgen_affine_s8(&p, x, x); /* in place, as the header allows */
+    write_bytes(x, n);
+    free(mult);
+    free(shift);
+    free(sign);
+    free(bias);
+    free(x);
+    return 0;
+}
+
 /* clip and leaky relu write in place (x and y may be the same buffer). */
 static int run_elementwise(int is_clip)
 {
@@ -467,6 +494,9 @@ int main(int argc, char **argv)
     }
     if (strcmp(k, "softmax") == 0) {
         return run_softmax();
+    }
+    if (strcmp(k, "affine") == 0) {
+        return run_affine();
     }
     if (strcmp(k, "clip") == 0 || strcmp(k, "leaky") == 0) {
         return run_elementwise(strcmp(k, "clip") == 0);

@@ -32,6 +32,7 @@ PUBLIC_API = {
     "dkgen_gru_reset_f32",
     "dkgen_gru_update_f32",
     "dkgen_clip_vec_f32",
+    "dkgen_affine_f32",
     "dkgen_log_softmax_f32",
     "dkgen_leaky_relu_vec_f32",
     # int8 path (docs/quantization.md)
@@ -46,6 +47,7 @@ PUBLIC_API = {
         "dkgen_requant_s8",
         "dkgen_relu_s8",
         "dkgen_clip_s8",
+        "dkgen_affine_s8",
         "dkgen_leaky_relu_s8",
         "dkgen_tanh_s8",
         "dkgen_sigmoid_s8",

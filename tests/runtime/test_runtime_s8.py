@@ -30,6 +30,7 @@ from dkgen.quant.model import (
     Requant,
 )
 from dkgen.quant.reference import (
+    affine_q,
     gru_cell_q,
     gru_reset_q,
     gru_update_q,
@@ -413,6 +414,25 @@ def test_softmax(s8, seed, n, scale):
 
 
 ALL_S8 = np.arange(-128, 128)
+
+
+@SETTINGS
+@given(seed=st.integers(0, 2**32 - 1), n=st.integers(1, 300))
+def test_affine(s8, seed, n):
+    rng = np.random.default_rng(seed)
+    x = int_arrays(rng, -128, 127, n)
+    # Multipliers from 2^-20 to 2^6: shifts on both sides of 32, and outputs that saturate.
+    real = np.exp2(rng.uniform(-20, 6, size=n))
+    pairs = [arith.quantize_multiplier(float(r)) for r in real]
+    mult = np.array([p[0] for p in pairs], np.int64)
+    shift = np.array([p[1] for p in pairs], np.int64)
+    sign = rng.choice([-1, 1], size=n)
+    bias = int_arrays(rng, -(2**31 - 129), 2**31 - 129, n, extreme=0.1) // rng.choice([1, 2**8, 2**20], size=n)
+    got = np.frombuffer(s8.run("affine", [n], i32(mult), i8(shift), i8(sign), i32(bias), i8(x)), np.int8)
+    ref = affine_q(x, mult, shift, sign, bias)
+    assert np.array_equal(got, ref)
+    exact = np.clip(np.floor((bias + sign * x) * real + 0.5), -128, 127)
+    assert np.abs(ref - exact).max() <= 1
 
 
 @pytest.mark.parametrize("lo,hi", [(0, 127), (0, 6), (-128, 127), (-20, 35), (-1, -1), (-128, -128),
