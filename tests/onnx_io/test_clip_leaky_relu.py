@@ -6,22 +6,20 @@ Cortex-M4; the int8 Linear in front of a clip takes the clip's range."""
 from __future__ import annotations
 
 import numpy as np
-import onnx
 import onnxruntime as ort
 import pytest
-from onnx import TensorProto, helper, numpy_helper
+from onnx import helper
 
 torch = pytest.importorskip("torch")
 nn = torch.nn
 
-from torch_export import export_torch  # noqa: E402
+from onnx_files import export_torch, graph_file, written_back  # noqa: E402
 
 from dkgen.errors import DkgenError  # noqa: E402
 from dkgen.harness.targets import resolve_targets  # noqa: E402
 from dkgen.harness.verify import verify_model  # noqa: E402
 from dkgen.ir.graph import FLOAT32_MAX, GRU, Clip, InputSpec, LeakyRelu, Linear  # noqa: E402
 from dkgen.ir.reference import ReferenceExecutor  # noqa: E402
-from dkgen.onnx_io.export import model_to_onnx  # noqa: E402
 from dkgen.onnx_io.importer import load_onnx  # noqa: E402
 from dkgen.quant import quantize_model  # noqa: E402
 from dkgen.quant.model import QClip, QLeakyRelu, QLinear  # noqa: E402
@@ -113,18 +111,11 @@ def test_pytorch_exporter_and_dkgen_nn_agree_with_pytorch_and_onnxruntime(tmp_pa
 def test_dkgen_writes_them_back_as_onnx_that_onnxruntime_runs(tmp_path):
     net, x = _net(1), _inputs(1)
     model = load_onnx(_export(tmp_path, net, x))
-    proto = model_to_onnx(model)
-    onnx.checker.check_model(proto, full_check=True)
-    out = tmp_path / "again.onnx"
-    onnx.save(proto, str(out))
-    again = load_onnx(out)
+    again, _, got = written_back(model, x, tmp_path / "again.onnx")
     assert [type(layer) for layer in again.layers] == KINDS
     ref = ReferenceExecutor(model)(x)
     np.testing.assert_array_equal(ReferenceExecutor(again)(x), ref)
-    sess = ort.InferenceSession(str(out), providers=["CPUExecutionProvider"])
-    name = sess.get_inputs()[0].name
-    got = sess.run(None, {name: np.swapaxes(x, 0, 1)})[0]  # dkgen's files are time-major
-    np.testing.assert_allclose(np.swapaxes(got, 0, 1), ref, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(got, ref, rtol=1e-5, atol=1e-5)
 
 
 def test_int8_linear_before_a_clip_takes_the_clip_range(tmp_path):
@@ -166,15 +157,7 @@ def test_generated_c_on_host_and_cortex_m4(tmp_path, dtype):
 
 
 def _graph_file(tmp_path, nodes, inits, opset: int = 18):
-    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, ["time", "batch", 4])
-    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, ["time", "batch", 4])
-    graph = helper.make_graph(nodes, "g", [x], [y],
-                              [numpy_helper.from_array(np.asarray(v, np.float32), k) for k, v in inits.items()])
-    m = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
-    m.ir_version = 8
-    path = tmp_path / "g.onnx"
-    onnx.save(m, str(path))
-    return path
+    return graph_file(tmp_path / "g.onnx", nodes, inits, opset)
 
 
 def test_clip_of_opset_6_takes_its_bounds_from_attributes(tmp_path):
