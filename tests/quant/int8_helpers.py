@@ -12,6 +12,7 @@ from dkgen.harness.targets import get_target
 from dkgen.ir.graph import (
     GRU,
     LSTM,
+    RNN,
     Clip,
     Embedding,
     InputSpec,
@@ -70,7 +71,7 @@ def random_weight(rng: np.random.Generator, rows: int, cols: int, kinds: tuple[s
 
 
 def random_model(seed: int) -> Model:
-    """A random chain: [embedding] then 1-3 of LSTM/GRU/Linear (a Linear maybe followed by a
+    """A random chain: [embedding] then 1-3 of LSTM/GRU/RNN/Linear (a Linear maybe followed by a
     ReLU, Clip or LeakyRelu), maybe a softmax."""
     rng = np.random.default_rng(seed)
     layers = []
@@ -89,8 +90,11 @@ def random_model(seed: int) -> Model:
             layers.append(Linear(f"fc{i}", random_weight(rng, out, size), rng.normal(size=out)))
         else:
             h = int(rng.integers(1, 11))
-            g = 4 if op == "lstm" else 3
-            cls = LSTM if op == "lstm" else GRU
+            # A third of the GRUs become RNNs, drawn apart so that other seeds keep their models.
+            if op == "gru" and np.random.default_rng([seed, i, 1]).random() < 1 / 3:
+                op = "rnn"
+            g = {"lstm": 4, "gru": 3, "rnn": 1}[op]
+            cls = {"lstm": LSTM, "gru": GRU, "rnn": RNN}[op]
             # GRUs in either form of ONNX's linear_before_reset
             extra = {"linear_before_reset": bool(rng.random() < 0.5)} if op == "gru" else {}
             layers.append(cls(f"{op}{i}", h, random_weight(rng, g * h, size), random_weight(rng, g * h, h),
