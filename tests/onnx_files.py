@@ -17,10 +17,10 @@ from dkgen.onnx_io.export import model_to_onnx
 from dkgen.onnx_io.importer import load_onnx
 
 
-def export_torch(module, x: np.ndarray, path: Path) -> np.ndarray:
-    """Write `module` (put in eval mode) run on `x` to `path`, input "x", output "y"; return
-    PyTorch's own output on `x`.  The exporter's warnings (RNNs with batch_first, the
-    legacy exporter) are silenced."""
+def export_torch(module, x: np.ndarray, path: Path, dynamic_batch: bool = False) -> np.ndarray:
+    """Write `module` (put in eval mode) run on `x` to `path`, input "x", output "y" (with
+    `dynamic_batch`, axis 0 of x of any size); return PyTorch's own output on `x`.  The
+    exporter's warnings (RNNs with batch_first, the legacy exporter) are silenced."""
     import torch
 
     module.eval()
@@ -28,7 +28,7 @@ def export_torch(module, x: np.ndarray, path: Path) -> np.ndarray:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         torch.onnx.export(module, (feed,), str(path), input_names=["x"], output_names=["y"],
-                          dynamo=False)
+                          dynamo=False, dynamic_axes={"x": {0: "batch"}} if dynamic_batch else None)
         with torch.no_grad():
             return module(feed).numpy()
 

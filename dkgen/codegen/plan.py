@@ -137,6 +137,9 @@ class ModelPlan:
     scratch_floats: int
     mat_scratch: Buffer
     arrays: list[CArray]
+    # State members that start from a constant (ONNX initial_h / initial_c): member -> the
+    # weights member holding it; the others start from zeros.
+    state_init: dict[str, str] = field(default_factory=dict)
 
     @property
     def state_floats(self) -> int:
@@ -217,6 +220,7 @@ def plan_model(model: Model, name: str | None = None) -> ModelPlan:
     plans: list[LayerPlan] = []
     arrays: list[CArray] = []
     state_members: list[tuple[str, int]] = []
+    state_init: dict[str, str] = {}
     inp = Buffer("token" if model.input.kind == "token" else "input")
     next_act = 0
     mat_scratch = 0
@@ -247,6 +251,9 @@ def plan_model(model: Model, name: str | None = None) -> ModelPlan:
                 lp.gates = Buffer("scratch", offset=gates_at)
                 lp.gates_h = Buffer("scratch", offset=gates_at + 3 * h)
             state_members += lp.state_members
+            for part, values in layer.initial_states().items():
+                lp.vectors[f"{part}0"] = CArray(f"{lname}_{part}0", "float", values)
+                state_init[f"{lname}_{part}"] = lp.vectors[f"{part}0"].symbol
             lp.out = Buffer("state", member=f"{lname}_h")
         else:
             if isinstance(layer, Linear):
@@ -263,4 +270,4 @@ def plan_model(model: Model, name: str | None = None) -> ModelPlan:
         inp = lp.out
     scratch_floats = mat_scratch_at + mat_scratch
     return ModelPlan(cname, model, plans, state_members, max(scratch_floats, 1),
-                     Buffer("scratch", offset=mat_scratch_at), arrays)
+                     Buffer("scratch", offset=mat_scratch_at), arrays, state_init)

@@ -127,6 +127,9 @@ class _Recurrent(Layer):
     w_hh: Weight
     b_ih: np.ndarray | None = None
     b_hh: np.ndarray | None = None
+    # The state every sequence starts from (ONNX's initial_h, one vector for every
+    # sequence); None: zeros.
+    h0: np.ndarray | None = None
     gates = 0
 
     def __post_init__(self) -> None:
@@ -137,6 +140,21 @@ class _Recurrent(Layer):
             raise ValueError(f"{self.name}: recurrent weight is {self.w_hh.shape}, expected {(rows, self.hidden_size)}")
         self.b_ih = _vector(f"{self.name}.b_ih", self.b_ih, rows)
         self.b_hh = _vector(f"{self.name}.b_hh", self.b_hh, rows)
+        if self.h0 is not None:
+            self.h0 = _vector(f"{self.name}.h0", self.h0, self.hidden_size)
+
+    def initial_states(self) -> dict[str, np.ndarray]:
+        """The non-zero parts of the starting state, by member ("h", LSTM "c")."""
+        return {} if self.h0 is None else {"h": self.h0}
+
+    def initial_state(self) -> np.ndarray:
+        """The whole starting state (state_size values: h, then an LSTM's c)."""
+        parts = self.initial_states()
+        return np.concatenate([parts.get(k, np.zeros(self.hidden_size, FLOAT)) for k in self.state_parts])
+
+    @property
+    def state_parts(self) -> tuple[str, ...]:
+        return ("h",)
 
     @property
     def in_size(self) -> int:
@@ -157,7 +175,20 @@ class _Recurrent(Layer):
 class LSTM(_Recurrent):
     """ONNX LSTM cell: gates i, o, f, c; sigmoid/tanh/tanh; no peepholes."""
 
+    c0: np.ndarray | None = None  # the cell state every sequence starts from (initial_c)
     gates = 4
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.c0 is not None:
+            self.c0 = _vector(f"{self.name}.c0", self.c0, self.hidden_size)
+
+    def initial_states(self) -> dict[str, np.ndarray]:
+        return {**super().initial_states(), **({} if self.c0 is None else {"c": self.c0})}
+
+    @property
+    def state_parts(self) -> tuple[str, ...]:
+        return ("h", "c")
 
     @property
     def state_size(self) -> int:

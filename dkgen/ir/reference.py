@@ -142,8 +142,16 @@ def check_inputs(spec: InputSpec, xs: np.ndarray) -> np.ndarray:
 
 def zero_state(layers: Sequence[ChainLayer], batch: int, dtype: type = np.float64
                ) -> list[np.ndarray | None]:
-    """Each layer's recurrent state at the start of a sequence (None for stateless layers)."""
-    return [np.zeros((batch, layer.state_size), dtype) if layer.state_size else None for layer in layers]
+    """Each layer's recurrent state at the start of a sequence (None for stateless layers):
+    zeros, or the layer's `initial_state()` where it has one (a constant initial_h)."""
+    def start(layer: ChainLayer) -> np.ndarray | None:
+        if not layer.state_size:
+            return None
+        init = getattr(layer, "initial_state", None)
+        if init is None:
+            return np.zeros((batch, layer.state_size), dtype)
+        return np.broadcast_to(np.asarray(init(), dtype), (batch, layer.state_size)).copy()
+    return [start(layer) for layer in layers]
 
 
 def run_chain(layers: Sequence[L], step: Callable[[L, np.ndarray, np.ndarray | None], tuple],

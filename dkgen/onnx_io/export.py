@@ -119,7 +119,28 @@ def _emit_layer(g: _GraphBuilder, layer: Layer, x: str) -> str:
         if isinstance(layer, GRU):
             op = "GRU"
             attrs["linear_before_reset"] = int(layer.linear_before_reset)
-        g.node(op, [x, f"{n}.W", f"{n}.R", bias], [f"{n}.Y"], n, **attrs)
+        inputs = [x, f"{n}.W", f"{n}.R", bias]
+        starts = layer.initial_states()
+        if starts:
+            # ONNX wants (1, batch, hidden): the vector expanded to the run's batch size, as
+            # PyTorch's exporter sizes its zero states.
+            g.node("Shape", [x], [f"{n}.x_shape"], f"{n}.shape")
+            g.node("Gather", [f"{n}.x_shape", g.const_ints(f"{n}.batch_axis", [1])],
+                   [f"{n}.batch"], f"{n}.gather", axis=0)
+            g.node("Concat", [g.const_ints(f"{n}.dirs", [1]), f"{n}.batch",
+                              g.const_ints(f"{n}.hid", [layer.hidden_size])], [f"{n}.state_shape"],
+                   f"{n}.concat", axis=0)
+            inputs.append("")  # sequence_lens
+            for part in layer.state_parts:
+                if part in starts:
+                    v = g.init(f"{n}.{part}0", starts[part].reshape(1, 1, -1))
+                    g.node("Expand", [v, f"{n}.state_shape"], [f"{n}.initial_{part}"], f"{n}.expand_{part}")
+                    inputs.append(f"{n}.initial_{part}")
+                else:
+                    inputs.append("")
+            while inputs[-1] == "":
+                inputs.pop()
+        g.node(op, inputs, [f"{n}.Y"], n, **attrs)
         # Y is (time, num_directions=1, batch, hidden): drop the direction axis.
         axes1 = g.const_ints(f"{n}.axes1", [1])
         g.node("Squeeze", [f"{n}.Y", axes1], [f"{n}.out"], f"{n}.squeeze")

@@ -137,6 +137,17 @@ class _Zeros:
     """An all-zero tensor of a shape computed at run time (an initial state)."""
 
 
+@dataclass
+class _Broadcast:
+    """A constant expanded to a shape computed at run time (an initial state the same for
+    every sequence of the batch)."""
+
+    value: np.ndarray
+
+
+# Operators that, on shapes computed at run time, compute a shape (see `shape_arithmetic`).
+_SHAPE_ARITHMETIC = ("Reshape", "Mul", "Equal", "Where", "Cast")
+
 # Graph names PyTorch's exporters give every model: the file's name says more.
 _GENERIC_GRAPH_NAMES = ("main_graph", "torch_jit", "torch-jit-export")
 
@@ -248,15 +259,20 @@ class _Importer:
         if attrs.get("layout", 0) != 0 or attrs.get("input_forget", 0) != 0:
             raise self.fail(node, "layout=1 and input_forget are not supported")
         self.check_time_major(node, x)
+        hidden = int(attrs["hidden_size"])
         roles = ("sequence_lens", "initial_h", "initial_c", "P (peepholes)")
+        starts: dict[str, np.ndarray] = {}
         for role, name in zip(roles, node.input[4:], strict=False):
             v = self.get(node, name) if name else None
             if v is None or role != "sequence_lens" and (
                     isinstance(v, _Zeros) or isinstance(v, _Const) and not np.any(v.value)):
                 continue  # absent, or zeros: what the C API starts every sequence from
-            raise self.fail(node, f"{role} is supported only absent or all zeros",
-                            "remove it; the C API keeps the state itself, from zeros")
-        hidden = int(attrs["hidden_size"])
+            if role in ("initial_h", "initial_c") and isinstance(v, _Const | _Broadcast):
+                starts[role] = self.initial_state(node, role, v.value, hidden)
+                continue
+            raise self.fail(node, f"{role} is supported only absent or constant",
+                            "remove it, or make it a constant (the same for every sequence): "
+                            "the C API keeps the state itself")
         w_ih = self.weight_of(node, node.input[1], stacked=True, transposed=False)
         w_hh = self.weight_of(node, node.input[2], stacked=True, transposed=False)
         gates = GATES[node.op_type]
@@ -271,15 +287,16 @@ class _Importer:
             raise self.fail(node, f"input weight expects {w_ih.shape[1]} features, gets {x.size}")
         name = self.layer_name(node, f"{node.op_type.lower()}{len(self.layers)}")
         try:
+            h0 = starts.get("initial_h")
             if node.op_type == "LSTM":
-                layer: Layer = LSTM(name, hidden, w_ih, w_hh, b_ih, b_hh)
+                layer: Layer = LSTM(name, hidden, w_ih, w_hh, b_ih, b_hh, h0=h0, c0=starts.get("initial_c"))
             elif node.op_type == "RNN":
-                layer = RNN(name, hidden, w_ih, w_hh, b_ih, b_hh)
+                layer = RNN(name, hidden, w_ih, w_hh, b_ih, b_hh, h0=h0)
             else:
                 lbr = attrs.get("linear_before_reset", 0)
                 if lbr not in (0, 1):
                     raise self.fail(node, f"linear_before_reset is {lbr}; ONNX allows 0 or 1")
-                layer = GRU(name, hidden, w_ih, w_hh, b_ih, b_hh, linear_before_reset=lbr == 1)
+                layer = GRU(name, hidden, w_ih, w_hh, b_ih, b_hh, h0=h0, linear_before_reset=lbr == 1)
         except ValueError as exc:
             raise self.fail(node, str(exc)) from None
         out = self.add_layer(layer, x)
@@ -290,6 +307,43 @@ class _Importer:
         for extra_out in node.output[2:]:
             if extra_out:
                 self.values[extra_out] = _Act(-2, hidden)  # Y_c: not part of the chain
+
+    def shape_arithmetic(self, node: onnx.NodeProto) -> bool:
+        """PyTorch's `h0.expand(-1, x.size(0), -1)` computes the target shape with Reshape,
+        ConstantOfShape, Mul, Equal and Where on the input's shape: a run-time shape again."""
+        vals = [self.values.get(n) for n in node.input if n]
+        if node.op_type != "Mul" and vals and all(isinstance(v, _Const) for v in vals):
+            # The same with a fixed batch size: fold it (Mul folds in `arith`).
+            a = [v.value for v in vals]
+            if node.op_type == "Reshape":
+                dims = [int(d) if d != 0 else a[0].shape[i] for i, d in enumerate(a[1].reshape(-1))]
+                out = a[0].reshape(dims)
+            elif node.op_type == "Equal":
+                out = np.equal(a[0], a[1])
+            elif node.op_type == "Where":
+                out = np.where(a[0], a[1], a[2])
+            else:  # Cast
+                out = a[0].astype(onnx.helper.tensor_dtype_to_np_dtype(self.attr(node)["to"]))
+            self.values[node.output[0]] = _Const(np.asarray(out))
+            return True
+        if not any(isinstance(v, _Shape | _Zeros) for v in vals) or not all(
+                isinstance(v, _Const | _Shape | _Zeros) for v in vals):
+            return False
+        self.values[node.output[0]] = _Shape()
+        return True
+
+    def initial_state(self, node: onnx.NodeProto, role: str, value: np.ndarray, hidden: int) -> np.ndarray:
+        """A constant initial state, (num_directions = 1, batch, hidden) or broadcast to it,
+        as the one vector every sequence starts from."""
+        v = np.asarray(value, np.float64)
+        if v.ndim > 3 or v.shape[-1:] != (hidden,) or (v.ndim == 3 and v.shape[0] != 1):
+            raise self.fail(node, f"{role} has shape {v.shape}, expected (1, batch, {hidden})")
+        rows = v.reshape(-1, hidden)
+        if not np.all(rows == rows[0]):
+            raise self.fail(node, f"{role} differs between the sequences of the batch",
+                            "give every sequence the same initial state: the C API starts each "
+                            "sequence from one")
+        return rows[0]
 
     def matmul(self, node: onnx.NodeProto) -> None:
         x = self.act(node, node.input[0])
@@ -424,6 +478,8 @@ class _Importer:
             return self.structured(node)
         if node.domain not in ("", "ai.onnx"):
             raise self.fail(node, f"operator domain '{node.domain}' is not supported")
+        if op in _SHAPE_ARITHMETIC and self.shape_arithmetic(node):
+            return
         if op == "Constant":
             t = onnx.helper.get_attribute_value(node.attribute[0])
             if not isinstance(t, onnx.TensorProto):
@@ -701,6 +757,10 @@ class _Importer:
                 self.values[node.output[0]] = _Const(np.broadcast_to(value, full).copy())
         elif isinstance(shape, _Shape) and not np.any(value):
             self.values[node.output[0]] = _Zeros()
+        elif isinstance(shape, _Shape) and node.op_type == "ConstantOfShape":
+            self.values[node.output[0]] = _Shape()  # ones, for shape arithmetic
+        elif isinstance(shape, _Shape) and node.op_type == "Expand":
+            self.values[node.output[0]] = _Broadcast(np.asarray(value))
         else:
             raise self.fail(node, f"{node.op_type} is supported only to make all-zero initial "
                             "states or on constants")

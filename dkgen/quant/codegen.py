@@ -110,6 +110,7 @@ class QuantPlan:
     state_members: list[tuple[str, str, int]]  # (element type, member, entries)
     scratch_members: list[tuple[str, str, int]]
     final: Buffer  # the last layer's output
+    state_init: dict[str, str] = field(default_factory=dict)  # as ModelPlan.state_init
 
     @property
     def model(self) -> QuantModel:
@@ -347,6 +348,7 @@ def plan_int8(qmodel: QuantModel, name: str | None = None, *, optimize: str = "r
     arrays: list[CArray] = []
     descriptors: list[Descriptor] = []
     plans: list[QLayerPlan] = []
+    state_init: dict[str, str] = {}
     state16: list[tuple[str, str, int]] = []
     state8: list[tuple[str, str, int]] = []
     acc = gates = t16 = lr = out16 = act = rh = 0
@@ -405,6 +407,10 @@ def plan_int8(qmodel: QuantModel, name: str | None = None, *, optimize: str = "r
                 if not layer.linear_before_reset:
                     rh = max(rh, h)  # r * h, the second recurrent product's input
             state8.append(("int8_t", f"{lname}_h", h))
+            for part, values in layer.initial_states().items():
+                _add_vector(lp, f"{part}0", "int8_t" if part == "h" else "int16_t", values, arrays,
+                            descriptors)
+                state_init[f"{lname}_{part}"] = lp.vectors[f"{part}0"].symbol
             lp.out = Buffer("state", f"{lname}_h")
         elif isinstance(layer, QLogSoftmax):
             assert layer.d_rq is not None and layer.l_rq is not None
@@ -453,7 +459,8 @@ def plan_int8(qmodel: QuantModel, name: str | None = None, *, optimize: str = "r
     if not scratch:
         scratch.append(("int8_t", "unused", 1))
     state = state16 + state8 or [("int8_t", "unused_state", 1)]
-    return QuantPlan(cname, qmodel, plans, arrays, descriptors, state, scratch, plans[-1].out)
+    return QuantPlan(cname, qmodel, plans, arrays, descriptors, state, scratch, plans[-1].out,
+                     state_init)
 
 
 # --- rendering ------------------------------------------------------------------------

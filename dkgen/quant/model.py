@@ -461,6 +461,17 @@ class _QRecurrent(QLayer):
     w_hh: QMatrix | None = None
     rq_ih: Requant | RequantStack | None = None  # accumulators -> Q3.12 gate units
     rq_hh: Requant | RequantStack | None = None
+    h0: np.ndarray | None = None  # the starting h in h's int8 units; None: zeros
+
+    def initial_states(self) -> dict[str, np.ndarray]:
+        """The non-zero parts of the starting state, by member ("h", LSTM "c")."""
+        return {} if self.h0 is None else {"h": self.h0}
+
+    def initial_state(self) -> np.ndarray:
+        """The whole starting state, h then an LSTM's c (int64 values)."""
+        parts = self.initial_states()
+        n = self.state_size // self.hidden
+        return np.concatenate([parts.get(k, np.zeros(self.hidden, np.int64)) for k in ("h", "c")[:n]])
 
     def matrices(self) -> dict[str, QMatrix]:
         assert self.w_ih is not None and self.w_hh is not None
@@ -481,6 +492,10 @@ class QLSTM(_QRecurrent):
     bias: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))  # int16 Q3.12, b_ih + b_hh
     cell_frac: int = 12  # cell state is int16 with this many fraction bits
     h_rq: Requant | None = None  # Q0.30 (o * tanh(c)) -> h units
+    c0: np.ndarray | None = None  # the starting cell state, int16 with cell_frac bits
+
+    def initial_states(self) -> dict[str, np.ndarray]:
+        return {**super().initial_states(), **({} if self.c0 is None else {"c": self.c0})}
 
     @property
     def state_size(self) -> int:

@@ -381,24 +381,29 @@ class Quantizer:
                               f"{where}.w_hh")
         rq_ih, rq_hh = w_ih.requant_to(GATE_SCALE), w_hh.requant_to(GATE_SCALE)
         assert layer.b_ih is not None and layer.b_hh is not None
+        # A constant starting h in h's units (saturated where it lies beyond the calibrated range).
+        h0 = None if layer.h0 is None else quantize_symmetric(layer.h0, h_scale)
         if isinstance(layer, LSTM):
             bias = to_q(layer.b_ih.astype(np.float64) + layer.b_hh.astype(np.float64), GATE_FRAC,
                         INT16_MIN, INT16_MAX)
             cmax = _safe(st.cell_absmax) * self.opt.cell_headroom
             int_bits = max(0, math.ceil(math.log2(cmax))) if cmax > 1 else 0
+            cell_frac = max(0, 15 - int_bits)
             return QLSTM(layer.name, in_scale, h_scale, 8, hidden=h, w_ih=w_ih, w_hh=w_hh, rq_ih=rq_ih,
-                         rq_hh=rq_hh, bias=bias, cell_frac=max(0, 15 - int_bits),
-                         h_rq=Requant.from_real(Q30 / h_scale, PER_TENSOR, h, 1))
+                         rq_hh=rq_hh, bias=bias, cell_frac=cell_frac,
+                         h_rq=Requant.from_real(Q30 / h_scale, PER_TENSOR, h, 1), h0=h0,
+                         c0=None if layer.c0 is None else to_q(layer.c0, cell_frac, INT16_MIN, INT16_MAX))
         if isinstance(layer, RNN):
             bias = to_q(layer.b_ih.astype(np.float64) + layer.b_hh.astype(np.float64), GATE_FRAC,
                         INT16_MIN, INT16_MAX)
             return QRNN(layer.name, in_scale, h_scale, 8, hidden=h, w_ih=w_ih, w_hh=w_hh, rq_ih=rq_ih,
-                        rq_hh=rq_hh, bias=bias, h_rq=Requant.from_real(2.0**-ACT_FRAC / h_scale, PER_TENSOR, h, 1))
+                        rq_hh=rq_hh, bias=bias, h_rq=Requant.from_real(2.0**-ACT_FRAC / h_scale, PER_TENSOR, h, 1),
+                        h0=h0)
         return QGRU(layer.name, in_scale, h_scale, 8, hidden=h, w_ih=w_ih, w_hh=w_hh, rq_ih=rq_ih,
                     rq_hh=rq_hh, b_ih=to_q(layer.b_ih, GATE_FRAC, INT16_MIN, INT16_MAX),
                     b_hh=to_q(layer.b_hh, GATE_FRAC, INT16_MIN, INT16_MAX),
                     n_rq=Requant.from_real(Q30 / h_scale, PER_TENSOR, h, 1),
-                    linear_before_reset=layer.linear_before_reset)
+                    linear_before_reset=layer.linear_before_reset, h0=h0)
 
 
 def quantize_model(model: Model, calib_inputs: np.ndarray, *,

@@ -153,7 +153,7 @@ class _WithState(nn.Module):
     def __init__(self):
         super().__init__()
         self.rnn = nn.LSTM(8, 12, 1)
-        self.h0 = nn.Parameter(torch.ones(1, 4, 12))  # x is (time 1, batch 4, 8) here
+        self.h0 = nn.Parameter(torch.randn(1, 4, 12))  # x is (time 1, batch 4, 8) here
 
     def forward(self, x):
         return self.rnn(x, (self.h0, torch.zeros(1, 4, 12)))[0]
