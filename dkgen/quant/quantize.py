@@ -374,19 +374,22 @@ class Quantizer:
 
     def _recurrent(self, layer: LSTM | GRU | RNN, in_scale: float, st, seen: dict, where: str) -> QLayer:
         h = layer.hidden_size
-        h_scale = min(_safe(st.out_absmax), 1.0) / 127.0
+        # h's range: what calibration saw, and where every sequence starts (a constant h0).
+        h_abs = max(st.out_absmax, 0.0 if layer.h0 is None else float(np.abs(layer.h0).max()))
+        h_scale = min(_safe(h_abs), 1.0) / 127.0
         w_ih, _ = self.matrix(layer.w_ih, in_scale, seen.get("w_ih", np.zeros((0, layer.in_size))),
                               None, f"{where}.w_ih")
         w_hh, _ = self.matrix(layer.w_hh, h_scale, seen.get("w_hh", np.zeros((0, h))), None,
                               f"{where}.w_hh")
         rq_ih, rq_hh = w_ih.requant_to(GATE_SCALE), w_hh.requant_to(GATE_SCALE)
         assert layer.b_ih is not None and layer.b_hh is not None
-        # A constant starting h in h's units (saturated where it lies beyond the calibrated range).
+        # A constant starting h in h's units (h_scale covers it).
         h0 = None if layer.h0 is None else quantize_symmetric(layer.h0, h_scale)
         if isinstance(layer, LSTM):
             bias = to_q(layer.b_ih.astype(np.float64) + layer.b_hh.astype(np.float64), GATE_FRAC,
                         INT16_MIN, INT16_MAX)
-            cmax = _safe(st.cell_absmax) * self.opt.cell_headroom
+            c_abs = max(st.cell_absmax, 0.0 if layer.c0 is None else float(np.abs(layer.c0).max()))
+            cmax = _safe(c_abs) * self.opt.cell_headroom
             int_bits = max(0, math.ceil(math.log2(cmax))) if cmax > 1 else 0
             cell_frac = max(0, 15 - int_bits)
             return QLSTM(layer.name, in_scale, h_scale, 8, hidden=h, w_ih=w_ih, w_hh=w_hh, rq_ih=rq_ih,
