@@ -19,19 +19,12 @@ void dkgen_gru_cell_s16(const dkgen_gru_s16_t *p, const int32_t *DKGEN_RESTRICT 
 
     for (j0 = 0u; j0 < hidden; j0 += DKGEN_GRU_BLOCK) {
         const uint32_t n = (hidden - j0 < DKGEN_GRU_BLOCK) ? hidden - j0 : DKGEN_GRU_BLOCK;
-        const int32_t *gxz = gx + j0;
-        const int32_t *ghz = gh + j0;
-        const int32_t *gxr = gx + hidden + j0;
-        const int32_t *ghr = gh + hidden + j0;
         const int32_t *gxh = gx + 2u * hidden + j0;
         const int32_t *ghh = gh + 2u * hidden + j0;
         int8_t *hb = h + j0;
 
         /* z = sigmoid(sat16(gx_z + gh_z)), r likewise (VQADD: the saturating add) */
-        dkgen_gru_add_block(gxz, ghz, in, n);
-        dkgen_sigmoid_s16_array(in, z, n);
-        dkgen_gru_add_block(gxr, ghr, in, n);
-        dkgen_sigmoid_s16_array(in, r, n);
+        dkgen_gru_zr_block(gx + j0, gh + j0, hidden, n, in, z, r);
         /* n = tanh(sat16(gx_h + (r * sat16(gh_h) >> 15))) */
         k = 0u;
         for (; k + 4u <= n; k += 4u) {
@@ -72,9 +65,8 @@ void dkgen_gru_cell_s16(const dkgen_gru_s16_t *p, const int32_t *DKGEN_RESTRICT 
     uint32_t j;
 
     for (j = 0u; j < hidden; j++) {
-        const int32_t z = dkgen_sigmoid_s16(dkgen_sat64_s16((int64_t)gx[j] + (int64_t)gh[j]));
-        const int32_t r = dkgen_sigmoid_s16(
-            dkgen_sat64_s16((int64_t)gx[hidden + j] + (int64_t)gh[hidden + j]));
+        const int32_t z = dkgen_gru_gate_s16(gx[j], gh[j]);
+        const int32_t r = dkgen_gru_gate_s16(gx[hidden + j], gh[hidden + j]);
         const int32_t rg = r * (int32_t)dkgen_sat_s16(gh[2u * hidden + j]);
         const int32_t rgh = dkgen_rshift_round_s32(rg, 15);
         const int32_t n = dkgen_tanh_s16(dkgen_sat64_s16((int64_t)gx[2u * hidden + j] + rgh));

@@ -17,17 +17,11 @@ void dkgen_gru_reset_s16(uint32_t hidden, int32_t *DKGEN_RESTRICT gx,
     for (j0 = 0u; j0 < hidden; j0 += DKGEN_GRU_BLOCK) {
         const uint32_t n = (hidden - j0 < DKGEN_GRU_BLOCK) ? hidden - j0 : DKGEN_GRU_BLOCK;
         int32_t *gxz = gx + j0;
-        const int32_t *ghz = gh + j0;
-        const int32_t *gxr = gx + hidden + j0;
-        const int32_t *ghr = gh + hidden + j0;
         const int8_t *hb = h + j0;
         int8_t *rhb = rh + j0;
 
         /* z = sigmoid(sat16(gx_z + gh_z)), r likewise (VQADD: the saturating add) */
-        dkgen_gru_add_block(gxz, ghz, in, n);
-        dkgen_sigmoid_s16_array(in, z, n);
-        dkgen_gru_add_block(gxr, ghr, in, n);
-        dkgen_sigmoid_s16_array(in, r, n);
+        dkgen_gru_zr_block(gxz, gh + j0, hidden, n, in, z, r);
         /* gx_z = z; rh = r * h >> 15 (rounding half up; |r * h| < 2^22, in int8 after) */
         k = 0u;
         for (; k + 4u <= n; k += 4u) {
@@ -49,9 +43,8 @@ void dkgen_gru_reset_s16(uint32_t hidden, int32_t *DKGEN_RESTRICT gx,
     uint32_t j;
 
     for (j = 0u; j < hidden; j++) {
-        const int32_t z = dkgen_sigmoid_s16(dkgen_sat64_s16((int64_t)gx[j] + (int64_t)gh[j]));
-        const int32_t r = dkgen_sigmoid_s16(
-            dkgen_sat64_s16((int64_t)gx[hidden + j] + (int64_t)gh[hidden + j]));
+        const int32_t z = dkgen_gru_gate_s16(gx[j], gh[j]);
+        const int32_t r = dkgen_gru_gate_s16(gx[hidden + j], gh[hidden + j]);
         gx[j] = z;
         rh[j] = (int8_t)dkgen_rshift_round_s32(r * (int32_t)h[j], 15);
     }

@@ -1,6 +1,7 @@
 #ifndef DKGEN_GRU_S16_H
 #define DKGEN_GRU_S16_H
 
+#include "dkgen_activation_s16.h"
 #include "dkgen_common.h"
 #include "dkgen_qmath_s32.h"
 
@@ -34,6 +35,12 @@ DKGEN_INLINE int8_t dkgen_gru_blend_s16(int32_t z, int32_t n, int8_t h, int32_t 
     return dkgen_sat64_s8((int64_t)keep + (int64_t)carry);
 }
 
+/* A sigmoid gate of one unit (z or r), either form: sigmoid(sat16(gx + gh)), Q0.15. */
+DKGEN_INLINE int32_t dkgen_gru_gate_s16(int32_t gx, int32_t gh)
+{
+    return dkgen_sigmoid_s16(dkgen_sat64_s16((int64_t)gx + (int64_t)gh));
+}
+
 /* Helium: the GRU kernels take units in blocks of DKGEN_GRU_BLOCK, the activations four
  * units per instruction (gather loads from their tables, in dkgen_activation_s16.c);
  * elsewhere one unit at a time, which is cheaper there than passing blocks through memory. */
@@ -53,6 +60,17 @@ DKGEN_INLINE void dkgen_gru_add_block(const int32_t *a, const int32_t *b, int32_
     for (; k < n; k++) {
         in[k] = dkgen_sat_s32((int64_t)a[k] + (int64_t)b[k]);
     }
+}
+
+/* z and r of n <= DKGEN_GRU_BLOCK units, as dkgen_gru_gate_s16: gx and gh point at the
+ * first unit's z entry (its r entry is `hidden` further); in is scratch. */
+DKGEN_INLINE void dkgen_gru_zr_block(const int32_t *gx, const int32_t *gh, uint32_t hidden,
+                                     uint32_t n, int32_t *in, int16_t *z, int16_t *r)
+{
+    dkgen_gru_add_block(gx, gh, in, n);
+    dkgen_sigmoid_s16_array(in, z, n);
+    dkgen_gru_add_block(gx + hidden, gh + hidden, in, n);
+    dkgen_sigmoid_s16_array(in, r, n);
 }
 
 /* dkgen_gru_blend_s16 for four units (z in lanes, n and h in memory, h stored), when

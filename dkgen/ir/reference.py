@@ -140,7 +140,7 @@ def check_inputs(spec: InputSpec, xs: np.ndarray) -> np.ndarray:
     return xs
 
 
-def zero_state(layers: Sequence[ChainLayer], batch: int, dtype: type = np.float64
+def start_states(layers: Sequence[ChainLayer], batch: int, dtype: type = np.float64
                ) -> list[np.ndarray | None]:
     """Each layer's recurrent state at the start of a sequence (None for stateless layers):
     zeros, or the layer's `initial_state()` where it has one (a constant initial_h)."""
@@ -163,7 +163,7 @@ def run_chain(layers: Sequence[L], step: Callable[[L, np.ndarray, np.ndarray | N
     time, out) of `dtype`; with `trace`, each layer's outputs by layer name as (batch,
     time, size); and the final state."""
     batch, steps = xs.shape[0], xs.shape[1]
-    state = list(state) if state is not None else zero_state(layers, batch, dtype)
+    state = list(state) if state is not None else start_states(layers, batch, dtype)
     outputs = np.zeros((batch, steps, output_size), dtype)
     traces: dict[str, list[np.ndarray]] = {layer.name: [] for layer in layers} if trace else {}
     for t in range(steps):
@@ -183,7 +183,7 @@ class ReferenceExecutor:
         self.model = model
 
     def initial_state(self, batch: int = 1) -> list[np.ndarray | None]:
-        return zero_state(self.model.layers, batch)
+        return start_states(self.model.layers, batch)
 
     def _check_inputs(self, xs: np.ndarray) -> np.ndarray:
         xs = check_inputs(self.model.input, xs)

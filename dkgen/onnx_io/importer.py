@@ -64,9 +64,10 @@ DEFAULT_ACTIVATIONS = {"LSTM": ["Sigmoid", "Tanh", "Tanh"], "GRU": ["Sigmoid", "
 # Gate blocks stacked in each operator's W and R.
 GATES = {"LSTM": 4, "GRU": 3, "RNN": 1}
 # The Keras spelling of the fix when a layer names other activations.
+_GATED_FIX = "train with sigmoid gates and tanh (Keras: recurrent_activation='sigmoid', activation='tanh')"
 ACTIVATION_FIX = {
-    "LSTM": "train with sigmoid gates and tanh (Keras: recurrent_activation='sigmoid', activation='tanh')",
-    "GRU": "train with sigmoid gates and tanh (Keras: recurrent_activation='sigmoid', activation='tanh')",
+    "LSTM": _GATED_FIX,
+    "GRU": _GATED_FIX,
     "RNN": "train with tanh (PyTorch: nn.RNN(nonlinearity='tanh'); Keras: SimpleRNN(activation='tanh'))",
 }
 

@@ -14,7 +14,7 @@ import numpy as np
 
 from dkgen.errors import DkgenError
 from dkgen.ir.graph import LSTM, RECURRENT, Embedding, Layer, Model
-from dkgen.ir.reference import layer_step, zero_state
+from dkgen.ir.reference import layer_step, start_states
 
 
 @dataclass
@@ -65,7 +65,7 @@ def calibrate(model: Model, xs: np.ndarray) -> CalibrationStats:
     batch, steps = xs.shape[0], xs.shape[1]
     layers: list[LayerStats] = [LayerStats() for _ in model.layers]
     seen: dict[str, dict[str, list[np.ndarray]]] = {layer.name: {} for layer in model.layers}
-    state = zero_state(model.layers, batch)
+    state = start_states(model.layers, batch)
     input_absmax = 0.0 if model.input.kind == "token" else _absmax(xs)
     for t in range(steps):
         v = xs[:, t]

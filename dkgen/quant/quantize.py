@@ -113,11 +113,6 @@ def _safe(absmax: float, fallback: float = 1.0) -> float:
     return absmax if absmax > 0 and math.isfinite(absmax) else fallback
 
 
-def _int8_bound(bound: float, scale: float) -> int:
-    """A clip bound in a scale's int8 units: rounded half up, saturated (float32 max is)."""
-    return int(np.clip(np.floor(bound / scale + 0.5), -128, 127))
-
-
 def _row_scales(w: np.ndarray, per_row: bool) -> np.ndarray:
     """Scale(s) of a symmetric int8 matrix: max |row| / 127, or one for the whole matrix."""
     w = np.asarray(w, np.float64)
@@ -319,7 +314,9 @@ class Quantizer:
                 q = self._affine(layer, scale, _safe(st.out_absmax) / 127.0, where)
             elif isinstance(layer, Clip):
                 q = QClip(layer.name, scale, scale, 8, size=layer.size,
-                          lo=_int8_bound(layer.lo, scale), hi=_int8_bound(layer.hi, scale))
+                          # the bounds in int8 units, rounded half up, saturated (float32 max is)
+                          lo=int(min(quantize_symmetric(layer.lo, scale, 128), 127)),
+                          hi=int(min(quantize_symmetric(layer.hi, scale, 128), 127)))
             elif isinstance(layer, LeakyRelu):
                 if abs(layer.alpha) > LEAKY_ALPHA_MAX:
                     raise DkgenError(f"{where}: int8 supports LeakyRelu alpha up to "

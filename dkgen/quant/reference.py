@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from dkgen.ir.reference import check_inputs, run_chain, zero_state
+from dkgen.ir.reference import check_inputs, run_chain, start_states
 from dkgen.quant.arith import (
     dequantize,
     quantize_input,
@@ -213,7 +213,7 @@ class QuantReferenceExecutor:
         self.qmodel = qmodel
 
     def initial_state(self, batch: int = 1) -> list[np.ndarray | None]:
-        return zero_state(self.qmodel.layers, batch, np.int64)
+        return start_states(self.qmodel.layers, batch, np.int64)
 
     def quantize_inputs(self, xs: np.ndarray) -> np.ndarray:
         """(batch, time[, features]) inputs -> the int8 values (or token ids) layer 0 sees."""

@@ -98,12 +98,8 @@ def test_generated_c_on_host_and_cortex_m4(tmp_path, dtype):
     assert report.passed, [t.reason for t in report.targets]
 
 
-def _graph_file(tmp_path, nodes, inits):
-    return graph_file(tmp_path / "g.onnx", nodes, inits)
-
-
 def test_constant_minus_activation_and_a_scalar(tmp_path):
-    path = _graph_file(tmp_path, [helper.make_node("Sub", ["c", "x"], ["s"]),
+    path = graph_file(tmp_path / "g.onnx", [helper.make_node("Sub", ["c", "x"], ["s"]),
                                   helper.make_node("Mul", ["s", "k"], ["y"])],
                        {"c": [1.0, 2.0, 3.0, 4.0], "k": 0.5})
     model = load_onnx(path)
@@ -118,7 +114,7 @@ def test_constant_minus_activation_and_a_scalar(tmp_path):
     ([helper.make_node("Div", ["x", "c"], ["y"])], {"c": [1.0, 0.0, 1.0, 1.0]}, "division by zero"),
 ])
 def test_bad_arithmetic_is_named(tmp_path, nodes, inits, says):
-    path = _graph_file(tmp_path, nodes, inits)
+    path = graph_file(tmp_path / "g.onnx", nodes, inits)
     with pytest.raises(DkgenError, match=says) as err:
         load_onnx(path)
     assert "g.onnx" in str(err.value)

@@ -156,13 +156,9 @@ def test_generated_c_on_host_and_cortex_m4(tmp_path, dtype):
     assert report.passed, [t.reason for t in report.targets]
 
 
-def _graph_file(tmp_path, nodes, inits, opset: int = 18):
-    return graph_file(tmp_path / "g.onnx", nodes, inits, opset)
-
-
 def test_clip_of_opset_6_takes_its_bounds_from_attributes(tmp_path):
     w = np.random.default_rng(0).normal(size=(4, 4)).astype(np.float32) * 3
-    path = _graph_file(tmp_path, [helper.make_node("MatMul", ["x", "w"], ["h"]),
+    path = graph_file(tmp_path / "g.onnx", [helper.make_node("MatMul", ["x", "w"], ["h"]),
                                   helper.make_node("Clip", ["h"], ["y"], min=-1.5, max=0.25)],
                        {"w": w}, opset=6)
     model = load_onnx(path)
@@ -181,14 +177,14 @@ def test_clip_of_opset_6_takes_its_bounds_from_attributes(tmp_path):
     ([helper.make_node("LeakyRelu", ["x"], ["y"], alpha=float("inf"))], {}, "finite alpha"),
 ])
 def test_bad_clip_and_leaky_relu_nodes_are_named(tmp_path, nodes, inits, says):
-    path = _graph_file(tmp_path, nodes, inits)
+    path = graph_file(tmp_path / "g.onnx", nodes, inits)
     with pytest.raises(DkgenError, match=says) as err:
         load_onnx(path)
     assert "g.onnx" in str(err.value)
 
 
 def test_int8_refuses_a_leaky_slope_it_cannot_hold(tmp_path):
-    path = _graph_file(tmp_path, [helper.make_node("LeakyRelu", ["x"], ["y"], alpha=300.0)], {})
+    path = graph_file(tmp_path / "g.onnx", [helper.make_node("LeakyRelu", ["x"], ["y"], alpha=300.0)], {})
     model = load_onnx(path)
     x = np.random.default_rng(0).normal(size=(2, 3, 4)).astype(np.float32)
     with pytest.raises(DkgenError, match="alpha up to 255"):
