@@ -462,6 +462,9 @@ def _bench_layer_table(result) -> Table:
 @click.option("--factor-rule", type=click.Choice(["rank", "macs"]), default="rank", show_default=True,
               help="dkp, kron: between factor splits of equal size, prefer squarer factors or the "
                    "fewest multiply-accumulates.")
+@click.option("--kron-order", type=click.IntRange(2, 4), default=2, show_default=True,
+              help="dkp, kron: Kronecker factors per matrix (3 or 4 make the factors smaller and "
+                   "leave more of the budget to the dope).")
 @click.option("--linear", is_flag=True, help="Compress the linear layers too (not only LSTM/GRU/RNN).")
 @click.option("--inputs", type=click.Path(path_type=Path), default=None,
               help=".npz with array x to measure the outputs' change on (default: random inputs "
@@ -472,7 +475,7 @@ def _bench_layer_table(result) -> Table:
 @click.option("--force", is_flag=True, help="Replace an existing output file.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON document on stdout.")
 def compress_cmd(model: Path, out_path: Path, method: str, ratio: float, dope_share: float,
-                 factor_rule: str, linear: bool, inputs: Path | None, sequences: int, steps: int,
+                 factor_rule: str, kron_order: int, linear: bool, inputs: Path | None, sequences: int, steps: int,
                  seed: int, force: bool, as_json: bool) -> None:
     """Compress the dense matrices of MODEL after training, without retraining, and write
     the result as ONNX: the nearest Kronecker product plus the largest residual entries as
@@ -493,7 +496,7 @@ def compress_cmd(model: Path, out_path: Path, method: str, ratio: float, dope_sh
     dense = load_onnx(model)
     try:
         fitted = compress_model(dense, method, ratio, linear=linear, dope_share=dope_share,
-                                factor_rule=factor_rule)
+                                factor_rule=factor_rule, order=kron_order)
     except ValueError as exc:
         raise DkgenError(str(exc), path=model, field="--ratio",
                          fix="choose a lower --ratio (or another --method)") from None

@@ -29,12 +29,11 @@ from dkgen.train import require_train_extra
 def _parse_factors(text: str | None) -> list[list[int]] | None:
     if text is None:
         return None
-    m = re.fullmatch(r"\s*(\d+)x(\d+)\s*,\s*(\d+)x(\d+)\s*", text)
-    if not m:
+    parts = [re.fullmatch(r"\s*(\d+)x(\d+)\s*", p) for p in text.split(",")]
+    if not 2 <= len(parts) <= 4 or not all(parts):
         raise DkgenError(f"cannot read factor shapes {text!r}", field="--factors",
-                         fix="write them as M1xN1,M2xN2, e.g. 8x5,100x40")
-    a, b, c, d = (int(g) for g in m.groups())
-    return [[a, b], [c, d]]
+                         fix="write two to four of them as M1xN1,M2xN2[,M3xN3], e.g. 8x5,100x40")
+    return [[int(g) for g in m.groups()] for m in parts if m]
 
 
 @click.group("train", context_settings={"help_option_names": ["-h", "--help"]})
@@ -78,7 +77,9 @@ def train_group() -> None:
               help="Dope (dkp) or mask (pruned) density the anneal starts from.")
 @click.option("--dope-share", type=float, default=0.25, show_default=True,
               help="dkp: share of the budget kept free for the dope when factor shapes are chosen.")
-@click.option("--factors", default=None, help="Kronecker factor shapes M1xN1,M2xN2 (dkp, kp).")
+@click.option("--factors", default=None,
+              help="Kronecker factor shapes M1xN1,M2xN2 (dkp, kp); up to four, e.g. "
+                   "10x5,10x5,8x8 (see `dkgen train factors --order`).")
 @click.option("--factor-rule", type=click.Choice(["rank", "macs"]), default="rank", show_default=True,
               help="dkp, kp without --factors: between splits of equal size, prefer squarer factors "
                    "(rank) or the fewest multiply-accumulates (macs; see `dkgen train factors`).")
@@ -159,10 +160,12 @@ def train_lm_cmd(data: Path, run_dir: Path, size: str, method: str, ratio: float
 @click.option("--dope-share", type=float, default=0.25, show_default=True,
               help="With --ratio: the share of the budget `dkgen train lm` keeps for the dope, "
                    "for marking the splits it picks.")
+@click.option("--order", type=click.IntRange(2, 4), default=2, show_default=True,
+              help="Number of Kronecker factors (3 or 4 make the smallest products smaller).")
 @click.option("--limit", default=20, show_default=True, help="Rows to show.")
 @click.option("--json", "as_json", is_flag=True, help="Print every split as one JSON document.")
 def factors_cmd(shape: str, ratio: float | None, max_values: int | None, dope_share: float,
-                limit: int, as_json: bool) -> None:
+                order: int, limit: int, as_json: bool) -> None:
     """Kronecker factor shapes for a ROWSxCOLS matrix: values, multiply-accumulates, rank bound.
 
     Splits of equal size differ in cost and in what they can express; pass the one you
@@ -184,7 +187,7 @@ def factors_cmd(shape: str, ratio: float | None, max_values: int | None, dope_sh
         raise DkgenError("the compression ratio must be positive", field="--ratio", fix="e.g. --ratio 25")
     budget = None if ratio is None else int(rows * cols // ratio)
     caps = [c for c in (budget, max_values) if c is not None]
-    options = factor_options(rows, cols, min(caps) if caps else None)
+    options = factor_options(rows, cols, min(caps) if caps else None, order)
     if not options:
         raise DkgenError(f"no Kronecker split of {rows}x{cols} fits {min(caps)} values",
                          field="--ratio" if budget == min(caps) else "--max-values",
@@ -193,14 +196,16 @@ def factors_cmd(shape: str, ratio: float | None, max_values: int | None, dope_sh
         raise DkgenError("the dope share must lie in [0, 1)", field="--dope-share", fix="e.g. 0.25")
     picks = {}  # what `dkgen train lm --method dkp` picks without --factors, by rule
     for rule in FACTOR_RULES:
+        if order != 2:
+            break  # `dkgen train lm` picks two factors by itself; more only when given
         with contextlib.suppress(ValueError):  # the ratio is out of reach: nothing picked
             picks[rule] = factor_shapes(rows, cols, ratio, dope_share, rule)
-    docs = [{"factors": f"{a[0]}x{a[1]},{b[0]}x{b[1]}", "values": o.values, "macs": o.macs,
+    docs = [{"factors": ",".join(f"{m}x{n}" for m, n in o.factors), "values": o.values, "macs": o.macs,
              "rank_bound": o.rank, "default": o.factors == picks.get("rank"),
              "picked_by": [rule for rule, f in picks.items() if f == o.factors],
              **({} if budget is None else {"dope": budget - o.values,
                                            "dope_density": (budget - o.values) / (rows * cols)})}
-            for o in options for a, b in [o.factors]]
+            for o in options]
     if as_json:
         click.echo(json.dumps(docs, indent=2))
         return

@@ -9,7 +9,7 @@ from dkgen.ir.weights import KronWeight, LowRankWeight, RowStackWeight, SparseWe
 def structure_text(w: Weight) -> str:
     """A short description of how `w` is stored."""
     if isinstance(w, KronWeight):
-        text = f"{w.a.shape[0]}x{w.a.shape[1]} ⊗ {w.b.shape[0]}x{w.b.shape[1]}"
+        text = " ⊗ ".join(f"{m}x{n}" for m, n in w.factor_shapes)
         if w.dope is not None:
             text += f" + dope {w.dope.nnz} ({100 * w.dope.density:.2f}%)"
         return text

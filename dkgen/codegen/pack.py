@@ -7,6 +7,7 @@ this into C text; no C syntax is produced here beyond number literals.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -19,6 +20,7 @@ from dkgen.ir.weights import (
     SparseDope,
     SparseWeight,
     Weight,
+    kron_pass_order,
 )
 
 KRON_ORDER_XBT = 0  # T = X Bᵀ first, then Y += A T
@@ -88,8 +90,8 @@ class CArray:
 class CMatrix:
     """How one weight matrix is multiplied in C: its kernel, struct fields and arrays.
 
-    `kind` selects the template macro: dense, kron (with optional dope), csr, low_rank,
-    row_stack (whose blocks are `parts`).  `scratch` is the entries of scratch its
+    `kind` selects the template macro: dense, kron (with optional dope), kron_multi (three
+    or four factors, with optional dope), csr, low_rank, row_stack (whose blocks are `parts`).  `scratch` is the entries of scratch its
     matrix-vector product needs (float: floats; int8: the int16 intermediate).
     Used for both the float32 and the int8 library; the fields differ by dtype.
     """
@@ -124,6 +126,19 @@ def kron_order(a_shape: tuple[int, int], b_shape: tuple[int, int]) -> tuple[int,
     return KRON_ORDER_XBT, cost_xbt, n1 * m2
 
 
+def kron_multi_passes(shapes: tuple[tuple[int, int], ...]) -> tuple[tuple[int, ...], int, int]:
+    """(pass order, MACs, scratch floats) of dkgen_kron_multi_matvec_f32 for factors of
+    these shapes: the cheapest order, and two buffers used in turn, each as long as the
+    largest intermediate it holds (runtime/dkgen_kron_multi_matvec_f32.c)."""
+    passes, macs = kron_pass_order(*shapes)
+    dims = [n for _, n in shapes]
+    longest = [0, 0]
+    for j, mode in enumerate(passes):
+        dims[mode] = shapes[mode][0]
+        longest[j % 2] = max(longest[j % 2], math.prod(dims))
+    return passes, macs, sum(longest)
+
+
 def _csr_arrays(prefix: str, sparse: SparseDope) -> tuple[list[CArray], dict[str, object]]:
     row_ptr, cols, values = sparse.csr()
     wide = sparse.nnz >= 65536
@@ -142,6 +157,20 @@ def pack_matrix(prefix: str, weight: Weight) -> CMatrix:
     if isinstance(weight, DenseWeight):
         return CMatrix(prefix, "dense", rows, cols, [CArray(prefix, "float", weight.values)],
                        {"w": prefix}, 0, rows * cols)
+    if isinstance(weight, KronWeight) and weight.rest:
+        shapes = weight.factor_shapes
+        if max(max(sh) for sh in shapes) >= 65536:
+            raise ValueError(f"{prefix}: Kronecker factors are limited to 65535 rows and columns")
+        passes, macs, scratch = kron_multi_passes(shapes)
+        arrays = [CArray(f"{prefix}_f{i}", "float", f) for i, f in enumerate(weight.factors)]
+        fields = {"factors": [a.symbol for a in arrays], "m": [m for m, _ in shapes],
+                  "n": [n for _, n in shapes], "passes": list(passes), "dope": None}
+        if weight.dope is not None and weight.dope.nnz:
+            dope_arrays, dope_fields = _csr_arrays(f"{prefix}_dope", weight.dope)
+            arrays += dope_arrays
+            fields["dope"] = dope_fields
+            macs += weight.dope.nnz
+        return CMatrix(prefix, "kron_multi", rows, cols, arrays, fields, scratch, macs)
     if isinstance(weight, KronWeight):
         order, macs, scratch = kron_order(weight.a.shape, weight.b.shape)
         arrays = [CArray(f"{prefix}_a", "float", weight.a), CArray(f"{prefix}_b", "float", weight.b)]

@@ -181,8 +181,8 @@ class ModelPlan:
             for m in (q for top in lp.matrices.values() for q in top.leaves()):
                 if m.kind in ("dense", "low_rank"):
                     used.add("dkgen_dense_matvec_f32")
-                elif m.kind == "kron":
-                    used.add("dkgen_kron_matvec_f32")
+                elif m.kind in ("kron", "kron_multi"):
+                    used.add(f"dkgen_{m.kind}_matvec_f32")
                     if m.fields.get("dope"):
                         used.add("dkgen_csr_matvec_f32")
                 elif m.kind == "csr":

@@ -8,6 +8,9 @@ ONNX checks and reports, never for generated code.
 
 from __future__ import annotations
 
+import functools
+import itertools
+import math
 from dataclasses import dataclass, field
 from functools import cached_property
 
@@ -157,26 +160,75 @@ def dope_index_bytes(dope: SparseDope) -> int:
     return 2 * (dope.rows + 1) + 2 * dope.nnz
 
 
-def kron_macs(a_shape: tuple[int, int], b_shape: tuple[int, int]) -> int:
-    """Multiply-accumulates of (A ⊗ B) x in factored form, the cheaper of the two orders of
-    vec(B X Aᵀ) (code generation picks it)."""
-    (m1, n1), (m2, n2) = a_shape, b_shape
-    return min(n1 * n2 * m2 + m1 * n1 * m2, m1 * n1 * n2 + m1 * n2 * m2)
+def kron_pass_order(*shapes: tuple[int, int]) -> tuple[tuple[int, ...], int]:
+    """The cheapest order in which to apply the factors of (A1 ⊗ ... ⊗ Ak) x, and its
+    multiply-accumulates.
+
+    x seen as a k-way tensor of sizes (n1, ..., nk) is multiplied by one factor along its
+    mode at a time; factor i costs (the tensor's current size) * mi and turns that mode's
+    ni into mi, so the order matters when factors grow or shrink the tensor differently.
+    Ties go to the lexicographically first order; for two factors, (1, 0) is vec(B X Aᵀ)
+    with B X first.
+    """
+    best: tuple[int, tuple[int, ...]] | None = None
+    for order in itertools.permutations(range(len(shapes))):
+        size, macs = math.prod(n for _, n in shapes), 0
+        for i in order:
+            m, n = shapes[i]
+            macs += size * m
+            size = size // n * m
+        if best is None or macs < best[0]:
+            best = (macs, order)
+    assert best is not None
+    return best[1], best[0]
+
+
+def kron_macs(*shapes: tuple[int, int]) -> int:
+    """Multiply-accumulates of (A ⊗ B ⊗ ...) x in factored form, in the cheapest order of
+    its passes (code generation picks it; for two factors, the cheaper of the two orders of
+    vec(B X Aᵀ))."""
+    return kron_pass_order(*shapes)[1]
 
 
 @dataclass(frozen=True, eq=False)
 class KronWeight(Weight):
-    """W = A ⊗ B (+ S when `dope` is set: the doped Kronecker product)."""
+    """W = A ⊗ B (⊗ C ...) (+ S when `dope` is set: the doped Kronecker product).
+
+    `rest` holds the factors after the second, in order: most models have two factors,
+    and everything that handles only two checks that `rest` is empty.
+    """
 
     a: np.ndarray
     b: np.ndarray
     dope: SparseDope | None = field(default=None)
+    rest: tuple[np.ndarray, ...] = field(default=())
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "a", _as_matrix("Kronecker factor A", self.a))
         object.__setattr__(self, "b", _as_matrix("Kronecker factor B", self.b))
+        object.__setattr__(self, "rest", tuple(
+            _as_matrix(f"Kronecker factor {chr(ord('C') + i)}", f) for i, f in enumerate(self.rest)))
         if self.dope is not None and (self.dope.rows, self.dope.cols) != self.shape:
             raise ValueError(f"dope shape {(self.dope.rows, self.dope.cols)} != weight shape {self.shape}")
+
+    @classmethod
+    def of(cls, factors: tuple[np.ndarray, ...] | list[np.ndarray],
+           dope: SparseDope | None = None) -> KronWeight:
+        """From all its factors, two or more."""
+        if len(factors) < 2:
+            raise ValueError(f"a Kronecker product needs two factors or more, got {len(factors)}")
+        return cls(factors[0], factors[1], dope, tuple(factors[2:]))
+
+    @property
+    def factors(self) -> tuple[np.ndarray, ...]:
+        return (self.a, self.b, *self.rest)
+
+    @property
+    def factor_shapes(self) -> tuple[tuple[int, int], ...]:
+        return tuple((int(f.shape[0]), int(f.shape[1])) for f in self.factors)
+
+    def _kron64(self) -> np.ndarray:
+        return functools.reduce(np.kron, (f.astype(np.float64) for f in self.factors))
 
     @property
     def kind(self) -> str:  # type: ignore[override]
@@ -184,24 +236,25 @@ class KronWeight(Weight):
 
     @property
     def shape(self) -> tuple[int, int]:
-        return (self.a.shape[0] * self.b.shape[0], self.a.shape[1] * self.b.shape[1])
+        shapes = self.factor_shapes
+        return (math.prod(m for m, _ in shapes), math.prod(n for _, n in shapes))
 
     def to_dense(self) -> np.ndarray:
-        dense = np.kron(self.a.astype(np.float64), self.b.astype(np.float64))
+        dense = self._kron64()
         if self.dope is not None:
             dense = dense + self.dope.to_dense()
         return dense.astype(FLOAT)
 
     @cached_property
     def dense64(self) -> np.ndarray:
-        dense = np.kron(self.a.astype(np.float64), self.b.astype(np.float64))
+        dense = self._kron64()
         if self.dope is not None:
             dense = dense + self.dope.to_dense().astype(np.float64)
         return dense
 
     @property
     def param_count(self) -> int:
-        n = int(self.a.size + self.b.size)
+        n = sum(int(f.size) for f in self.factors)
         return n + (self.dope.nnz if self.dope is not None else 0)
 
     def storage_bytes(self, value_bytes: int = 4) -> int:
@@ -212,7 +265,7 @@ class KronWeight(Weight):
 
     @property
     def macs(self) -> int:
-        return kron_macs(self.a.shape, self.b.shape) + (self.dope.nnz if self.dope is not None else 0)
+        return kron_macs(*self.factor_shapes) + (self.dope.nnz if self.dope is not None else 0)
 
 
 @dataclass(frozen=True, eq=False)

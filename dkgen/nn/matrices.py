@@ -114,53 +114,75 @@ def kron2(a: Tensor, b: Tensor) -> Tensor:
     return (a[:, None, :, None] * b[None, :, None, :]).reshape(m1 * m2, n1 * n2)
 
 
+def kron_chain(factors: list[Tensor]) -> Tensor:
+    """A ⊗ B ⊗ ... (two-factor products from the left)."""
+    out = factors[0]
+    for f in factors[1:]:
+        out = kron2(out, f)
+    return out
+
+
+# Parameter names of the factors, in order: checkpoints of two-factor models hold a and b.
+FACTOR_NAMES = ("a", "b", "c", "d")
+
+
 class KronMatrix(MatrixModule):
-    """W = A ⊗ B, A (m1, n1), B (m2, n2); shapes from `factor_shapes` (with `factor_rule`)
-    unless given."""
+    """W = A ⊗ B (⊗ C ...), A (m1, n1), B (m2, n2); shapes from `factor_shapes` (with
+    `factor_rule`, `order` factors) unless given."""
 
     def __init__(self, rows: int, cols: int, factors: FactorShapes | None = None, *,
-                 ratio: float | None = None, factor_rule: str = "rank") -> None:
+                 ratio: float | None = None, factor_rule: str = "rank", order: int = 2) -> None:
         super().__init__(rows, cols)
         if factors is None:
-            factors = factor_shapes(rows, cols, ratio, dope_share=0.0, rule=factor_rule)
-        self.factors = check_factors(rows, cols, factors)
-        (m1, n1), (m2, n2) = self.factors
-        self.a = nn.Parameter(torch.empty(m1, n1))
-        self.b = nn.Parameter(torch.empty(m2, n2))
+            factors = factor_shapes(rows, cols, ratio, dope_share=0.0, rule=factor_rule, order=order)
+        self._make_factors(factors)
         self.reset_parameters(1.0 / math.sqrt(cols))
 
+    def _make_factors(self, factors: FactorShapes) -> None:
+        self.factors = check_factors(self.rows, self.cols, factors)
+        for name, (m, n) in zip(FACTOR_NAMES, self.factors, strict=False):
+            setattr(self, name, nn.Parameter(torch.empty(m, n)))
+
+    def factor_params(self) -> list[nn.Parameter]:
+        return [getattr(self, name) for name in FACTOR_NAMES[:len(self.factors)]]
+
     def reset_parameters(self, bound: float) -> None:
-        # Var(ab) = Var(a) Var(b); U(-β, β) factors give the variance of U(-bound, bound)
-        # when β² = √3 · bound.
-        beta = math.sqrt(math.sqrt(3.0) * bound)
-        nn.init.uniform_(self.a, -beta, beta)
-        nn.init.uniform_(self.b, -beta, beta)
+        # The variance of a product of independent factors is the product of theirs:
+        # U(-β, β) factors give the variance of U(-bound, bound) when (β²/3)^k = bound²/3.
+        k = len(self.factors)
+        beta = math.sqrt(3.0) * (bound * bound / 3.0) ** (0.5 / k)
+        for f in self.factor_params():
+            nn.init.uniform_(f, -beta, beta)
 
     def kron(self) -> Tensor:
-        return kron2(self.a, self.b)
+        return kron_chain(self.factor_params())
 
     def forward(self) -> Tensor:
         return self.kron()
 
+    def factors_to_ir(self) -> list[np.ndarray]:
+        return [_np32(f) for f in self.factor_params()]
+
     def to_ir(self) -> KronWeight:
-        return KronWeight(_np32(self.a), _np32(self.b))
+        return KronWeight.of(self.factors_to_ir())
 
     def num_stored_params(self) -> int:
-        return self.a.numel() + self.b.numel()
+        return sum(f.numel() for f in self.factor_params())
 
     def _load_nearest(self, w64: np.ndarray) -> np.ndarray:
-        a, b, residual = nearest_kron_f32(w64, self.factors)
+        stored, residual = nearest_kron_f32(w64, self.factors)
         with torch.no_grad():
-            self.a.copy_(torch.from_numpy(a))
-            self.b.copy_(torch.from_numpy(b))
+            for f, value in zip(self.factor_params(), stored, strict=True):
+                f.copy_(torch.from_numpy(value))
         return residual
 
     @classmethod
     def from_dense(cls, w: Tensor | np.ndarray, factors: FactorShapes | None = None, *,
-                   ratio: float | None = None, factor_rule: str = "rank") -> KronMatrix:
+                   ratio: float | None = None, factor_rule: str = "rank",
+                   order: int = 2) -> KronMatrix:
         """The nearest Kronecker product to `w` (Van Loan–Pitsianis)."""
         w64 = _as_np64(w)
-        m = cls(*w64.shape, factors, ratio=ratio, factor_rule=factor_rule)
+        m = cls(*w64.shape, factors, ratio=ratio, factor_rule=factor_rule, order=order)
         m._load_nearest(w64)
         return m
 
@@ -269,20 +291,17 @@ class DopedKronMatrix(MaskedMatrix, KronMatrix):
     def __init__(self, rows: int, cols: int, factors: FactorShapes | None = None, *,
                  density: float | None = None, ratio: float | None = None,
                  initial_density: float | None = None, cmr: float = 0.0,
-                 dope_share: float = 0.25, factor_rule: str = "rank") -> None:
+                 dope_share: float = 0.25, factor_rule: str = "rank", order: int = 2) -> None:
         MatrixModule.__init__(self, rows, cols)
         if ratio is not None:
-            factors, nnz = dkp_plan(rows, cols, ratio, factors, dope_share, factor_rule)
+            factors, nnz = dkp_plan(rows, cols, ratio, factors, dope_share, factor_rule, order)
             if density is None:
                 density = nnz / float(rows * cols)
         if factors is None:
-            factors = factor_shapes(rows, cols, rule=factor_rule)
+            factors = factor_shapes(rows, cols, rule=factor_rule, order=order)
         if density is None:
             density = 0.01
-        self.factors = check_factors(rows, cols, factors)
-        (m1, n1), (m2, n2) = self.factors
-        self.a = nn.Parameter(torch.empty(m1, n1))
-        self.b = nn.Parameter(torch.empty(m2, n2))
+        self._make_factors(factors)
         self._init_sparse(density, initial_density)
         self.set_cmr(cmr)
         self.reset_parameters(1.0 / math.sqrt(cols))
@@ -308,20 +327,20 @@ class DopedKronMatrix(MaskedMatrix, KronMatrix):
         return self.kron() + self.dope()
 
     def to_ir(self) -> KronWeight:
-        return KronWeight(_np32(self.a), _np32(self.b), self.sparse_to_ir())
+        return KronWeight.of(self.factors_to_ir(), self.sparse_to_ir())
 
     def num_stored_params(self) -> int:
-        return self.a.numel() + self.b.numel() + self.nnz
+        return KronMatrix.num_stored_params(self) + self.nnz
 
     @classmethod
     def from_dense(cls, w: Tensor | np.ndarray, factors: FactorShapes | None = None, *,
                    density: float | None = None, ratio: float | None = None,
                    cmr: float = 0.0, dope_share: float = 0.25,
-                   factor_rule: str = "rank") -> DopedKronMatrix:
+                   factor_rule: str = "rank", order: int = 2) -> DopedKronMatrix:
         """Nearest Kronecker product of `w`, doped with its largest residual entries."""
         w64 = _as_np64(w)
         m = cls(*w64.shape, factors, density=density, ratio=ratio, cmr=cmr,
-                dope_share=dope_share, factor_rule=factor_rule)
+                dope_share=dope_share, factor_rule=factor_rule, order=order)
         residual = m._load_nearest(w64)
         m._load_sparse(residual, m.target_nnz)
         return m
@@ -444,9 +463,9 @@ def make_matrix(kind: MatrixSpec, rows: int, cols: int, **options: object) -> Ma
         allowed: set[str] = set()
     elif cls is DopedKronMatrix:
         allowed = {"factors", "density", "ratio", "initial_density", "cmr", "dope_share",
-                   "factor_rule"}
+                   "factor_rule", "order"}
     elif cls is KronMatrix:
-        allowed = {"factors", "ratio", "factor_rule"}
+        allowed = {"factors", "ratio", "factor_rule", "order"}
     elif cls is LowRankMatrix:
         allowed = {"rank", "ratio"}
     elif cls is PrunedMatrix:

@@ -67,8 +67,15 @@ class _GraphBuilder:
         if isinstance(weight, DenseWeight):
             return self.init(prefix, weight.values)
         if isinstance(weight, KronWeight):
-            a = self.init(f"{prefix}.A", weight.a)
-            b = self.init(f"{prefix}.B", weight.b)
+            names = [self.init(f"{prefix}.{chr(ord('A') + i)}", f) for i, f in enumerate(weight.factors)]
+            # More than two factors: Kron(A, Kron(B, C)), which the importer reads back as
+            # one product of all of them.
+            b = names[-1]
+            for i in range(len(names) - 2, 0, -1):
+                inner = f"{prefix}.{''.join(chr(ord('A') + j) for j in range(i, len(names)))}"
+                self.node("Kron", [names[i], b], [inner], f"{inner}.kron", DOMAIN)
+                b = inner
+            a = names[0]
             if weight.dope is None:
                 self.node("Kron", [a, b], [prefix], f"{prefix}.kron", DOMAIN)
             else:

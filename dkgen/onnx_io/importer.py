@@ -20,6 +20,7 @@ head's output at every step, and the last step's is the model's.
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -214,20 +215,37 @@ class _Importer:
         return src.follow(len(self.layers) - 1, layer.out_size)
 
     # -- operators ------------------------------------------------------------------------
+    def kron_factors(self, node: onnx.NodeProto, name: str) -> list[np.ndarray]:
+        """A Kronecker call's factor input: a constant matrix, or the output of another
+        `Kron` (a product of more than two factors is written Kron(A, Kron(B, C)))."""
+        v = self.get(node, name)
+        if isinstance(v, _WeightRef) and isinstance(v.weight, KronWeight) and v.weight.dope is None \
+                and not v.stacked and not v.transposed:
+            return list(v.weight.factors)
+        f = self.const(node, name)
+        if f.ndim != 2:
+            raise self.fail(node, f"its factors must be matrices, got shape {f.shape} for '{name}'")
+        return [f]
+
     def structured(self, node: onnx.NodeProto) -> None:
-        c = [self.const(node, n) for n in node.input]
         arity = {"Kron": 2, "DopedKron": 4, "LowRank": 2, "Sparse": 3}.get(node.op_type)
-        if arity is not None and len(c) != arity:
-            raise self.fail(node, f"takes {arity} inputs, has {len(c)}")
-        if node.op_type in ("Kron", "DopedKron", "LowRank") and any(f.ndim != 2 for f in c[:2]):
+        if arity is not None and len(node.input) != arity:
+            raise self.fail(node, f"takes {arity} inputs, has {len(node.input)}")
+        if node.op_type in ("Kron", "DopedKron"):
+            factors = self.kron_factors(node, node.input[0]) + self.kron_factors(node, node.input[1])
+            c = [self.const(node, n) for n in node.input[2:]]
+        else:
+            c = [self.const(node, n) for n in node.input]
+        if node.op_type == "LowRank" and any(f.ndim != 2 for f in c[:2]):
             raise self.fail(node, "its factors must be matrices, got shapes "
                             f"{c[0].shape} and {c[1].shape}")
         try:
             if node.op_type == "Kron":
-                w: Weight = KronWeight(c[0], c[1])
+                w: Weight = KronWeight.of(factors)
             elif node.op_type == "DopedKron":
-                shape = (c[0].shape[0] * c[1].shape[0], c[0].shape[1] * c[1].shape[1])
-                w = KronWeight(c[0], c[1], SparseDope(shape[0], shape[1], c[2].reshape(-1), c[3]))
+                rows = math.prod(f.shape[0] for f in factors)
+                cols = math.prod(f.shape[1] for f in factors)
+                w = KronWeight.of(factors, SparseDope(rows, cols, c[0].reshape(-1), c[1]))
             elif node.op_type == "LowRank":
                 w = LowRankWeight(c[0], c[1])
             elif node.op_type == "Sparse":

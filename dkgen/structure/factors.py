@@ -1,7 +1,12 @@
 """Choosing Kronecker factor shapes for a (rows, cols) matrix.
 
-`W = A ⊗ B` with A (m1, n1) and B (m2, n2) needs m1*m2 == rows and n1*n2 == cols.  The
-rule, used everywhere a shape is not given explicitly:
+`W = A ⊗ B` with A (m1, n1) and B (m2, n2) needs m1*m2 == rows and n1*n2 == cols; a
+product of k factors `A1 ⊗ ... ⊗ Ak` needs the m's to multiply to rows and the n's to
+cols.  Two factors are the default everywhere; `order` asks for more.  A third factor
+lowers the smallest Kronecker product a matrix can have (an 800x200 matrix: 800 values
+with two factors, 164 with three), which leaves more of a budget to the dope.  The
+rule, used everywhere a shape is not given explicitly (stated for two factors; with k,
+"the two factors" reads "all k"):
 
 * Without a target ratio: over every divisor split of rows and of cols, minimise the
   stored parameters m1*n1 + m2*n2 (the most compressive Kronecker product).  Ties go to the
@@ -30,9 +35,12 @@ from dataclasses import dataclass
 
 from dkgen.ir.weights import kron_macs
 
-FactorShapes = tuple[tuple[int, int], tuple[int, int]]
+# ((m1, n1), (m2, n2), ...): two factors or more.
+FactorShapes = tuple[tuple[int, int], ...]
 # What decides between splits of equal size (module docstring).
 FACTOR_RULES = ("rank", "macs")
+# More factors than this would make factors of one or two entries on every real layer.
+MAX_ORDER = 4
 
 
 @dataclass(frozen=True)
@@ -40,15 +48,28 @@ class FactorOption:
     """One split of a matrix into Kronecker factors, with what it costs and can express."""
 
     factors: FactorShapes
-    values: int  # m1*n1 + m2*n2, stored
-    macs: int  # of one matrix-vector product, the cheaper order
-    rank: int  # at most rank(A) * rank(B)
+    values: int  # m1*n1 + m2*n2 (+ ...), stored
+    macs: int  # of one matrix-vector product, the cheapest order
+    rank: int  # at most rank(A) * rank(B) (* ...)
 
 
 def _divisor_pairs(n: int) -> list[tuple[int, int]]:
     if n < 1:
         raise ValueError(f"matrix dimensions must be positive, got {n}")
     return [(d, n // d) for d in range(1, n + 1) if n % d == 0]
+
+
+def _splits(n: int, parts: int) -> list[tuple[int, ...]]:
+    """Every ordered way to write n as a product of `parts` positive integers."""
+    if parts == 1:
+        return [(n,)]
+    return [(d, *rest) for d, q in _divisor_pairs(n) for rest in _splits(q, parts - 1)]
+
+
+def check_order(order: int) -> int:
+    if not 2 <= int(order) <= MAX_ORDER:
+        raise ValueError(f"a Kronecker product has 2 to {MAX_ORDER} factors, got {order}")
+    return int(order)
 
 
 def _aspect(m: int, n: int) -> float:
@@ -61,24 +82,35 @@ def check_rule(rule: str) -> str:
     return rule
 
 
-def _candidates(rows: int, cols: int, rule: str = "rank") -> list[tuple[tuple, FactorShapes]]:
+def _candidates(rows: int, cols: int, rule: str = "rank",
+                order: int = 2) -> list[tuple[tuple, FactorShapes]]:
     check_rule(rule)
+    check_order(order)
     out = []
-    for m1, m2 in _divisor_pairs(rows):
-        for n1, n2 in _divisor_pairs(cols):
-            p1, p2 = m1 * n1, m2 * n2
+    for ms in _splits(rows, order):
+        for ns in _splits(cols, order):
+            factors = tuple(zip(ms, ns, strict=True))
+            params = [m * n for m, n in factors]
+            if order > 2 and min(params) == 1:
+                continue  # a 1x1 factor: a product of fewer factors, listed under its order
             # Rounding the aspect term keeps float noise from breaking exact ties.
-            tie = (abs(p1 - p2), round(_aspect(m1, n1) + _aspect(m2, n2), 9), m1, n1)
+            tie = (max(params) - min(params), round(sum(_aspect(m, n) for m, n in factors), 9),
+                   *ms[:-1], *ns[:-1])
             if rule == "macs":
-                if 1 in (m1, n1, m2, n2) and rows > 1 and cols > 1:
-                    continue  # a vector factor: rank A ⊗ B is the other factor's at most
-                tie = (kron_macs((m1, n1), (m2, n2)), *tie)
-            out.append(((p1 + p2, *tie), ((m1, n1), (m2, n2))))
+                if 1 in (*ms, *ns) and rows > 1 and cols > 1:
+                    continue  # a vector factor: the product's rank is the others' at most
+                tie = (kron_macs(*factors), *tie)
+            out.append(((sum(params), *tie), factors))
     out.sort(key=lambda kv: kv[0])
     return out
 
 
-def factor_options(rows: int, cols: int, max_values: float | None = None) -> list[FactorOption]:
+def _rank_bound(factors: FactorShapes) -> int:
+    return math.prod(min(m, n) for m, n in factors)
+
+
+def factor_options(rows: int, cols: int, max_values: float | None = None,
+                   order: int = 2) -> list[FactorOption]:
     """Every split of a (rows, cols) matrix storing at most `max_values` values: most values
     first, then fewest multiply-accumulates, then the higher rank bound.
 
@@ -88,44 +120,44 @@ def factor_options(rows: int, cols: int, max_values: float | None = None) -> lis
     carries the model, a cheap split is as accurate and faster (docs/training.md).
     """
     out = []
-    for _, ((m1, n1), (m2, n2)) in _candidates(rows, cols):
-        values = m1 * n1 + m2 * n2
+    for _, factors in _candidates(rows, cols, order=order):
+        values = kron_param_count(factors)
         if max_values is None or values <= max_values:
-            out.append(FactorOption(((m1, n1), (m2, n2)), values, kron_macs((m1, n1), (m2, n2)),
-                                    min(m1, n1) * min(m2, n2)))
+            out.append(FactorOption(factors, values, kron_macs(*factors), _rank_bound(factors)))
     out.sort(key=lambda o: (-o.values, o.macs, -o.rank, o.factors))
     return out
 
 
 def kron_param_count(factors: FactorShapes) -> int:
-    (m1, n1), (m2, n2) = factors
-    return m1 * n1 + m2 * n2
+    return sum(m * n for m, n in factors)
 
 
 def check_factors(rows: int, cols: int, factors: FactorShapes) -> FactorShapes:
     """Validate explicit factor shapes against the matrix shape; return them as int tuples."""
     try:
-        (m1, n1), (m2, n2) = factors
-        m1, n1, m2, n2 = int(m1), int(n1), int(m2), int(n2)
+        shapes = tuple((int(m), int(n)) for m, n in factors)
     except (TypeError, ValueError) as exc:
-        raise ValueError(f"factors must be ((m1, n1), (m2, n2)), got {factors!r}") from exc
-    if min(m1, n1, m2, n2) < 1 or m1 * m2 != rows or n1 * n2 != cols:
-        raise ValueError(
-            f"factor shapes ({m1}, {n1}) ⊗ ({m2}, {n2}) give a {m1 * m2}x{n1 * n2} matrix, "
-            f"not {rows}x{cols}")
-    return (m1, n1), (m2, n2)
+        raise ValueError(f"factors must be ((m1, n1), (m2, n2), ...), got {factors!r}") from exc
+    if not 2 <= len(shapes) <= MAX_ORDER:
+        raise ValueError(f"a Kronecker product has 2 to {MAX_ORDER} factors, got {len(shapes)}")
+    ms, ns = [m for m, _ in shapes], [n for _, n in shapes]
+    if min(ms + ns) < 1 or math.prod(ms) != rows or math.prod(ns) != cols:
+        text = " ⊗ ".join(f"({m}, {n})" for m, n in shapes)
+        raise ValueError(f"factor shapes {text} give a {math.prod(ms)}x{math.prod(ns)} matrix, "
+                         f"not {rows}x{cols}")
+    return shapes
 
 
 def factor_shapes(rows: int, cols: int, ratio: float | None = None,
-                  dope_share: float = 0.25, rule: str = "rank") -> FactorShapes:
-    """Kronecker factor shapes ((m1, n1), (m2, n2)) for a (rows, cols) matrix.
+                  dope_share: float = 0.25, rule: str = "rank", order: int = 2) -> FactorShapes:
+    """Kronecker factor shapes ((m1, n1), (m2, n2), ...) for a (rows, cols) matrix.
 
     See the module docstring for the rule.  `ratio` is a target compression ratio (dense
     entries / stored values) for the whole doped matrix; `dope_share` the part of that
     budget kept free for the dope; `rule` ("rank" or "macs") what decides between splits
-    of equal size.
+    of equal size; `order` the number of factors.
     """
-    candidates = _candidates(rows, cols, rule)
+    candidates = _candidates(rows, cols, rule, order)
     if ratio is None:
         return candidates[0][1]
     if ratio <= 0:
@@ -138,20 +170,21 @@ def factor_shapes(rows: int, cols: int, ratio: float | None = None,
         best = candidates[0][1]
         raise ValueError(
             f"a {rows}x{cols} matrix cannot be compressed {ratio:g}x: its smallest Kronecker "
-            f"product {best[0]} ⊗ {best[1]} stores {kron_param_count(best)} values, over the "
+            f"product {' ⊗ '.join(map(str, best))} stores {kron_param_count(best)} values, over the "
             f"{kron_budget:.0f} the ratio allows")
     most = max(key[0] for key, _ in fitting)
     return next(f for key, f in fitting if key[0] == most)
 
 
 def dkp_plan(rows: int, cols: int, ratio: float, factors: FactorShapes | None = None,
-             dope_share: float = 0.25, rule: str = "rank") -> tuple[FactorShapes, int]:
+             dope_share: float = 0.25, rule: str = "rank",
+             order: int = 2) -> tuple[FactorShapes, int]:
     """Factor shapes and dope entry count that meet a target compression ratio.
 
     The dope gets whatever the Kronecker factors leave of rows*cols / ratio values.
     """
     if factors is None:
-        factors = factor_shapes(rows, cols, ratio, dope_share, rule)
+        factors = factor_shapes(rows, cols, ratio, dope_share, rule, order)
     else:
         factors = check_factors(rows, cols, factors)
     budget = int(math.floor(rows * cols / ratio))

@@ -47,12 +47,12 @@ def largest_entries(rows: int, cols: int, values: np.ndarray, nnz: int) -> Spars
 
 
 def fit_weight(w: np.ndarray, method: str, ratio: float, *, factors: FactorShapes | None = None,
-               dope_share: float = 0.25, factor_rule: str = "rank") -> Weight:
+               dope_share: float = 0.25, factor_rule: str = "rank", order: int = 2) -> Weight:
     """The (rows, cols) matrix `w` in structure `method`, `ratio` times smaller.
 
-    factors: the Kronecker factor shapes (dkp, kron); else chosen by `dope_share` and
-    `factor_rule` (`dkgen.structure.factors`).  A ratio the structure cannot reach is a
-    ValueError saying why.
+    factors: the Kronecker factor shapes (dkp, kron); else `order` factors chosen by
+    `dope_share` and `factor_rule` (`dkgen.structure.factors`).  A ratio the structure
+    cannot reach is a ValueError saying why.
     """
     if method not in METHODS:
         raise ValueError(f"unknown method {method!r}; expected one of {', '.join(METHODS)}")
@@ -65,10 +65,10 @@ def fit_weight(w: np.ndarray, method: str, ratio: float, *, factors: FactorShape
     if method in ("dkp", "kron"):
         # kron: the plan of a DKP that keeps nothing for a dope, and stores none.
         factors, nnz = dkp_plan(rows, cols, ratio, factors,
-                                dope_share if method == "dkp" else 0.0, factor_rule)
+                                dope_share if method == "dkp" else 0.0, factor_rule, order)
         nnz = nnz if method == "dkp" else 0
-        a, b, residual = nearest_kron_f32(w64, factors)
-        return KronWeight(a, b, largest_entries(rows, cols, residual, nnz) if nnz else None)
+        stored, residual = nearest_kron_f32(w64, factors)
+        return KronWeight.of(stored, largest_entries(rows, cols, residual, nnz) if nnz else None)
     if method == "pruned":
         if budget < 1:
             raise ValueError(f"{ratio:g}x leaves no entry of a {rows}x{cols} matrix")
@@ -81,16 +81,18 @@ def fit_weight(w: np.ndarray, method: str, ratio: float, *, factors: FactorShape
 
 
 def compress_model(model: Model, method: str, ratio: float, *, linear: bool = False,
-                   dope_share: float = 0.25, factor_rule: str = "rank") -> Model:
+                   dope_share: float = 0.25, factor_rule: str = "rank", order: int = 2) -> Model:
     """`model` with the dense weight matrices of its recurrent layers (and, with `linear`,
-    of its linear layers) fitted to `method` at `ratio`; embeddings and weights that are
+    of its linear layers) fitted to `method` at `ratio` (Kronecker products of `order`
+    factors); embeddings and weights that are
     structured already are left as they are."""
     kinds: tuple[type[Layer], ...] = (*RECURRENT, Linear) if linear else RECURRENT
 
     def fit(w: Weight) -> Weight:
         if not isinstance(w, DenseWeight):
             return w
-        return fit_weight(w.values, method, ratio, dope_share=dope_share, factor_rule=factor_rule)
+        return fit_weight(w.values, method, ratio, dope_share=dope_share, factor_rule=factor_rule,
+                          order=order)
 
     return map_weights(model, fit, None, kinds)
 

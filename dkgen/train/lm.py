@@ -258,7 +258,7 @@ class RunConfig:
                                 factor_rule=self.factor_rule)
             except ValueError as exc:
                 fix = (f"the {self.size} recipe's gate matrices are {4 * h}x{h}: factors "
-                       f"M1xN1,M2xN2 need M1*M2 = {4 * h}, N1*N2 = {h}, within the ratio's "
+                       f"M1xN1,M2xN2(,M3xN3) need M1*M2(*M3) = {4 * h}, N1*N2(*N3) = {h}, within the ratio's "
                        f"budget of {math.floor(4 * h * h / ratio)} values"
                        if self.factors is not None
                        else "choose a lower --ratio or other structure options")
@@ -270,11 +270,10 @@ class RunConfig:
         return RECIPES[self.size]
 
     @property
-    def factor_shapes(self) -> tuple[tuple[int, int], tuple[int, int]] | None:
+    def factor_shapes(self) -> tuple[tuple[int, int], ...] | None:
         if self.factors is None:
             return None
-        (m1, n1), (m2, n2) = self.factors
-        return (int(m1), int(n1)), (int(m2), int(n2))
+        return tuple((int(m), int(n)) for m, n in self.factors)
 
     def to_json(self) -> dict:
         return dataclasses.asdict(self)
@@ -569,7 +568,7 @@ def _append_metrics(path: Path, record: dict) -> None:
 def _make_optimizer(config: RunConfig, model: nn.Module) -> torch.optim.Optimizer:
     lr = config.lr if config.lr is not None else config.recipe.lr
     factors = {id(p) for m in model.modules() if isinstance(m, KronMatrix)
-               for p in (m.a, m.b)}
+               for p in m.factor_params()}
     # "lr_scale" rides in the param group (and its checkpoint): the schedule sets each
     # group's lr to the scheduled one times its scale.
     groups = [{"params": [p for p in model.parameters() if id(p) not in factors],

@@ -92,6 +92,12 @@ def test_cli_lists_factor_splits(tmp_path) -> None:
                                    "0.875", "--json"])
     picked = {d["factors"]: d["picked_by"] for d in json.loads(res.output) if d["picked_by"]}
     assert picked == {"20x20,40x10": ["rank"], "4x100,200x2": ["macs"]}
+    res = CliRunner().invoke(cli, ["train", "factors", "800x200", "--order", "3", "--max-values", "170",
+                                   "--json"])
+    assert res.exit_code == 0, res.output
+    docs = json.loads(res.output)
+    assert {d["factors"].count("x") for d in docs} == {3} and min(d["values"] for d in docs) == 164
+    assert not any(d["picked_by"] for d in docs)  # train lm picks two factors by itself
     for args, says in ((["8x"], "SHAPE"), (["800x200", "--ratio", "1000"], "--ratio"),
                        (["800x200", "--ratio", "-1"], "--ratio")):
         res = CliRunner().invoke(cli, ["train", "factors", *args])

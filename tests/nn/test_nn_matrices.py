@@ -181,3 +181,44 @@ def test_init_scale_matches_dense_init() -> None:
         m.reset_parameters(bound)
         std = float(m().detach().std())
         assert 0.5 * bound / 3**0.5 < std < 1.5 * bound / 3**0.5, type(m).__name__
+
+
+@pytest.mark.parametrize("factors", [((2, 3), (4, 1), (3, 5)), ((2, 2), (1, 3), (3, 1), (2, 2))])
+def test_more_factors_match_torch_kron_with_their_gradients(factors) -> None:
+    torch.manual_seed(7)
+    rows = int(np.prod([m for m, _ in factors]))
+    cols = int(np.prod([n for _, n in factors]))
+    lin = DopedKronLinear(cols, rows, factors=factors, dope_density=0.3).double()
+    m = lin.matrix
+    assert [n for n, _ in m.named_parameters() if n != "values"] == list("abcd"[:len(factors)])
+    with torch.no_grad():
+        m.values.normal_()
+    x = torch.randn(4, cols, dtype=torch.float64, requires_grad=True)
+    g_out = torch.randn(4, rows, dtype=torch.float64)
+    (lin(x) * g_out).sum().backward()
+
+    leaves = [p.detach().clone().requires_grad_() for p in m.factor_params()]
+    vals = m.values.detach().clone().requires_grad_()
+    w = leaves[0]
+    for f in leaves[1:]:
+        w = torch.kron(w, f)
+    w = w + torch.where(m.mask, vals, torch.zeros((), dtype=vals.dtype))
+    (F.linear(x.detach(), w, lin.bias.detach()) * g_out).sum().backward()
+    for ours, ref in [*zip((p.grad for p in m.factor_params()), (p.grad for p in leaves), strict=True),
+                      (m.values.grad, vals.grad)]:
+        torch.testing.assert_close(ours, ref, rtol=1e-12, atol=1e-12)
+
+    ir = m.to_ir()
+    assert ir.factor_shapes == tuple(factors) and ir.param_count == m.num_stored_params()
+    np.testing.assert_allclose(ir.to_dense(), m().detach().numpy(), rtol=1e-6, atol=1e-6)
+    # from_dense finds an exact product again
+    exact = KronMatrix.from_dense(m.kron().detach(), factors)
+    torch.testing.assert_close(exact().double(), m.kron().detach(), rtol=1e-6, atol=1e-6)
+
+
+def test_three_factor_init_matches_dense_init() -> None:
+    torch.manual_seed(8)
+    bound = 0.125
+    m = KronMatrix(800, 200, ((10, 5), (10, 5), (8, 8)))
+    m.reset_parameters(bound)
+    assert 0.5 * bound / 3**0.5 < float(m().detach().std()) < 1.5 * bound / 3**0.5

@@ -13,6 +13,8 @@
  *   kernel      sizes (uint32)           arrays in                  out
  *   dense       rows cols                w x y  (f32)               y
  *   kron        m1 n1 m2 n2 order        a b x y (f32)              u32 scratch bytes, y
+ *   kron_multi  count (m n)*count        f0 .. f(count-1) x y (f32) u32 scratch bytes, y
+ *               pass*count
  *   csr         rows nnz width ncols     row_ptr (u16|u32|none for width 0)
  *                                        col (u16) val x y (f32)    y
  *   sigmoid     n                        x                          y, u32 fp flags
@@ -43,6 +45,7 @@
 #include "dkgen_gru_reset_f32.h"
 #include "dkgen_gru_update_f32.h"
 #include "dkgen_kron_matvec_f32.h"
+#include "dkgen_kron_multi_matvec_f32.h"
 #include "dkgen_lstm_cell_f32.h"
 #include "dkgen_vector_f32.h"
 
@@ -139,6 +142,61 @@ static int run_kron(void)
     free(raw);
     free(a);
     free(b);
+    free(x);
+    free(y);
+    return status;
+}
+
+static int run_kron_multi(void)
+{
+    dkgen_kron_multi_f32_t k;
+    uint32_t count, i, rows = 1u, cols = 1u, bytes;
+    float *f[DKGEN_KRON_MAX_FACTORS];
+    unsigned char *raw;
+    float *x, *y;
+    int status = 0;
+
+    memset(&k, 0, sizeof k);
+    count = read_u32();
+    if (count < 1u || count > DKGEN_KRON_MAX_FACTORS) {
+        die("factor count out of range");
+    }
+    k.count = (uint8_t)count;
+    for (i = 0u; i < count; i++) {
+        k.m[i] = to_u16(read_u32());
+        k.n[i] = to_u16(read_u32());
+        rows *= k.m[i];
+        cols *= k.n[i];
+    }
+    for (i = 0u; i < count; i++) {
+        const uint32_t p = read_u32();
+        if (p >= count) {
+            die("pass is not a factor");
+        }
+        k.pass[i] = (uint8_t)p;
+    }
+    for (i = 0u; i < count; i++) {
+        f[i] = read_f32((size_t)k.m[i] * k.n[i]);
+        k.f[i] = f[i];
+    }
+    x = read_f32(cols);
+    y = read_f32(rows);
+    expect_eof();
+
+    bytes = dkgen_kron_multi_matvec_f32_get_buffer_size(&k);
+    raw = guarded_alloc(bytes, GUARD_FILL);
+    dkgen_kron_multi_matvec_f32(&k, x, y, (float *)(void *)raw);
+    if (!guard_intact(raw, bytes, GUARD_FILL)) {
+        fprintf(stderr, "kernel_driver: kron_multi wrote past its %lu scratch bytes\n",
+                (unsigned long)bytes);
+        status = 3;
+    }
+    write_u32(bytes);
+    write_f32(y, rows);
+    free(raw);
+    for (i = 0u; i < count; i++) {
+        free(f[i]);
+    }
     free(x);
     free(y);
     return status;
@@ -325,6 +383,8 @@ int main(int argc, char **argv)
         return run_dense();
     } else if (strcmp(k, "kron") == 0) {
         return run_kron();
+    } else if (strcmp(k, "kron_multi") == 0) {
+        return run_kron_multi();
     } else if (strcmp(k, "csr") == 0) {
         return run_csr();
     } else if (strcmp(k, "sigmoid") == 0) {

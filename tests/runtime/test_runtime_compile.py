@@ -16,6 +16,8 @@ PUBLIC_API = {
     "dkgen_dense_matvec_f32",
     "dkgen_kron_matvec_f32",
     "dkgen_kron_matvec_f32_get_buffer_size",
+    "dkgen_kron_multi_matvec_f32",
+    "dkgen_kron_multi_matvec_f32_get_buffer_size",
     "dkgen_csr_matvec_f32",
     "dkgen_sigmoid_f32",
     "dkgen_tanh_f32",

@@ -130,6 +130,46 @@ _shape_rng = np.random.default_rng(20010889)
 KRON_SHAPES += [tuple(int(v) for v in _shape_rng.integers(1, 13, size=4)) for _ in range(8)]
 
 
+# --- Kronecker products of three or four factors ---------------------------------------
+
+KRON_MULTI_SHAPES = [
+    ((2, 3), (4, 1), (6, 2)),
+    ((1, 1), (3, 5), (2, 2)),
+    ((3, 2), (1, 4), (2, 3), (2, 2)),
+    ((10, 5), (10, 5), (8, 8)),  # an 800 x 200 LSTM gate matrix at its smallest
+]
+
+
+def run_kron_multi(drv, factors, x, y0, passes) -> tuple[int, np.ndarray]:
+    sizes = [len(factors), *(d for f in factors for d in f.shape), *passes]
+    out = drv.run("kron_multi", sizes, *factors, x, y0)
+    return int(np.frombuffer(out[:4], dtype="<u4")[0]), f32(out[4:])
+
+
+@pytest.mark.parametrize("shapes", KRON_MULTI_SHAPES, ids=lambda s: "-".join(f"{m}x{n}" for m, n in s))
+def test_kron_multi_matvec_matches_materialised_kron_in_every_pass_order(driver, shapes):
+    """Every order of the passes gives the product (the generator picks the cheapest),
+    within the scratch that dkgen.codegen.pack plans for it."""
+    import itertools
+
+    from dkgen.codegen.pack import kron_multi_passes
+
+    rng = rng_for("kron_multi", shapes)
+    factors = [randn(rng, m, n) for m, n in shapes]
+    w64 = factors[0].astype(np.float64)
+    for f in factors[1:]:
+        w64 = np.kron(w64, f.astype(np.float64))
+    x, y0 = randn(rng, w64.shape[1]), randn(rng, w64.shape[0])
+    ref = y0 + w64 @ x.astype(np.float64)
+    mag = np.abs(y0) + np.abs(w64) @ np.abs(x.astype(np.float64))
+    best, _, planned = kron_multi_passes(shapes)
+    for passes in itertools.permutations(range(len(shapes))):
+        scratch_bytes, got = run_kron_multi(driver, factors, x, y0, passes)
+        assert_sum_close(got, ref, mag)
+        if passes == best:
+            assert scratch_bytes == 4 * planned
+
+
 @pytest.mark.parametrize("order", [0, 1], ids=["XBT", "AX"])
 @pytest.mark.parametrize("shape", KRON_SHAPES, ids=lambda s: "x".join(map(str, s)))
 def test_kron_matvec_matches_materialised_kron(driver, shape, order):

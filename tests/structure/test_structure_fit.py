@@ -117,6 +117,16 @@ def test_cli_writes_a_model_that_verifies(tmp_path):
     res = CliRunner().invoke(cli, ["verify", str(out), "--target", "host", "--json"])
     assert res.exit_code == 0, res.output
     assert json.loads(res.output)["passed"]
+    # Three factors a matrix: smaller factors, more dope, the same budget.
+    out3 = tmp_path / "dkp3.onnx"
+    res = CliRunner().invoke(cli, ["compress", str(src), "-o", str(out3), "--ratio", "4", "--kron-order",
+                                   "3", "--json"])
+    assert res.exit_code == 0, res.output
+    three = [w for w in weights_of(load_onnx(out3)) if isinstance(w, KronWeight)]
+    two = [w for w in weights_of(model) if isinstance(w, KronWeight)]
+    assert three and all(len(w.factors) == 3 for w in three)
+    assert sum(w.dope.nnz for w in three) > sum(w.dope.nnz for w in two)
+    assert json.loads(res.output)["params"] == doc["params"]
 
 
 def test_cli_refuses_bad_input_and_writes_nothing(tmp_path):

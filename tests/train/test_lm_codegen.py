@@ -15,9 +15,12 @@ from dkgen.train.export import lm_to_ir
 from dkgen.train.lm import build_model
 from dkgen.train.methods import METHODS
 
+# Every method, and DKP with three Kronecker factors (the tiny recipe's 256x64 matrices).
+CASES = [(m, None) for m in METHODS] + [("dkp", [[4, 4], [8, 4], [8, 4]])]
 
-@pytest.mark.parametrize("method", METHODS)
-def test_method_exports_and_compiles(method: str, tmp_path: Path) -> None:
+
+@pytest.mark.parametrize("method,factors", CASES, ids=[*METHODS, "dkp-3-factors"])
+def test_method_exports_and_compiles(method: str, factors: list | None, tmp_path: Path) -> None:
     from dkgen.harness.targets import resolve_targets
     from dkgen.harness.verify import verify_model
     from dkgen.onnx_io.export import save_onnx
@@ -25,7 +28,7 @@ def test_method_exports_and_compiles(method: str, tmp_path: Path) -> None:
 
     data = tiny_corpus(tmp_path / "data")
     config = tiny_config(data, method=method, ratio=None if method == "dense" else 10.0,
-                         init_from=None if method in ("dense", "small") else "unused")
+                         init_from=None if method in ("dense", "small") else "unused", factors=factors)
     torch.manual_seed(0)
     dense = build_model(tiny_config(data), 41)
     model = build_model(config, 41, dense.state_dict())
@@ -35,6 +38,9 @@ def test_method_exports_and_compiles(method: str, tmp_path: Path) -> None:
         m.prune_to(m.target_nnz)  # the final structure, as deployed
     model.eval()
     ir = lm_to_ir(model, config, "lm")
+    if factors is not None:
+        assert {w.factor_shapes for layer in ir.layers if hasattr(layer, "w_hh")
+                for w in (layer.w_ih, layer.w_hh)} == {tuple(map(tuple, factors))}
     path = save_onnx(ir, tmp_path / "lm.onnx")
     x = np.random.default_rng(0).integers(0, 41, size=(2, 6))
     with torch.no_grad():

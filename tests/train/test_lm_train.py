@@ -185,7 +185,9 @@ def test_cli_reports_bad_input(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("args, field, says", [
     (["--method", "dkp", "--ratio", "25", "--factors", "3x3,4x4"], "factors",
-     "M1*M2 = 256, N1*N2 = 64"),
+     "M1*M2(*M3) = 256, N1*N2(*N3) = 64"),
+    (["--method", "dkp", "--ratio", "25", "--factors", "2x2,2x2,2x2,2x2,2x2"], "--factors",
+     "two to four"),
     (["--method", "dkp", "--ratio", "50", "--factors", "8x4,32x16"], "factors",
      "over the 327 a 50x compression of 256x64 allows"),
     (["--method", "pruned", "--ratio", "25", "--factors", "8x4,32x16"], "factors",

@@ -1,0 +1,87 @@
+"""Kronecker products of three or four factors through the whole path: written to ONNX as
+nested `Kron` calls that onnxruntime runs and dkgen reads back as one product, and
+generated as C (float32: all factors kept, dkgen_kron_multi_matvec_f32; int8: folded to
+two) that matches the reference on the host and the Cortex-M4."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from onnx_files import written_back
+
+from dkgen.codegen.plan import plan_model
+from dkgen.harness.targets import resolve_targets
+from dkgen.harness.verify import verify_model
+from dkgen.ir.graph import GRU, LSTM, InputSpec, Linear, Model, Softmax
+from dkgen.ir.reference import ReferenceExecutor
+from dkgen.ir.weights import KronWeight, SparseDope
+from dkgen.quant.quantize import fold_to_two_factors
+from dkgen.structure.nkp import kron_chain
+
+
+def _doped(rng: np.random.Generator, shapes, density: float = 0.1) -> KronWeight:
+    factors = [rng.normal(scale=0.6, size=s) for s in shapes]
+    rows, cols = int(np.prod([m for m, _ in shapes])), int(np.prod([n for _, n in shapes]))
+    nnz = int(rows * cols * density)
+    index = np.sort(rng.choice(rows * cols, nnz, replace=False))
+    return KronWeight.of(factors, SparseDope(rows, cols, index, rng.normal(size=nnz)))
+
+
+def _model() -> Model:
+    rng = np.random.default_rng(3)
+    h = 12
+    return Model("kmulti", InputSpec("vector", 6), [
+        LSTM("lstm0", h, _doped(rng, [(2, 3), (4, 1), (6, 2)]), _doped(rng, [(4, 2), (3, 3), (4, 2)]),
+             rng.normal(size=4 * h), rng.normal(size=4 * h)),
+        # linear_before_reset=0 multiplies the candidate rows (8..11) of R on their own:
+        # whole rows of the first factor (3 of them, 4 rows each) from row 8 on.
+        GRU("gru1", 4, _doped(rng, [(3, 2), (2, 3), (2, 2)]), _doped(rng, [(3, 2), (2, 1), (2, 2)]),
+            rng.normal(size=12), rng.normal(size=12), linear_before_reset=False),
+        Linear("out", KronWeight.of([rng.normal(size=s) for s in ((1, 2), (2, 1), (2, 2), (1, 1))]),
+               rng.normal(size=4)),
+        Softmax("sm", 4),
+    ])
+
+
+def test_onnx_nests_the_factors_and_reads_them_back(tmp_path):
+    model = _model()
+    x = np.random.default_rng(4).uniform(-1, 1, size=(3, 7, 6)).astype(np.float32)
+    again, proto, got = written_back(model, x, tmp_path / "kmulti.onnx")
+    calls = [n.op_type for n in proto.graph.node if n.domain == "dkgen"]
+    # Each three-factor DopedKron(A, Kron(B, C)); the four-factor Kron(A, Kron(B, Kron(C, D))).
+    assert calls.count("DopedKron") == 4 and calls.count("Kron") == 4 * 1 + 3
+    np.testing.assert_allclose(got, ReferenceExecutor(model)(x), rtol=1e-5, atol=1e-6)
+    for before, after in zip(model.layers[:3], again.layers[:3], strict=True):
+        for role in ("w_ih", "w_hh", "weight"):
+            if hasattr(before, role):
+                w0, w1 = getattr(before, role), getattr(after, role)
+                assert w1.factor_shapes == w0.factor_shapes
+                for f0, f1 in zip(w0.factors, w1.factors, strict=True):
+                    np.testing.assert_array_equal(f0, f1)
+                np.testing.assert_array_equal(w1.dope.index if w1.dope else [], w0.dope.index if w0.dope else [])
+
+
+def test_float_code_keeps_every_factor(tmp_path):
+    plan = plan_model(_model())
+    kinds = {m.kind for lp in plan.layers for m in lp.matrices.values()}
+    assert kinds == {"kron_multi"}
+    assert "dkgen_kron_multi_matvec_f32" in plan.kernels
+    assert "dkgen_kron_matvec_f32" not in plan.kernels
+    w = _model().layers[0].w_ih
+    assert plan.layers[0].matrices["w_ih"].macs == w.macs
+
+
+def test_int8_folds_to_the_two_factors_that_store_least():
+    w = _doped(np.random.default_rng(5), [(10, 5), (10, 5), (8, 8)], density=0.001)
+    folded = fold_to_two_factors(w)
+    assert folded.factor_shapes == ((100, 25), (8, 8))  # 2,564 values; (10,5) ⊗ (80,40): 3,250
+    np.testing.assert_allclose(folded.dense64, w.dense64, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(kron_chain(folded.factors), kron_chain(w.factors), rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "int8"])
+def test_generated_c_matches_the_reference(tmp_path, dtype):
+    x = np.random.default_rng(6).uniform(-1, 1, size=(3, 7, 6)).astype(np.float32)
+    report = verify_model(_model(), resolve_targets("host,cortex-m4"), inputs=x, dtype=dtype,
+                          workdir=tmp_path / "verify", jobs=2)
+    assert report.passed, [t.reason for t in report.targets]
