@@ -46,6 +46,7 @@ from dkgen.quant.model import (
     QDope,
     QEmbedding,
     QKron,
+    QKronMulti,
     QLayer,
     QLeakyRelu,
     QLinear,
@@ -154,8 +155,8 @@ class QuantPlan:
             for m in (q for top in lp.matrices.values() for q in top.leaves()):
                 if m.kind == "dense":
                     used.add("dkgen_dense_matvec_s8")
-                elif m.kind == "kron":
-                    used.add("dkgen_kron_matvec_s8")
+                elif m.kind in ("kron", "kron_multi"):
+                    used.add(f"dkgen_{m.kind}_matvec_s8")
                     if m.fields.get("dope"):
                         used.add("dkgen_dope_matvec_s8")
                 elif m.kind == "csr":
@@ -203,6 +204,29 @@ def _array(arr: CArray, member: str | None = None) -> Descriptor:
     return Descriptor("array", member or arr.symbol, {"array": arr})
 
 
+def _kron_fields(a: str, b: str | None, rq: dict | None, m: QKron, shape: tuple[int, int, int, int]
+                 ) -> dict[str, object]:
+    """The initialiser fields of a dkgen_kron_s8_t."""
+    m1, n1, m2, n2 = shape
+    return {"a": a, "b": b or "NULL", "t_mult": rq["mult"] if rq else "NULL",
+            "t_shift": rq["shift"] if rq else "NULL", "m1": m1, "n1": n1, "m2": m2, "n2": n2,
+            "t_max": m.t_max, "order": m.order,
+            "per_row": 1 if rq is not None and m.t_rq is not None and m.t_rq.per != "tensor" else 0}
+
+
+def _dope_member(prefix: str, m: QKron, arrays: list[CArray], descriptors: list[Descriptor]
+                 ) -> dict[str, object]:
+    fields: dict[str, object] = {"dope": None}
+    if m.dope is not None and m.dope.nnz:
+        d_arrays, d_fields = _dope_arrays(f"{prefix}_dope", m.dope)
+        arrays += d_arrays
+        desc = Descriptor("dope", f"{prefix}_dope", d_fields)
+        descriptors.append(desc)
+        fields["dope"] = f"{prefix}_dope"
+        fields["dope_source"] = (m.dope, desc)  # for _plan_blocks' block table
+    return fields
+
+
 def pack_qmatrix(prefix: str, m: QMatrix, descriptors: list[Descriptor]) -> CMatrix:
     """The arrays of one quantised matrix; its weights-struct members go to `descriptors`.
     `scratch` is the int16 intermediate's entries."""
@@ -219,24 +243,31 @@ def pack_qmatrix(prefix: str, m: QMatrix, descriptors: list[Descriptor]) -> CMat
         arr = CArray(prefix, "int8_t", m.w)
         descriptors.append(_array(arr))
         return CMatrix(prefix, "dense", m.rows, m.cols, [arr], {}, macs=m.macs)
+    if isinstance(m, QKronMulti):
+        assert m.t_rq is not None and m.inner is not None and m.inner.t_rq is not None
+        inner = m.inner
+        (m0, n0), (m_r, n_r) = m.a.shape, m.rest_shape
+        a = CArray(f"{prefix}_a", "int8_t", m.a)
+        ia, ib = CArray(f"{prefix}_in_a", "int8_t", inner.a), CArray(f"{prefix}_in_b", "int8_t", inner.b)
+        in_rq_arrays, in_rq = _rq_arrays(f"{prefix}_in_t", inner.t_rq)
+        t_arrays, t_rq = _rq_arrays(f"{prefix}_t", m.t_rq)
+        (im1, in1), (im2, in2) = inner.a.shape, inner.b.shape
+        descriptors.append(Descriptor("kron_multi", prefix, {
+            "outer": _kron_fields(a.symbol, None, None, m, (m0, n0, m_r, n_r)),
+            "inner": _kron_fields(ia.symbol, ib.symbol, in_rq, inner, (im1, in1, im2, in2)),
+            "t": t_rq}))
+        arrays = [a, ia, ib, *in_rq_arrays, *t_arrays]
+        fields = _dope_member(prefix, m, arrays, descriptors)
+        fields["inner_acc"] = m.inner_acc
+        return CMatrix(prefix, "kron_multi", m.rows, m.cols, arrays, fields, scratch=m.scratch, macs=m.macs)
     if isinstance(m, QKron):
         assert m.t_rq is not None
         (m1, n1), (m2, n2) = m.a.shape, m.b.shape
         a, b = CArray(f"{prefix}_a", "int8_t", m.a), CArray(f"{prefix}_b", "int8_t", m.b)
         rq_arrays, rq = _rq_arrays(f"{prefix}_t", m.t_rq)
-        descriptors.append(Descriptor("kron", prefix, {
-            "a": a.symbol, "b": b.symbol, "t_mult": rq["mult"], "t_shift": rq["shift"],
-            "m1": m1, "n1": n1, "m2": m2, "n2": n2, "t_max": m.t_max, "order": m.order,
-            "per_row": 1 if m.t_rq.per != "tensor" else 0}))
+        descriptors.append(Descriptor("kron", prefix, _kron_fields(a.symbol, b.symbol, rq, m, (m1, n1, m2, n2))))
         arrays = [a, b, *rq_arrays]
-        fields: dict[str, object] = {"dope": None}
-        if m.dope is not None and m.dope.nnz:
-            d_arrays, d_fields = _dope_arrays(f"{prefix}_dope", m.dope)
-            arrays += d_arrays
-            desc = Descriptor("dope", f"{prefix}_dope", d_fields)
-            descriptors.append(desc)
-            fields["dope"] = f"{prefix}_dope"
-            fields["dope_source"] = (m.dope, desc)  # for _plan_blocks' block table
+        fields = _dope_member(prefix, m, arrays, descriptors)
         return CMatrix(prefix, "kron", m.rows, m.cols, arrays, fields, scratch=m.scratch, macs=m.macs)
     if isinstance(m, QDope):
         arrays, d_fields = _dope_arrays(prefix, m)
@@ -292,7 +323,7 @@ def _block_plan(m: QMatrix, rq: Requant | RequantStack | None) -> dict[str, int]
     if not isinstance(rq, Requant):
         return None
     if isinstance(m, QKron):
-        (m1, _), (m2, _) = m.a.shape, m.b.shape
+        m1, m2 = m.a.shape[0], m.rows // m.a.shape[0]  # a block: a row of A (of F0)
         if (rq.outer, rq.inner) != (m1, m2):
             return None
         units, unit_rows = m1, m2
@@ -351,7 +382,7 @@ def plan_int8(qmodel: QuantModel, name: str | None = None, *, optimize: str = "r
     state_init: dict[str, str] = {}
     state16: list[tuple[str, str, int]] = []
     state8: list[tuple[str, str, int]] = []
-    acc = gates = t16 = lr = out16 = act = rh = 0
+    acc = gates = t16 = lr = inner = out16 = act = rh = 0
     act_bufs = [Buffer("scratch", "act0"), Buffer("scratch", "act1")]
     next_act = 0
     inp = Buffer("input")
@@ -369,6 +400,7 @@ def plan_int8(qmodel: QuantModel, name: str | None = None, *, optimize: str = "r
             acc = max(acc, cm.rows if block_acc is None else block_acc)
             t16 = max(t16, cm.scratch)
             lr = max([lr] + [q.scratch for q in cm.leaves() if q.kind == "low_rank"])  # its rank
+            inner = max([inner] + [q.fields["inner_acc"] for q in cm.leaves() if q.kind == "kron_multi"])
 
         if isinstance(layer, QEmbedding):
             _add_vector(lp, "table", "int8_t", layer.table, arrays, descriptors)
@@ -450,7 +482,8 @@ def plan_int8(qmodel: QuantModel, name: str | None = None, *, optimize: str = "r
         inp = lp.out
     scratch: list[tuple[str, str, int]] = []
     for ctype, member, size in (("int32_t", "acc", acc), ("int32_t", "gates", gates),
-                                ("int32_t", "lr_acc", lr), ("int16_t", "t16", t16),
+                                ("int32_t", "lr_acc", lr), ("int32_t", "inner_acc", inner),
+                                ("int16_t", "t16", t16),
                                 ("int16_t", "out16", out16), ("int8_t", "act0", act),
                                 ("int8_t", "act1", act), ("int8_t", "rh", rh),
                                 ("int8_t", "xq", qmodel.input.size if qmodel.input.kind == "vector" else 0)):

@@ -311,6 +311,68 @@ class QKron(QMatrix):
 
 
 @dataclass(eq=False)
+class QKronMulti(QKron):
+    """F0 ⊗ R (+ dope), R the product of the other factors (`inner`, a two-factor QKron):
+    R is applied to each of the n0 slices of x (x seen as n0 rows of R's width), its
+    accumulators requantised to the int16 Tt (`t_rq`, over R's accumulator rows), and F0
+    (`a`) multiplies Tt as a two-factor product's second step does in order XBT.  So the
+    second step, its blocks of rows of F0 and the dope are QKron's; only T is formed
+    differently (dkgen_kron_multi_matvec_s8)."""
+
+    inner: QKron | None = None
+    kind = "kron_multi"
+
+    @property
+    def rest_shape(self) -> tuple[int, int]:
+        assert self.inner is not None
+        return self.inner.rows, self.inner.cols
+
+    def intermediate(self, x: np.ndarray) -> np.ndarray:
+        """Tt as the C stores it: (batch, rows of R, n0)."""
+        assert self.inner is not None and self.t_rq is not None
+        n0 = self.a.shape[1]
+        m_r, n_r = self.rest_shape
+        slices = _i64(x).reshape(-1, n_r)
+        t = sat(self.t_rq.apply(self.inner.acc(slices)), -self.t_max, self.t_max)
+        return t.reshape(-1, n0, m_r).transpose(0, 2, 1)
+
+    def acc(self, x: np.ndarray) -> np.ndarray:
+        m0, m_r = self.a.shape[0], self.rest_shape[0]
+        y = imatmul(self.a, self.intermediate(x).transpose(0, 2, 1)).reshape(-1, m0 * m_r)
+        if self.dope is not None:
+            y = y + self.dope.acc(x)
+        return y
+
+    def second_factor_rowsum(self) -> np.ndarray:
+        return np.repeat(np.abs(_i64(self.a)).sum(axis=1), self.rest_shape[0])
+
+    @property
+    def nbytes(self) -> int:
+        assert self.inner is not None and self.t_rq is not None
+        n = int(self.a.size) + self.inner.nbytes + self.t_rq.nbytes
+        return n + (self.dope.nbytes if self.dope is not None else 0)
+
+    @property
+    def scratch(self) -> int:
+        """int16 entries: Tt, the inner product's own T, and one slice's requantised row."""
+        assert self.inner is not None
+        m_r = self.rest_shape[0]
+        return m_r * self.a.shape[1] + self.inner.scratch + m_r
+
+    @property
+    def inner_acc(self) -> int:
+        """int32 accumulators of one slice's inner product."""
+        return self.rest_shape[0]
+
+    @property
+    def macs(self) -> int:
+        assert self.inner is not None
+        m0, n0 = self.a.shape
+        return n0 * self.inner.macs + m0 * n0 * self.rest_shape[0] + (
+            self.dope.nnz if self.dope is not None else 0)
+
+
+@dataclass(eq=False)
 class QLowRank(QMatrix):
     """U (V x): t = V x requantised to int16 (own scale, `t_rq` per row of V or one),
     saturated to [-t_max, t_max]; then U t into the accumulators."""

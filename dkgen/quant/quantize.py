@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from dkgen.codegen.pack import KRON_ORDER_AX, kron_order
+from dkgen.codegen.pack import KRON_ORDER_AX, KRON_ORDER_XBT, kron_order
 from dkgen.errors import DkgenError
 from dkgen.ir.graph import (
     GRU,
@@ -81,6 +81,7 @@ from dkgen.quant.model import (
     QDope,
     QEmbedding,
     QKron,
+    QKronMulti,
     QLayer,
     QLeakyRelu,
     QLinear,
@@ -141,10 +142,9 @@ def _pow2_shift(units: np.ndarray) -> int:
 
 def fold_to_two_factors(w: KronWeight) -> KronWeight:
     """A product of three or more factors as two: the factors on each side of the split
-    that stores the fewest values multiplied out.  The int8 kernels take two factors; the
-    folded one is larger (for (10,5)⊗(10,5)⊗(8,8), 100x25 and 8x8: 2,564 values instead of
-    164), which `dkgen inspect` and the flash figures show.  Float32 computes on all of
-    them (dkgen_kron_multi_matvec_f32)."""
+    that stores the fewest values multiplied out (for (10,5)⊗(10,5)⊗(8,8), 100x25 and
+    8x8: 2,564 values instead of 164).  int8 keeps three factors (`QKronMulti`: the first
+    against the product of the other two); of four, it folds the last three to two."""
     factors = w.factors
     best = min(range(1, len(factors)),
                key=lambda p: kron_chain(factors[:p]).size + kron_chain(factors[p:]).size)
@@ -234,7 +234,7 @@ class Quantizer:
     def _kron(self, w: KronWeight, in_scale: float, xs: np.ndarray, bias: np.ndarray | None,
               where: str) -> tuple[QMatrix, np.ndarray | None]:
         if w.rest:
-            w = fold_to_two_factors(w)
+            return self._kron_multi(w, in_scale, xs, bias, where)
         (m1, n1), (m2, n2) = w.a.shape, w.b.shape
         order = kron_order(w.a.shape, w.b.shape)[0]
         a_row = n1 >= self.opt.per_row_min_cols and m1 > 1
@@ -262,6 +262,39 @@ class Quantizer:
                        "acc_scale": a_s * t_scale}
             q = QKron(m1 * m2, n1 * n2, **acc, a=a_q, b=b_q, order=order, t_rq=t_rq, t_max=t_max,
                       t_scale=t_scale, a_scale=a_s, b_scale=b_s)
+            if w.dope is not None and w.dope.nnz:
+                q.dope = _quant_dope(w.dope, in_scale, q.acc_scale_rows(), acc)
+            return q
+
+        return self._t_levels(bias, where, build)
+
+    def _kron_multi(self, w: KronWeight, in_scale: float, xs: np.ndarray, bias: np.ndarray | None,
+                    where: str) -> tuple[QMatrix, np.ndarray | None]:
+        """F0 ⊗ R, R the product of the other factors (`QKronMulti`): R quantised as a
+        two-factor product on the slices of x, its output requantised to an int16 Tt with a
+        scale calibrated on them, then F0's pass."""
+        f0 = w.a
+        rest = KronWeight.of(w.factors[1:])
+        if rest.rest:
+            rest = fold_to_two_factors(rest)
+        (m0, n0), (m_r, n_r) = f0.shape, rest.shape
+        slices = xs.reshape(-1, n_r)
+        inner, _ = self._kron(rest, in_scale, slices, None, f"{where} (inner factors)")
+        assert isinstance(inner, QKron)
+        t = np.matmul(slices.astype(np.float64), rest.dense64.T)
+        t_absmax = _safe(float(np.abs(t).max()) if t.size else 0.0)
+        a_row = n0 >= self.opt.per_row_min_cols and m0 > 1
+        a_s = _row_scales(f0, a_row)
+        a_q = _quant_rows(f0, a_s)
+
+        def build(t_max: int) -> QKronMulti:
+            t_scale = self.opt.int16_headroom * t_absmax / t_max
+            t_rq = Requant.from_real(np.asarray(inner.acc_scale, np.float64) / t_scale, inner.acc_per,
+                                     inner.acc_outer, inner.acc_inner)
+            acc = {"acc_per": PER_OUTER if a_row else PER_TENSOR, "acc_outer": m0, "acc_inner": m_r,
+                   "acc_scale": a_s * t_scale}
+            q = QKronMulti(m0 * m_r, n0 * n_r, **acc, a=a_q, order=KRON_ORDER_XBT, t_rq=t_rq, t_max=t_max,
+                           t_scale=t_scale, a_scale=a_s, inner=inner)
             if w.dope is not None and w.dope.nnz:
                 q.dope = _quant_dope(w.dope, in_scale, q.acc_scale_rows(), acc)
             return q

@@ -1,7 +1,8 @@
 """Kronecker products of three or four factors through the whole path: written to ONNX as
 nested `Kron` calls that onnxruntime runs and dkgen reads back as one product, and
-generated as C (float32: all factors kept, dkgen_kron_multi_matvec_f32; int8: folded to
-two) that matches the reference on the host and the Cortex-M4."""
+generated as C that matches the reference on the host and Cortex-M cores (float32: every
+factor kept, dkgen_kron_multi_matvec_f32; int8: the first factor against the product of
+the others, dkgen_kron_multi_matvec_s8, bit for bit)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,8 @@ from dkgen.harness.verify import verify_model
 from dkgen.ir.graph import GRU, LSTM, InputSpec, Linear, Model, Softmax
 from dkgen.ir.reference import ReferenceExecutor
 from dkgen.ir.weights import KronWeight, SparseDope
+from dkgen.quant import quantize_model
+from dkgen.quant.model import QKronMulti
 from dkgen.quant.quantize import fold_to_two_factors
 from dkgen.structure.nkp import kron_chain
 
@@ -71,7 +74,7 @@ def test_float_code_keeps_every_factor(tmp_path):
     assert plan.layers[0].matrices["w_ih"].macs == w.macs
 
 
-def test_int8_folds_to_the_two_factors_that_store_least():
+def test_folding_picks_the_two_factors_that_store_least():
     w = _doped(np.random.default_rng(5), [(10, 5), (10, 5), (8, 8)], density=0.001)
     folded = fold_to_two_factors(w)
     assert folded.factor_shapes == ((100, 25), (8, 8))  # 2,564 values; (10,5) ⊗ (80,40): 3,250
@@ -79,9 +82,29 @@ def test_int8_folds_to_the_two_factors_that_store_least():
     np.testing.assert_allclose(kron_chain(folded.factors), kron_chain(w.factors), rtol=1e-5, atol=1e-6)
 
 
+def test_int8_keeps_three_factors():
+    """int8 stores F0 and the two-factor product of the rest (of four factors, the last
+    three folded to two): far fewer bytes than folding all of them to two."""
+    model = _model()
+    x = np.random.default_rng(6).uniform(-1, 1, size=(3, 7, 6)).astype(np.float32)
+    q = quantize_model(model, x)
+    lstm = q.layers[0]
+    assert isinstance(lstm.w_ih, QKronMulti) and lstm.w_ih.inner.a.shape == (4, 1)
+    head = q.layers[2].weight
+    assert isinstance(head, QKronMulti) and head.a.shape == (1, 2) and head.rest_shape == (4, 2)
+    big = fold_to_two_factors(_doped(np.random.default_rng(5), [(10, 5), (10, 5), (8, 8)], 0.001))
+    w3 = _doped(np.random.default_rng(5), [(10, 5), (10, 5), (8, 8)], 0.001)
+    one = Model("one", InputSpec("vector", 200), [Linear("m", w3)])
+    two = Model("two", InputSpec("vector", 200), [Linear("m", big)])
+    xs = np.random.default_rng(7).uniform(-1, 1, size=(2, 3, 200)).astype(np.float32)
+    q3, q2 = quantize_model(one, xs).layers[0].weight, quantize_model(two, xs).layers[0].weight
+    assert q3.nbytes + 2_000 < q2.nbytes  # 164 factor bytes against 2,564
+
+
 @pytest.mark.parametrize("dtype", ["float32", "int8"])
 def test_generated_c_matches_the_reference(tmp_path, dtype):
     x = np.random.default_rng(6).uniform(-1, 1, size=(3, 7, 6)).astype(np.float32)
-    report = verify_model(_model(), resolve_targets("host,cortex-m4"), inputs=x, dtype=dtype,
+    targets = "host,cortex-m4" + (",cortex-m55" if dtype == "int8" else "")
+    report = verify_model(_model(), resolve_targets(targets), inputs=x, dtype=dtype,
                           workdir=tmp_path / "verify", jobs=2)
     assert report.passed, [t.reason for t in report.targets]

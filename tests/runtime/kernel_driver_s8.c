@@ -16,6 +16,9 @@
  *   dense16    rows cols                         w(i8) t(i16) acc(i32)                   acc
  *   kron       m1 n1 m2 n2 order per_row t_max nmult
  *                                                a b(i8) mult(i32) shift(i8) x(i8) acc   u32 scratch bytes, acc
+ *   kron_multi m0 n0 im1 in1 im2 in2 in_order in_per_row in_tmax in_nmult t_per t_nmult t_max
+ *                                                a ia ib(i8) in_mult(i32) in_shift(i8)
+ *                                                t_mult(i32) t_shift(i8) x(i8) acc       u32 scratch bytes, acc
  *   dope       count cols shift width rows       step(u8|u16) val(i8) x(i8) acc(i32)    acc
  *   sigmoid    n                                 q(i16)                                  y(i16)
  *   tanh       n                                 q(i16)                                  y(i16)
@@ -51,6 +54,7 @@
 #include "dkgen_gru_reset_s16.h"
 #include "dkgen_gru_update_s16.h"
 #include "dkgen_kron_matvec_s8.h"
+#include "dkgen_kron_multi_matvec_s8.h"
 #include "dkgen_leaky_relu_s8.h"
 #include "dkgen_log_softmax_s8.h"
 #include "dkgen_lstm_cell_s16.h"
@@ -198,6 +202,83 @@ static int run_kron(void)
     free(shift);
     free(x);
     free(acc);
+    free(scratch);
+    return 0;
+}
+
+static int run_kron_multi(void)
+{
+    dkgen_kron_multi_s8_t k;
+    uint32_t sz[13];
+    uint32_t i, rows, cols, bytes;
+    int8_t *a, *ia, *ib, *in_shift, *t_shift, *x;
+    int32_t *in_mult, *t_mult, *acc, *inner_acc;
+    unsigned char *scratch;
+
+    for (i = 0u; i < 13u; i++) {
+        sz[i] = read_u32();
+    }
+    a = (int8_t *)read_array((size_t)sz[0] * sz[1], 1u);
+    ia = (int8_t *)read_array((size_t)sz[2] * sz[3], 1u);
+    ib = (int8_t *)read_array((size_t)sz[4] * sz[5], 1u);
+    in_mult = (int32_t *)read_array(sz[9], sizeof(int32_t));
+    in_shift = (int8_t *)read_array(sz[9], 1u);
+    t_mult = (int32_t *)read_array(sz[11], sizeof(int32_t));
+    t_shift = (int8_t *)read_array(sz[11], 1u);
+    rows = sz[0] * sz[2] * sz[4];
+    cols = sz[1] * sz[3] * sz[5];
+    x = (int8_t *)read_array(cols, 1u);
+    acc = (int32_t *)read_array(rows, sizeof(int32_t));
+    expect_eof();
+
+    memset(&k, 0, sizeof k);
+    k.outer.a = a;
+    k.outer.m1 = to_u16(sz[0]);
+    k.outer.n1 = to_u16(sz[1]);
+    k.outer.m2 = to_u16(sz[2] * sz[4]);
+    k.outer.n2 = to_u16(sz[3] * sz[5]);
+    k.outer.t_max = (int16_t)sz[12];
+    k.outer.order = DKGEN_KRON_ORDER_XBT;
+    k.inner.a = ia;
+    k.inner.b = ib;
+    k.inner.t_mult = in_mult;
+    k.inner.t_shift = in_shift;
+    k.inner.m1 = to_u16(sz[2]);
+    k.inner.n1 = to_u16(sz[3]);
+    k.inner.m2 = to_u16(sz[4]);
+    k.inner.n2 = to_u16(sz[5]);
+    k.inner.order = (uint8_t)sz[6];
+    k.inner.t_per_row = (uint8_t)sz[7];
+    k.inner.t_max = (int16_t)sz[8];
+    k.t.mult = t_mult;
+    k.t.shift = t_shift;
+    k.t.outer = to_u16(sz[2]);
+    k.t.inner = to_u16(sz[4]);
+    k.t.per = (uint8_t)sz[10];
+    bytes = dkgen_kron_multi_matvec_s8_get_buffer_size(&k);
+    scratch = guarded_alloc(bytes, GUARD_FILL);
+    /* exactly m_r entries, so that the sanitizer catches a write past them */
+    inner_acc = (int32_t *)malloc((size_t)k.outer.m2 * sizeof(int32_t));
+    if (inner_acc == NULL) {
+        die("out of memory");
+    }
+    dkgen_kron_multi_matvec_s8(&k, x, acc, (int16_t *)(void *)scratch, inner_acc);
+    if (!guard_intact(scratch, bytes, GUARD_FILL)) {
+        fprintf(stderr, "kernel_driver_s8: kron_multi wrote past its scratch\n");
+        exit(3);
+    }
+    write_bytes(&bytes, sizeof bytes);
+    write_bytes(acc, (size_t)rows * sizeof(int32_t));
+    free(a);
+    free(ia);
+    free(ib);
+    free(in_mult);
+    free(in_shift);
+    free(t_mult);
+    free(t_shift);
+    free(x);
+    free(acc);
+    free(inner_acc);
     free(scratch);
     return 0;
 }
@@ -467,6 +548,9 @@ int main(int argc, char **argv)
     }
     if (strcmp(k, "kron") == 0) {
         return run_kron();
+    }
+    if (strcmp(k, "kron_multi") == 0) {
+        return run_kron_multi();
     }
     if (strcmp(k, "dope") == 0) {
         return run_dope();
