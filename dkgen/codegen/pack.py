@@ -157,34 +157,31 @@ def pack_matrix(prefix: str, weight: Weight) -> CMatrix:
     if isinstance(weight, DenseWeight):
         return CMatrix(prefix, "dense", rows, cols, [CArray(prefix, "float", weight.values)],
                        {"w": prefix}, 0, rows * cols)
-    if isinstance(weight, KronWeight) and weight.rest:
+    if isinstance(weight, KronWeight):
         shapes = weight.factor_shapes
         if max(max(sh) for sh in shapes) >= 65536:
             raise ValueError(f"{prefix}: Kronecker factors are limited to 65535 rows and columns")
-        passes, macs, scratch = kron_multi_passes(shapes)
-        arrays = [CArray(f"{prefix}_f{i}", "float", f) for i, f in enumerate(weight.factors)]
-        fields = {"factors": [a.symbol for a in arrays], "m": [m for m, _ in shapes],
-                  "n": [n for _, n in shapes], "passes": list(passes), "dope": None}
+        fields: dict[str, object]
+        if weight.rest:
+            kind = "kron_multi"
+            passes, macs, scratch = kron_multi_passes(shapes)
+            arrays = [CArray(f"{prefix}_f{i}", "float", f) for i, f in enumerate(weight.factors)]
+            fields = {"factors": [a.symbol for a in arrays], "m": [m for m, _ in shapes],
+                      "n": [n for _, n in shapes], "passes": list(passes)}
+        else:
+            kind = "kron"
+            order, macs, scratch = kron_order(weight.a.shape, weight.b.shape)
+            arrays = [CArray(f"{prefix}_a", "float", weight.a), CArray(f"{prefix}_b", "float", weight.b)]
+            (m1, n1), (m2, n2) = shapes
+            fields = {"a": arrays[0].symbol, "b": arrays[1].symbol, "m1": m1, "n1": n1,
+                      "m2": m2, "n2": n2, "order": order}
+        fields["dope"] = None
         if weight.dope is not None and weight.dope.nnz:
             dope_arrays, dope_fields = _csr_arrays(f"{prefix}_dope", weight.dope)
             arrays += dope_arrays
             fields["dope"] = dope_fields
             macs += weight.dope.nnz
-        return CMatrix(prefix, "kron_multi", rows, cols, arrays, fields, scratch, macs)
-    if isinstance(weight, KronWeight):
-        order, macs, scratch = kron_order(weight.a.shape, weight.b.shape)
-        arrays = [CArray(f"{prefix}_a", "float", weight.a), CArray(f"{prefix}_b", "float", weight.b)]
-        (m1, n1), (m2, n2) = weight.a.shape, weight.b.shape
-        if max(m1, n1, m2, n2) >= 65536:
-            raise ValueError(f"{prefix}: Kronecker factors are limited to 65535 rows and columns")
-        fields: dict[str, object] = {"a": arrays[0].symbol, "b": arrays[1].symbol, "m1": m1, "n1": n1,
-                                     "m2": m2, "n2": n2, "order": order, "dope": None}
-        if weight.dope is not None and weight.dope.nnz:
-            dope_arrays, dope_fields = _csr_arrays(f"{prefix}_dope", weight.dope)
-            arrays += dope_arrays
-            fields["dope"] = dope_fields
-            macs += weight.dope.nnz
-        return CMatrix(prefix, "kron", rows, cols, arrays, fields, scratch, macs)
+        return CMatrix(prefix, kind, rows, cols, arrays, fields, scratch, macs)
     if isinstance(weight, SparseWeight):
         arrays, fields = _csr_arrays(prefix, weight.sparse)
         return CMatrix(prefix, "csr", rows, cols, arrays, fields, 0, weight.sparse.nnz)

@@ -4,7 +4,9 @@ Each function turns compressed parameters into the dense matrix a standard opera
 consumes, so any ONNX runtime can execute the model, while dkgen's importer recognises
 the call and keeps the parameters compressed:
 
-- `Kron(A, B)`: A ⊗ B, as Unsqueeze of each factor, a broadcast Mul and a Reshape.
+- `Kron(A, B)`: A ⊗ B, as Unsqueeze of each factor, a broadcast Mul and a Reshape.  More
+  factors nest: A ⊗ B ⊗ C is `Kron(A, Kron(B, C))` (or `DopedKron(A, Kron(B, C), ...)`),
+  which the importer reads as one product of three factors.
 - `DopedKron(A, B, dope_index, dope_value)`: A ⊗ B plus a sparse overlay scattered into
   zeros with ScatterND; `dope_index` holds flat row-major indices, shape (nnz, 1).
 - `LowRank(U, V)`: U @ V.
