@@ -10,16 +10,18 @@ What it runs (each a `dkgen.train.lm` run folder under RUNS_DIR; see docs/traini
    control), kp, pruned, lmf, hmd; and `small`, a dense LSTM with the same parameter budget
    trained from scratch with the baseline's recipe.
 3. The CMR ablation at 25x (`ABLATION`, a quarter epoch each): the budget moved between the
-   Kronecker factors and the dope (from the smallest factors, a dope of a few percent, to
-   the largest that fit, then a dope below the budget), each without CMR, with entry-wise
-   CMR and with per-example whole-dope CMR.
+   Kronecker factors and the dope (from the smallest product of three factors and the
+   smallest of two, a dope of a few percent, to the largest that fit, then a dope below
+   the budget), each without CMR, with entry-wise CMR and with per-example whole-dope CMR.
 4. DKP at 25x with the ablation's best configuration (lowest validation perplexity among
    the exact-25x points), and at 10x and 50x with the same CMR and factor share.
 5. With `scratch`: DKP and pruning at 25x trained from scratch with the baseline's recipe,
    beside the baseline (the DKP papers' setting; too long for 2 cores, a GPU's job).
 
 Finished runs (result.json) are skipped and interrupted ones resume from their checkpoint,
-so an interrupted `make paper` picks up where it stopped.  After every finished run the
+so an interrupted `make paper` picks up where it stopped.  A finished run whose
+configuration is no longer what the plan makes (the ablation chose another DKP, say) is
+trained again.  After every finished run the
 results are rewritten: OUT/results.json, OUT/table.md, OUT/pareto.png.
 """
 
@@ -39,7 +41,8 @@ from types import ModuleType
 from typing import TYPE_CHECKING
 
 from dkgen.errors import DkgenError
-from dkgen.structure.factors import _candidates, factor_shapes
+from dkgen.ir.weights import kron_macs
+from dkgen.structure.factors import _candidates, factor_options, factor_shapes
 from dkgen.train.data import load_corpus
 from dkgen.train.lm import (
     CONFIG,
@@ -97,10 +100,30 @@ class Job:
     meta: dict = field(default_factory=dict)
 
 
+def smallest_three_factors(rows: int, cols: int) -> tuple[tuple[int, int], ...]:
+    """The smallest product of three factors for a (rows, cols) matrix: of those storing the
+    fewest values, the highest rank bound, then the fewest multiply-accumulates of its int8
+    form (the first factor against the two-factor product of the others, on each of its
+    n0 slices: `QKronMulti`), then the factors in ascending size.  For 800x200:
+    (10,5)⊗(10,5)⊗(8,8), 164 values."""
+    options = factor_options(rows, cols, order=3)
+    least = min(o.values for o in options)
+
+    def int8_macs(f: tuple[tuple[int, int], ...]) -> int:
+        (m0, n0), rest = f[0], f[1:]
+        return n0 * kron_macs(*rest) + m0 * n0 * rest[0][0] * rest[1][0]
+
+    return min((o for o in options if o.values == least),
+               key=lambda o: (-o.rank, int8_macs(o.factors), [m * n for m, n in o.factors], o.factors)).factors
+
+
 def ablation_points(hidden: int, emb: int, ratio: float = RATIO) -> list[dict]:
     """Factor shapes / dope densities of the ablation for 4H x in gate matrices.
 
-    All LSTM matrices of the recipes are (4H, H) since the embedding width is H.
+    All LSTM matrices of the recipes are (4H, H) since the embedding width is H.  The
+    first point is the smallest product of three factors (the most dope; at 25x on PTB
+    small the best DKP measured, results/ptb-small-three-factors/), then two-factor splits
+    from the smallest to the largest that fits.
     """
     rows, cols = 4 * hidden, emb
     budget = math.floor(rows * cols / ratio)
@@ -110,6 +133,11 @@ def ablation_points(hidden: int, emb: int, ratio: float = RATIO) -> list[dict]:
             fits[key[0]] = f
     counts = sorted(fits)
     points, seen = [], set()
+    three = smallest_three_factors(rows, cols)
+    n3 = sum(m * n for m, n in three)
+    if n3 < counts[0]:
+        points.append({"factors": [list(f) for f in three], "kp_params": n3,
+                       "dope_density": (budget - n3) / (rows * cols), "exact_budget": True})
     for share in KP_SHARES:
         n = min(counts, key=lambda c: (abs(c - share * budget), c))
         if n in seen:
@@ -155,7 +183,9 @@ def plan(data: Path, runs_dir: Path, *, size: str = "small", quick: bool = False
     jobs.append(Job("small-25", "main", lambda _: RunConfig(
         **common, method="small", ratio=RATIO, epochs=base_epochs), meta={"label": "small"}))
     points = ablation_points(r.hidden, r.hidden)
-    scratch_runs = {"dkp": {"factors": points[0]["factors"]}, "pruned": {}} if scratch else {}
+    # From scratch: the smallest two-factor split (what results/ptb-small-scratch/ measured).
+    two = next(p for p in points if len(p["factors"]) == 2)
+    scratch_runs = {"dkp": {"factors": two["factors"]}, "pruned": {}} if scratch else {}
     for m, extra in scratch_runs.items():
         jobs.append(Job(f"{m}-25-scratch", "main", lambda _, m=m, extra=extra: RunConfig(
             **common, method=m, ratio=RATIO, epochs=base_epochs, from_scratch=True,
@@ -191,16 +221,16 @@ def plan(data: Path, runs_dir: Path, *, size: str = "small", quick: bool = False
             cmr = {"cmr": cfg["cmr"], "cmr_mode": cfg["cmr_mode"]}
             if ratio == RATIO:
                 return RunConfig(**ft("dkp"), ratio=ratio, factors=point["factors"], **cmr)
-            # The same split of the budget between factors and dope, at another ratio; the
-            # smallest factors when that split has none that fit.
+            # The same split of the budget between factors and dope, with as many factors,
+            # at another ratio; the smallest such factors when that split has none that fit.
             rows, cols = 4 * r.hidden, r.hidden
+            order = len(point["factors"])
             kp_share = point["kp_params"] / math.floor(rows * cols / RATIO)
             try:
-                factors = factor_shapes(rows, cols, ratio, max(0.0, 1.0 - kp_share - 1e-9))
+                factors = factor_shapes(rows, cols, ratio, max(0.0, 1.0 - kp_share - 1e-9), order=order)
             except ValueError:
-                factors = factor_shapes(rows, cols)
-            return RunConfig(**ft("dkp"), ratio=ratio,
-                             factors=[list(factors[0]), list(factors[1])], **cmr)
+                factors = factor_shapes(rows, cols, order=order)
+            return RunConfig(**ft("dkp"), ratio=ratio, factors=[list(f) for f in factors], **cmr)
         return make
 
     dkps = [Job(f"dkp-{ratio:g}", "main", dkp(ratio), deps=abl_names, meta={"label": "dkp"})
@@ -226,6 +256,13 @@ def _finished(runs_dir: Path, jobs: list[Job]) -> dict[str, dict]:
         if path.is_file():
             done[j.name] = json.loads(path.read_text())
     return done
+
+
+def _stale(runs_dir: Path, jobs: list[Job], done: dict[str, dict]) -> set[str]:
+    """Finished runs whose configuration is not what the plan makes of them now."""
+    return {j.name for j in jobs
+            if j.name in done and all(d in done for d in j.deps)
+            and read_config(runs_dir / j.name).to_json() != j.make(done).to_json()}
 
 
 def _unfinished(runs_dir: Path, jobs: list[Job], done: dict[str, dict]) -> list[dict]:
@@ -341,6 +378,8 @@ def run_paper(data: str | Path, out: str | Path, runs_dir: str | Path | None = N
     try:
         while True:
             done = _finished(runs_dir, all_jobs)
+            stale = _stale(runs_dir, all_jobs, done)
+            done = {k: v for k, v in done.items() if k not in stale}
             ready = [j for j in all_jobs if j.name not in done and j.name not in running
                      and j.name not in failed and all(d in done for d in j.deps)]
             if in_process:
@@ -348,7 +387,7 @@ def run_paper(data: str | Path, out: str | Path, runs_dir: str | Path | None = N
                     break
                 j = ready[0]
                 config = j.make(done)
-                prepare_run(config, runs_dir / j.name)
+                prepare_run(config, runs_dir / j.name, force=j.name in stale)
                 log(f"paper: {j.name} (in process)")
                 try:
                     train_lm(config, runs_dir / j.name, checkpoint_every=checkpoint_every,
@@ -365,7 +404,9 @@ def run_paper(data: str | Path, out: str | Path, runs_dir: str | Path | None = N
                 if j.slots > free and (running or free < jobs):
                     continue
                 run_dir = runs_dir / j.name
-                prepare_run(j.make(done), run_dir)
+                if j.name in stale:
+                    log(f"paper: {j.name} was trained with another configuration; again")
+                prepare_run(j.make(done), run_dir, force=j.name in stale)
                 cmd = runner_command(j, run_dir, checkpoint_every, device)
                 log(f"paper: start {j.name}: {' '.join(cmd[1:])}")
                 pool.start(j.name, cmd, run_dir, signals_reach_runner=j.procs == 1,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import pytest
@@ -17,10 +18,12 @@ def test_ablation_points_span_the_budget() -> None:
     dens = [p["dope_density"] for p in points]
     assert dens[0] > 0.03 and dens[-1] < 0.005  # a few percent down to well under 1%
     for p in points:
-        (m1, n1), (m2, n2) = p["factors"]
-        assert m1 * m2 == 800 and n1 * n2 == 200
+        assert math.prod(m for m, _ in p["factors"]) == 800 and math.prod(n for _, n in p["factors"]) == 200
         stored = p["kp_params"] + round(p["dope_density"] * 160000)
         assert stored == 6400 if p["exact_budget"] else stored < 6400
+    # First the smallest product of three factors, then two-factor splits.
+    assert points[0]["factors"] == [[10, 5], [10, 5], [8, 8]] and points[0]["kp_params"] == 164
+    assert all(len(p["factors"]) == 2 for p in points[1:])
 
 
 def test_plan_dependencies() -> None:
@@ -29,7 +32,7 @@ def test_plan_dependencies() -> None:
     for name in ("dense-ft", "kp-25", "pruned-25", "lmf-25", "hmd-25"):
         assert jobs[name].deps == ("baseline",)
     abl = [n for n, j in jobs.items() if j.group == "ablation"]
-    assert len(abl) == 4 * 3 and set(jobs["dkp-25"].deps) == set(abl)
+    assert len(abl) == 5 * 3 and set(jobs["dkp-25"].deps) == set(abl)
 
 
 def test_plan_from_scratch_runs() -> None:
@@ -111,7 +114,7 @@ def test_quick_paper_end_to_end(tmp_path: Path) -> None:
     assert names[0] == "baseline"
     assert {"dense-ft", "small-25", "kp-25", "pruned-25", "lmf-25", "hmd-25", "dkp-25", "dkp-10",
             "dkp-50"} <= set(names)
-    assert len(res["ablation"]) == 12
+    assert len(res["ablation"]) == 15
     for r in res["main"]:
         if r["run"] not in ("baseline", "dense-ft", "dkp-10", "dkp-50"):
             assert r["compression"] >= 25.0 - 1e-9, r  # every method within the 25x budget
@@ -127,6 +130,14 @@ def test_quick_paper_end_to_end(tmp_path: Path) -> None:
     res = json.loads((out / "results.json").read_text())
     assert res["runs_done_at_start"] == len(res["runs"])
     assert "runs were already done" in (out / "table.md").read_text()
+    # A finished run whose configuration the plan no longer makes is trained again; the
+    # others are left alone.
+    config = json.loads((runs / "dkp-50" / "config.json").read_text())
+    (runs / "dkp-50" / "config.json").write_text(json.dumps({**config, "lr": 0.5}))
+    assert main(args) == 0
+    assert (runs / "baseline" / "result.json").stat().st_mtime == mtime
+    assert json.loads((runs / "dkp-50" / "config.json").read_text()) == config
+    assert json.loads((runs / "dkp-50" / "result.json").read_text())["config"]["lr"] == config["lr"]
 
     # A partial comparison (baseline unfinished, as when a GPU lease ends) still counts
     # compression against the recipe's dense LSTM.
