@@ -37,12 +37,12 @@ METHODS = ("dense", "kron", "dkp", "lowrank", "pruned")
 
 def fit_matrix(w: Tensor, method: str, ratio: float | None = None, *,
                factors: FactorShapes | None = None, cmr: float = 0.0, dope_share: float = 0.25,
-               factor_rule: str = "rank") -> MatrixModule:
+               factor_rule: str = "rank", order: int = 2) -> MatrixModule:
     """A matrix module of kind `method` fitted to the dense matrix `w` at `ratio`.
 
-    Without `factors`, Kronecker shapes follow `dkgen.structure.factors.factor_shapes`: `dope_share`
-    of the budget kept for the dope (dkp), `factor_rule` deciding between splits of equal
-    size ("rank" or "macs").
+    Without `factors`, Kronecker shapes follow `dkgen.structure.factors.factor_shapes`: `order`
+    factors, `dope_share` of the budget kept for the dope (dkp), `factor_rule` deciding
+    between splits of equal size ("rank" or "macs").
     """
     if method != "dense" and ratio is None:
         raise ValueError(f"method {method!r} needs a compression ratio")
@@ -50,10 +50,10 @@ def fit_matrix(w: Tensor, method: str, ratio: float | None = None, *,
         return DenseMatrix.from_dense(w)
     if method == "kron":
         return KronMatrix.from_dense(w, factors, ratio=None if factors else ratio,
-                                     factor_rule=factor_rule)
+                                     factor_rule=factor_rule, order=order)
     if method == "dkp":
         return DopedKronMatrix.from_dense(w, factors, ratio=ratio, cmr=cmr, dope_share=dope_share,
-                                          factor_rule=factor_rule)
+                                          factor_rule=factor_rule, order=order)
     if method == "lowrank":
         return LowRankMatrix.from_dense(w, ratio=ratio)
     if method == "pruned":
@@ -90,11 +90,11 @@ def _onnx_order_weights(layer: nn.Module) -> tuple[str, dict[str, Tensor]]:
 def compress_recurrent(layer: nn.Module, method: str, ratio: float | None = None, *,
                        factors: dict[str, FactorShapes] | None = None,
                        cmr: float = 0.0, dope_share: float = 0.25,
-                       factor_rule: str = "rank") -> LSTM | GRU:
+                       factor_rule: str = "rank", order: int = 2) -> LSTM | GRU:
     """A dkgen LSTM/GRU equivalent to `layer` (nn.LSTM/GRU or dkgen's) with fitted matrices.
 
     `factors` optionally gives shapes per matrix, keyed "w_ih_l0" / "w_hh" etc.;
-    `dope_share` and `factor_rule` go to `fit_matrix`.
+    `dope_share`, `factor_rule` and `order` go to `fit_matrix`.
     """
     mode, dense = _onnx_order_weights(layer)
 
@@ -103,7 +103,7 @@ def compress_recurrent(layer: nn.Module, method: str, ratio: float | None = None
         if factors:
             shape = factors.get(role, factors.get(role.rsplit("_l", 1)[0]))
         return fit_matrix(dense[role], method, ratio, factors=shape, cmr=cmr,
-                          dope_share=dope_share, factor_rule=factor_rule)
+                          dope_share=dope_share, factor_rule=factor_rule, order=order)
 
     cls = LSTM if mode == "lstm" else GRU
     out = cls(layer.input_size, layer.hidden_size, layer.num_layers, bias=layer.bias,
@@ -119,10 +119,11 @@ def compress_recurrent(layer: nn.Module, method: str, ratio: float | None = None
 
 def compress_linear(layer: nn.Linear | MatrixLinear, method: str, ratio: float | None = None, *,
                     factors: FactorShapes | None = None, cmr: float = 0.0,
-                    dope_share: float = 0.25, factor_rule: str = "rank") -> MatrixLinear:
+                    dope_share: float = 0.25, factor_rule: str = "rank",
+                    order: int = 2) -> MatrixLinear:
     w = layer.weight.detach()
     out = MatrixLinear(fit_matrix(w, method, ratio, factors=factors, cmr=cmr,
-                                  dope_share=dope_share, factor_rule=factor_rule),
+                                  dope_share=dope_share, factor_rule=factor_rule, order=order),
                        bias=layer.bias is not None)
     if layer.bias is not None:
         with torch.no_grad():
@@ -132,12 +133,12 @@ def compress_linear(layer: nn.Linear | MatrixLinear, method: str, ratio: float |
 
 def compress(model: nn.Module, method: str = "dkp", ratio: float | None = 10.0, *,
              linear: bool = False, cmr: float = 0.0, dope_share: float = 0.25,
-             factor_rule: str = "rank") -> nn.Module:
+             factor_rule: str = "rank", order: int = 2) -> nn.Module:
     """A copy of `model` with its recurrent (and optionally linear) layers compressed.
 
     Each matrix is compressed `ratio` times on its own (see `fit_matrix`, which takes
-    `dope_share` and `factor_rule`); embeddings are left alone.  `model` itself is not
-    modified.
+    `dope_share`, `factor_rule` and `order`, the number of Kronecker factors); embeddings
+    are left alone.  `model` itself is not modified.
     """
     if method not in METHODS:
         raise ValueError(f"unknown compression method {method!r}; expected one of {METHODS}")
@@ -145,7 +146,7 @@ def compress(model: nn.Module, method: str = "dkp", ratio: float | None = 10.0, 
     recurrent = (nn.LSTM, nn.GRU, LSTM, GRU)
     linears = (nn.Linear, MatrixLinear)
     check_rule(factor_rule)
-    kw = {"cmr": cmr, "dope_share": dope_share, "factor_rule": factor_rule}
+    kw = {"cmr": cmr, "dope_share": dope_share, "factor_rule": factor_rule, "order": order}
     if isinstance(model, recurrent):
         return compress_recurrent(model, method, ratio, **kw)
     if linear and isinstance(model, linears):

@@ -101,6 +101,9 @@ def _candidates(rows: int, cols: int, rule: str = "rank",
                     continue  # a vector factor: the product's rank is the others' at most
                 tie = (kron_macs(*factors), *tie)
             out.append(((sum(params), *tie), factors))
+    if not out:
+        raise ValueError(f"a {rows}x{cols} matrix has no product of {order} factors without a 1x1 "
+                         f"one; use fewer factors")
     out.sort(key=lambda kv: kv[0])
     return out
 

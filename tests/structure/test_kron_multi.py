@@ -37,6 +37,8 @@ def test_bad_factor_lists_are_refused():
         check_factors(32, 32, ((2, 2),) * 5)
     with pytest.raises(ValueError, match="2 to 4 factors"):
         factor_shapes(8, 8, order=5)
+    with pytest.raises(ValueError, match="no product of 3 factors"):
+        factor_shapes(7, 5, order=3)  # prime sizes: a third factor would be 1x1
 
 
 @pytest.mark.parametrize("shapes", [((3, 5), (4, 2)), ((7, 1), (2, 9)), ((1, 6), (5, 5))])
