@@ -17,6 +17,8 @@ from functools import cached_property
 import numpy as np
 
 FLOAT = np.float32
+# Most factors a Kronecker product may have (the C kernels' DKGEN_KRON_MAX_FACTORS).
+MAX_FACTORS = 4
 
 
 def _as_matrix(name: str, values: np.ndarray) -> np.ndarray:
@@ -208,6 +210,9 @@ class KronWeight(Weight):
         object.__setattr__(self, "b", _as_matrix("Kronecker factor B", self.b))
         object.__setattr__(self, "rest", tuple(
             _as_matrix(f"Kronecker factor {chr(ord('C') + i)}", f) for i, f in enumerate(self.rest)))
+        if len(self.rest) > MAX_FACTORS - 2:
+            raise ValueError(f"a Kronecker product has at most {MAX_FACTORS} factors, got "
+                             f"{2 + len(self.rest)}")
         if self.dope is not None and (self.dope.rows, self.dope.cols) != self.shape:
             raise ValueError(f"dope shape {(self.dope.rows, self.dope.cols)} != weight shape {self.shape}")
 

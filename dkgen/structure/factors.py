@@ -33,14 +33,15 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from dkgen.ir.weights import kron_macs
+from dkgen.ir.weights import MAX_FACTORS, kron_macs
 
 # ((m1, n1), (m2, n2), ...): two factors or more.
 FactorShapes = tuple[tuple[int, int], ...]
 # What decides between splits of equal size (module docstring).
 FACTOR_RULES = ("rank", "macs")
-# More factors than this would make factors of one or two entries on every real layer.
-MAX_ORDER = 4
+# More factors than this would make factors of one or two entries on every real layer (and
+# the C kernels take at most this many).
+MAX_ORDER = MAX_FACTORS
 
 
 @dataclass(frozen=True)

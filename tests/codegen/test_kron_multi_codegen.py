@@ -108,3 +108,28 @@ def test_generated_c_matches_the_reference(tmp_path, dtype):
     report = verify_model(_model(), resolve_targets(targets), inputs=x, dtype=dtype,
                           workdir=tmp_path / "verify", jobs=2)
     assert report.passed, [t.reason for t in report.targets]
+
+
+def test_five_nested_factors_are_refused_with_the_node_named(tmp_path):
+    """The C kernels take at most four factors: a file nesting five is refused cleanly."""
+    import onnx
+
+    from dkgen.errors import DkgenError
+    from dkgen.onnx_io.export import model_to_onnx
+    from dkgen.onnx_io.importer import load_onnx
+
+    rng = np.random.default_rng(9)
+    model = Model("k4", InputSpec("vector", 16), [
+        Linear("out", KronWeight.of([rng.normal(size=(2, 2)) for _ in range(4)]))])
+    proto = model_to_onnx(model)
+    nodes = list(proto.graph.node)
+    # One more level: the innermost Kron's B becomes Kron(B, [[1]]).
+    inner = next(n for n in nodes if n.op_type == "Kron" and n.input[1].endswith(".D"))
+    proto.graph.initializer.append(onnx.numpy_helper.from_array(np.ones((1, 1), np.float32), "one"))
+    extra = onnx.helper.make_node("Kron", [inner.input[1], "one"], ["d_one"], name="extra", domain="dkgen")
+    inner.input[1] = "d_one"
+    proto.graph.node.insert(list(proto.graph.node).index(inner), extra)
+    path = tmp_path / "five.onnx"
+    onnx.save(proto, str(path))
+    with pytest.raises(DkgenError, match="at most 4 factors"):
+        load_onnx(path)
