@@ -47,7 +47,9 @@ def test_plan_from_scratch_runs() -> None:
     assert jobs["dkp-25-scratch"].make({}).factors == [[20, 20], [40, 10]]
     # The fine-tunes keep their place: DKP at 25x still starts first once the ablation is done.
     order = list(jobs)
-    assert order.index("dkp-25") < order.index("dense-ft") < order.index("dkp-10")
+    assert order.index("dkp-25") < order.index("dkp-25-3f") < order.index("dense-ft") < order.index("dkp-10")
+    assert jobs["dkp-25-3f"].deps == ("baseline",)
+    assert jobs["dkp-25-3f"].make({}).factors == [[10, 5], [10, 5], [8, 8]]
 
 
 def test_baseline_commands() -> None:
@@ -113,7 +115,9 @@ def test_quick_paper_end_to_end(tmp_path: Path) -> None:
     names = [r["run"] for r in res["main"]]
     assert names[0] == "baseline"
     assert {"dense-ft", "small-25", "kp-25", "pruned-25", "lmf-25", "hmd-25", "dkp-25", "dkp-10",
-            "dkp-50"} <= set(names)
+            "dkp-50", "dkp-25-3f"} <= set(names)
+    three = next(r for r in res["main"] if r["run"] == "dkp-25-3f")
+    assert three["label"] == "DKP, three factors" and three["compression"] >= 25.0 - 1e-9
     assert len(res["ablation"]) == 15
     for r in res["main"]:
         if r["run"] not in ("baseline", "dense-ft", "dkp-10", "dkp-50"):
