@@ -164,17 +164,27 @@ static inline void dkgen_gemm_nt_f32(const float *p, uint32_t ldp, const float *
 
 /* Four rows of P against four columns of Q ("NN": Q read down its columns). */
 static inline void dkgen_gemm_nn_4x4_f32(const float *p0, uint32_t ldp, const float *q,
-                                         uint32_t ldq, uint32_t K, float *c, uint32_t ldc)
+                                         uint32_t ldq, uint32_t K, float *c, uint32_t ldc,
+                                         int accumulate)
 {
     const float *p1 = p0 + ldp;
     const float *p2 = p1 + ldp;
     const float *p3 = p2 + ldp;
+    float *c1 = c + ldc;
+    float *c2 = c1 + ldc;
+    float *c3 = c2 + ldc;
     float s00 = 0.0f, s01 = 0.0f, s02 = 0.0f, s03 = 0.0f;
     float s10 = 0.0f, s11 = 0.0f, s12 = 0.0f, s13 = 0.0f;
     float s20 = 0.0f, s21 = 0.0f, s22 = 0.0f, s23 = 0.0f;
     float s30 = 0.0f, s31 = 0.0f, s32 = 0.0f, s33 = 0.0f;
     uint32_t k;
 
+    if (accumulate) {
+        s00 = c[0]; s01 = c[1]; s02 = c[2]; s03 = c[3];
+        s10 = c1[0]; s11 = c1[1]; s12 = c1[2]; s13 = c1[3];
+        s20 = c2[0]; s21 = c2[1]; s22 = c2[2]; s23 = c2[3];
+        s30 = c3[0]; s31 = c3[1]; s32 = c3[2]; s33 = c3[3];
+    }
     for (k = 0u; k < K; k++) {
         const float a0 = p0[k], a1 = p1[k], a2 = p2[k], a3 = p3[k];
         const float b0 = q[0], b1 = q[1], b2 = q[2], b3 = q[3];
@@ -189,17 +199,15 @@ static inline void dkgen_gemm_nn_4x4_f32(const float *p0, uint32_t ldp, const fl
         q += ldq;
     }
     c[0] = s00; c[1] = s01; c[2] = s02; c[3] = s03;
-    c += ldc;
-    c[0] = s10; c[1] = s11; c[2] = s12; c[3] = s13;
-    c += ldc;
-    c[0] = s20; c[1] = s21; c[2] = s22; c[3] = s23;
-    c += ldc;
-    c[0] = s30; c[1] = s31; c[2] = s32; c[3] = s33;
+    c1[0] = s10; c1[1] = s11; c1[2] = s12; c1[3] = s13;
+    c2[0] = s20; c2[1] = s21; c2[2] = s22; c2[3] = s23;
+    c3[0] = s30; c3[1] = s31; c3[2] = s32; c3[3] = s33;
 }
 
 /* Four rows of P against one column of Q. */
 static inline void dkgen_gemm_nn_4x1_f32(const float *p0, uint32_t ldp, const float *q,
-                                         uint32_t ldq, uint32_t K, float *c, uint32_t ldc)
+                                         uint32_t ldq, uint32_t K, float *c, uint32_t ldc,
+                                         int accumulate)
 {
     const float *p1 = p0 + ldp;
     const float *p2 = p1 + ldp;
@@ -207,6 +215,9 @@ static inline void dkgen_gemm_nn_4x1_f32(const float *p0, uint32_t ldp, const fl
     float s0 = 0.0f, s1 = 0.0f, s2 = 0.0f, s3 = 0.0f;
     uint32_t k;
 
+    if (accumulate) {
+        s0 = c[0]; s1 = c[ldc]; s2 = c[2u * ldc]; s3 = c[3u * ldc];
+    }
     for (k = 0u; k < K; k++) {
         const float b = *q;
         s0 = DKGEN_MACF(s0, p0[k], b); s1 = DKGEN_MACF(s1, p1[k], b);
@@ -218,11 +229,14 @@ static inline void dkgen_gemm_nn_4x1_f32(const float *p0, uint32_t ldp, const fl
 
 /* One row of P against four columns of Q. */
 static inline void dkgen_gemm_nn_1x4_f32(const float *p, const float *q, uint32_t ldq,
-                                         uint32_t K, float *c)
+                                         uint32_t K, float *c, int accumulate)
 {
     float s0 = 0.0f, s1 = 0.0f, s2 = 0.0f, s3 = 0.0f;
     uint32_t k;
 
+    if (accumulate) {
+        s0 = c[0]; s1 = c[1]; s2 = c[2]; s3 = c[3];
+    }
     for (k = 0u; k < K; k++) {
         const float a = p[k];
         s0 = DKGEN_MACF(s0, a, q[0]); s1 = DKGEN_MACF(s1, a, q[1]);
@@ -233,12 +247,13 @@ static inline void dkgen_gemm_nn_1x4_f32(const float *p, const float *q, uint32_
 }
 
 /*
- * C[m][n] = sum_{k<K} P[m][k] * Q[k][n] for m < M, n < N: P is M rows of stride ldp,
- * Q is K rows of stride ldq, C has row stride ldc (written, not accumulated). C must
- * not overlap P or Q.
+ * C[m][n] = (accumulate ? C[m][n] : 0) + sum_{k<K} P[m][k] * Q[k][n] for m < M, n < N:
+ * P is M rows of stride ldp, Q is K rows of stride ldq, C has row stride ldc. C must not
+ * overlap P or Q.
  */
 static inline void dkgen_gemm_nn_f32(const float *p, uint32_t ldp, const float *q, uint32_t ldq,
-                                     uint32_t M, uint32_t N, uint32_t K, float *c, uint32_t ldc)
+                                     uint32_t M, uint32_t N, uint32_t K, float *c, uint32_t ldc,
+                                     int accumulate)
 {
     uint32_t m = 0u;
     uint32_t n;
@@ -248,21 +263,21 @@ static inline void dkgen_gemm_nn_f32(const float *p, uint32_t ldp, const float *
         const float *pm = p + m * ldp;
         float *cm = c + m * ldc;
         for (n = 0u; n + 4u <= N; n += 4u) {
-            dkgen_gemm_nn_4x4_f32(pm, ldp, q + n, ldq, K, cm + n, ldc);
+            dkgen_gemm_nn_4x4_f32(pm, ldp, q + n, ldq, K, cm + n, ldc, accumulate);
         }
         for (; n < N; n++) {
-            dkgen_gemm_nn_4x1_f32(pm, ldp, q + n, ldq, K, cm + n, ldc);
+            dkgen_gemm_nn_4x1_f32(pm, ldp, q + n, ldq, K, cm + n, ldc, accumulate);
         }
     }
     for (; m < M; m++) {
         const float *pm = p + m * ldp;
         float *cm = c + m * ldc;
         for (n = 0u; n + 4u <= N; n += 4u) {
-            dkgen_gemm_nn_1x4_f32(pm, q + n, ldq, K, cm + n);
+            dkgen_gemm_nn_1x4_f32(pm, q + n, ldq, K, cm + n, accumulate);
         }
         for (; n < N; n++) {
             const float *qn = q + n;
-            float s = 0.0f;
+            float s = accumulate ? cm[n] : 0.0f;
             for (k = 0u; k < K; k++) {
                 s = DKGEN_MACF(s, pm[k], *qn);
                 qn += ldq;

@@ -37,7 +37,7 @@ void dkgen_kron_matvec_f32(const dkgen_kron_f32_t *k, const float *DKGEN_RESTRIC
     if (k->order == DKGEN_KRON_ORDER_AX) {
         /* T = A * X (m1 x n2), X read down its columns (row stride n2): cheaper than a
          * transposed copy of x, which would need n1*n2 more scratch. */
-        dkgen_gemm_nn_f32(a, n1, x, n2, m1, n2, n1, scratch, n2);
+        dkgen_gemm_nn_f32(a, n1, x, n2, m1, n2, n1, scratch, n2, 0);
         /* Y += T * B^T: rows of T against rows of B. */
         dkgen_gemm_nt_f32(scratch, n2, b, n2, m1, m2, kn2, y, m2, 1);
     } else {

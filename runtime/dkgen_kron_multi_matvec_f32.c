@@ -27,11 +27,12 @@ uint32_t dkgen_kron_multi_matvec_f32_get_buffer_size(const dkgen_kron_multi_f32_
 {
     uint32_t sizes[DKGEN_KRON_MAX_FACTORS];
     uint32_t even = 0u; /* passes 0, 2: buffer 0 */
-    uint32_t odd = 0u;  /* passes 1, 3: buffer 1 */
+    uint32_t odd = 0u;  /* pass 1: buffer 1 */
     uint32_t j;
 
     dkgen_kron_multi_sizes(k, sizes);
-    for (j = 0u; j < k->count; j++) {
+    /* The last pass adds into y itself: only the ones before it need scratch. */
+    for (j = 0u; j + 1u < k->count; j++) {
         if ((j & 1u) == 0u) {
             even = (sizes[j] > even) ? sizes[j] : even;
         } else {
@@ -48,13 +49,12 @@ void dkgen_kron_multi_matvec_f32(const dkgen_kron_multi_f32_t *k, const float *D
     uint32_t dims[DKGEN_KRON_MAX_FACTORS];
     float *buf[2];
     const float *in = x;
-    float *out = scratch;
     uint32_t even = 0u;
     uint32_t i;
     uint32_t j;
 
     dkgen_kron_multi_sizes(k, sizes);
-    for (j = 0u; j < k->count; j += 2u) {
+    for (j = 0u; j + 1u < k->count; j += 2u) {
         even = (sizes[j] > even) ? sizes[j] : even;
     }
     buf[0] = scratch;
@@ -66,6 +66,9 @@ void dkgen_kron_multi_matvec_f32(const dkgen_kron_multi_f32_t *k, const float *D
         const uint32_t mode = k->pass[j];
         const uint32_t m = k->m[mode];
         const uint32_t n = k->n[mode];
+        /* The last pass adds its sums into y; the others write scratch in turn. */
+        const int last = (j + 1u == k->count);
+        float *out = last ? y : buf[j & 1u];
         uint32_t outer = 1u;
         uint32_t inner = 1u;
         uint32_t o;
@@ -76,20 +79,14 @@ void dkgen_kron_multi_matvec_f32(const dkgen_kron_multi_f32_t *k, const float *D
         for (i = mode + 1u; i < k->count; i++) {
             inner *= dims[i];
         }
-        out = buf[j & 1u];
         /* Each slab of the tensor along the other modes is an n x inner matrix; the
          * factor turns it into m x inner: one small product per slab, register-blocked
          * like the two-factor kernel's passes. */
         for (o = 0u; o < outer; o++) {
             dkgen_gemm_nn_f32(k->f[mode], n, in + o * n * inner, inner, m, inner, n,
-                              out + o * m * inner, inner);
+                              out + o * m * inner, inner, last);
         }
         dims[mode] = m;
         in = out;
-    }
-    /* The last pass wrote y's worth of sums into scratch (the blocked product writes,
-     * it does not accumulate). */
-    for (i = 0u; i < sizes[k->count - 1u]; i++) {
-        y[i] += out[i];
     }
 }

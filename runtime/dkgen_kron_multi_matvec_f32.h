@@ -27,9 +27,9 @@ typedef struct {
 } dkgen_kron_multi_f32_t;
 
 /*
- * Scratch in BYTES that dkgen_kron_matvec_multi_f32 needs: two buffers used in
- * turn, each as long as the largest intermediate it holds (the last one as long
- * as y).
+ * Scratch in BYTES that dkgen_kron_multi_matvec_f32 needs: two buffers used in
+ * turn by every pass but the last (which adds into y), each as long as the largest
+ * intermediate it holds.
  */
 uint32_t dkgen_kron_multi_matvec_f32_get_buffer_size(const dkgen_kron_multi_f32_t *k);
 

@@ -128,12 +128,13 @@ def kron_order(a_shape: tuple[int, int], b_shape: tuple[int, int]) -> tuple[int,
 
 def kron_multi_passes(shapes: tuple[tuple[int, int], ...]) -> tuple[tuple[int, ...], int, int]:
     """(pass order, MACs, scratch floats) of dkgen_kron_multi_matvec_f32 for factors of
-    these shapes: the cheapest order, and two buffers used in turn, each as long as the
-    largest intermediate it holds (runtime/dkgen_kron_multi_matvec_f32.c)."""
+    these shapes: the cheapest order, and two buffers used in turn by every pass but the
+    last (which adds into y), each as long as the largest intermediate it holds
+    (runtime/dkgen_kron_multi_matvec_f32.c)."""
     passes, macs = kron_pass_order(*shapes)
     dims = [n for _, n in shapes]
     longest = [0, 0]
-    for j, mode in enumerate(passes):
+    for j, mode in enumerate(passes[:-1]):
         dims[mode] = shapes[mode][0]
         longest[j % 2] = max(longest[j % 2], math.prod(dims))
     return passes, macs, sum(longest)
