@@ -52,7 +52,7 @@ from dkgen.quant.codegen import OPTIMIZE  # noqa: E402
 
 TARGETS = "cortex-m0,cortex-m4,cortex-m7,cortex-m55"
 DTYPES = "float32,int8"
-MODELS = ("digits", "lstm256", "gru96", "gru96r", "rnn128", "ptb25")
+MODELS = ("digits", "lstm256", "lstm256k3", "gru96", "gru96r", "rnn128", "ptb25")
 VARIANTS = ("DKP", "pruned", "dense")
 PTB_LSTM = REPO / "results" / "ptb-small-scratch" / "lstm"
 
@@ -107,6 +107,31 @@ def lstm256(sequences: int, steps: int) -> Bench:
     about = ("LSTM 64 -> 256, W_ih 1024x64 = 32x8 (x) 32x8, W_hh 1024x256 = 32x16 (x) 32x16, "
              "each + 1% dope; dense 256 -> 10 head, softmax")
     return Bench("lstm256", about, model, make_inputs(model, sequences, steps, seed=1))
+
+
+def doped_kron3(rng: np.random.Generator, shapes: list[tuple[int, int]], density: float) -> KronWeight:
+    """A product of three factors plus a random dope, scaled like a trained gate matrix."""
+    rows, cols = (int(np.prod([s[i] for s in shapes])) for i in (0, 1))
+    nnz = max(1, int(round(density * rows * cols)))
+    idx = rng.choice(rows * cols, size=nnz, replace=False)
+    scale = 1.0 / np.sqrt(cols)
+    dope = SparseDope(rows, cols, idx, rng.normal(scale=scale, size=nnz))
+    return KronWeight.of([rng.normal(scale=scale ** (1 / 3), size=s) for s in shapes], dope)
+
+
+def lstm256k3(sequences: int, steps: int) -> Bench:
+    rng = np.random.default_rng(2563)
+    h, n_in = 256, 64
+    model = Model("lstm256k3", InputSpec("vector", n_in), [
+        LSTM("lstm", h, doped_kron3(rng, [(8, 4), (8, 4), (16, 4)], 0.01),
+             doped_kron3(rng, [(8, 8), (8, 8), (16, 4)], 0.01),
+             rng.normal(scale=0.1, size=4 * h), rng.normal(scale=0.1, size=4 * h)),
+        Linear("head", DenseWeight(rng.normal(scale=1 / 16, size=(10, h))), rng.normal(scale=0.1, size=10)),
+        Softmax("softmax", 10),
+    ])
+    about = ("lstm256's layers with three Kronecker factors: W_ih 1024x64 = 8x4 (x) 8x4 (x) 16x4, "
+             "W_hh 1024x256 = 8x8 (x) 8x8 (x) 16x4, each + 1% dope; dense 256 -> 10 head, softmax")
+    return Bench("lstm256k3", about, model, make_inputs(model, sequences, steps, seed=1))
 
 
 def gru96(sequences: int, steps: int, linear_before_reset: bool = True) -> Bench:
@@ -397,6 +422,7 @@ def main(argv: list[str] | None = None) -> int:
         ap.error(f"unknown model(s) {', '.join(unknown)}; choose from {', '.join(MODELS)}")
     start = time.perf_counter()
     makers = {"digits": lambda: digits(args.sequences), "lstm256": lambda: lstm256(args.sequences, args.steps),
+              "lstm256k3": lambda: lstm256k3(args.sequences, args.steps),
               "gru96": lambda: gru96(args.sequences, args.steps),
               "gru96r": lambda: gru96(args.sequences, args.steps, linear_before_reset=False),
               "rnn128": lambda: rnn128(args.sequences, args.steps),

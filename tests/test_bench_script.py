@@ -70,3 +70,18 @@ def test_rnn128_is_a_doped_kronecker_simple_rnn(bench) -> None:
     assert {rnn.w_ih.kind, rnn.w_hh.kind} == {"doped_kron"}
     assert pruned.w_hh.kind == "sparse" and pruned.w_hh.param_count == rnn.w_hh.param_count
     assert variants["dense"].model.layers[0].w_hh.kind == "dense"
+
+
+def test_lstm256k3_keeps_three_factors_in_both_dtypes(bench) -> None:
+    from dkgen.codegen.plan import plan_model
+    from dkgen.quant import quantize_model
+    from dkgen.quant.model import QKronMulti
+
+    b = bench.lstm256k3(1, 2)
+    lstm = b.model.layers[0]
+    assert len(lstm.w_ih.factors) == len(lstm.w_hh.factors) == 3
+    assert {m.kind for m in plan_model(b.model).layers[0].matrices.values()} == {"kron_multi"}
+    q = quantize_model(b.model, b.inputs).layers[0]
+    assert isinstance(q.w_ih, QKronMulti) and isinstance(q.w_hh, QKronMulti)
+    pruned = b.variants()["pruned"].model.layers[0]
+    assert pruned.w_hh.kind == "sparse" and pruned.w_hh.param_count == lstm.w_hh.param_count
