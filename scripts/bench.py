@@ -84,15 +84,21 @@ class Bench:
         return {"DKP": dkp, "pruned": pruned, "dense": Variant(dense_equivalent(self.model), self.inputs, self.calib)}
 
 
-def doped_kron(rng: np.random.Generator, a: tuple[int, int], b: tuple[int, int],
-               density: float) -> KronWeight:
-    """A ⊗ B plus a random dope of the given density, scaled like a trained gate matrix."""
-    rows, cols = a[0] * b[0], a[1] * b[1]
+def doped_kron_of(rng: np.random.Generator, shapes: list[tuple[int, int]], density: float) -> KronWeight:
+    """A product of the factors `shapes` plus a random dope of the given density, scaled
+    like a trained gate matrix."""
+    rows, cols = (int(np.prod([s[i] for s in shapes])) for i in (0, 1))
     nnz = max(1, int(round(density * rows * cols)))
     idx = rng.choice(rows * cols, size=nnz, replace=False)
     scale = 1.0 / np.sqrt(cols)
     dope = SparseDope(rows, cols, idx, rng.normal(scale=scale, size=nnz))
-    return KronWeight(rng.normal(scale=scale ** 0.5, size=a), rng.normal(scale=scale ** 0.5, size=b), dope)
+    return KronWeight.of([rng.normal(scale=scale ** (1 / len(shapes)), size=s) for s in shapes], dope)
+
+
+def doped_kron(rng: np.random.Generator, a: tuple[int, int], b: tuple[int, int],
+               density: float) -> KronWeight:
+    """A ⊗ B plus a random dope of the given density, scaled like a trained gate matrix."""
+    return doped_kron_of(rng, [a, b], density)
 
 
 def lstm256(sequences: int, steps: int) -> Bench:
@@ -109,22 +115,12 @@ def lstm256(sequences: int, steps: int) -> Bench:
     return Bench("lstm256", about, model, make_inputs(model, sequences, steps, seed=1))
 
 
-def doped_kron3(rng: np.random.Generator, shapes: list[tuple[int, int]], density: float) -> KronWeight:
-    """A product of three factors plus a random dope, scaled like a trained gate matrix."""
-    rows, cols = (int(np.prod([s[i] for s in shapes])) for i in (0, 1))
-    nnz = max(1, int(round(density * rows * cols)))
-    idx = rng.choice(rows * cols, size=nnz, replace=False)
-    scale = 1.0 / np.sqrt(cols)
-    dope = SparseDope(rows, cols, idx, rng.normal(scale=scale, size=nnz))
-    return KronWeight.of([rng.normal(scale=scale ** (1 / 3), size=s) for s in shapes], dope)
-
-
 def lstm256k3(sequences: int, steps: int) -> Bench:
     rng = np.random.default_rng(2563)
     h, n_in = 256, 64
     model = Model("lstm256k3", InputSpec("vector", n_in), [
-        LSTM("lstm", h, doped_kron3(rng, [(8, 4), (8, 4), (16, 4)], 0.01),
-             doped_kron3(rng, [(8, 8), (8, 8), (16, 4)], 0.01),
+        LSTM("lstm", h, doped_kron_of(rng, [(8, 4), (8, 4), (16, 4)], 0.01),
+             doped_kron_of(rng, [(8, 8), (8, 8), (16, 4)], 0.01),
              rng.normal(scale=0.1, size=4 * h), rng.normal(scale=0.1, size=4 * h)),
         Linear("head", DenseWeight(rng.normal(scale=1 / 16, size=(10, h))), rng.normal(scale=0.1, size=10)),
         Softmax("softmax", 10),
