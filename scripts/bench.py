@@ -101,33 +101,32 @@ def doped_kron(rng: np.random.Generator, a: tuple[int, int], b: tuple[int, int],
     return doped_kron_of(rng, [a, b], density)
 
 
-def lstm256(sequences: int, steps: int) -> Bench:
-    rng = np.random.default_rng(256)
+def _lstm256(name: str, seed: int, w_ih: list[tuple[int, int]], w_hh: list[tuple[int, int]],
+             about: str, sequences: int, steps: int) -> Bench:
+    """LSTM 64 -> 256 with doped Kronecker matrices of the given factors (1% dope), dense
+    256 -> 10 head, softmax."""
+    rng = np.random.default_rng(seed)
     h, n_in = 256, 64
-    model = Model("lstm256", InputSpec("vector", n_in), [
-        LSTM("lstm", h, doped_kron(rng, (32, 8), (32, 8), 0.01), doped_kron(rng, (32, 16), (32, 16), 0.01),
+    model = Model(name, InputSpec("vector", n_in), [
+        LSTM("lstm", h, doped_kron_of(rng, w_ih, 0.01), doped_kron_of(rng, w_hh, 0.01),
              rng.normal(scale=0.1, size=4 * h), rng.normal(scale=0.1, size=4 * h)),
         Linear("head", DenseWeight(rng.normal(scale=1 / 16, size=(10, h))), rng.normal(scale=0.1, size=10)),
         Softmax("softmax", 10),
     ])
-    about = ("LSTM 64 -> 256, W_ih 1024x64 = 32x8 (x) 32x8, W_hh 1024x256 = 32x16 (x) 32x16, "
-             "each + 1% dope; dense 256 -> 10 head, softmax")
-    return Bench("lstm256", about, model, make_inputs(model, sequences, steps, seed=1))
+    return Bench(name, about, model, make_inputs(model, sequences, steps, seed=1))
+
+
+def lstm256(sequences: int, steps: int) -> Bench:
+    return _lstm256("lstm256", 256, [(32, 8), (32, 8)], [(32, 16), (32, 16)],
+                    "LSTM 64 -> 256, W_ih 1024x64 = 32x8 (x) 32x8, W_hh 1024x256 = 32x16 (x) 32x16, "
+                    "each + 1% dope; dense 256 -> 10 head, softmax", sequences, steps)
 
 
 def lstm256k3(sequences: int, steps: int) -> Bench:
-    rng = np.random.default_rng(2563)
-    h, n_in = 256, 64
-    model = Model("lstm256k3", InputSpec("vector", n_in), [
-        LSTM("lstm", h, doped_kron_of(rng, [(8, 4), (8, 4), (16, 4)], 0.01),
-             doped_kron_of(rng, [(8, 8), (8, 8), (16, 4)], 0.01),
-             rng.normal(scale=0.1, size=4 * h), rng.normal(scale=0.1, size=4 * h)),
-        Linear("head", DenseWeight(rng.normal(scale=1 / 16, size=(10, h))), rng.normal(scale=0.1, size=10)),
-        Softmax("softmax", 10),
-    ])
-    about = ("lstm256's layers with three Kronecker factors: W_ih 1024x64 = 8x4 (x) 8x4 (x) 16x4, "
-             "W_hh 1024x256 = 8x8 (x) 8x8 (x) 16x4, each + 1% dope; dense 256 -> 10 head, softmax")
-    return Bench("lstm256k3", about, model, make_inputs(model, sequences, steps, seed=1))
+    return _lstm256("lstm256k3", 2563, [(8, 4), (8, 4), (16, 4)], [(8, 8), (8, 8), (16, 4)],
+                    "lstm256's layers with three Kronecker factors: W_ih 1024x64 = 8x4 (x) 8x4 (x) "
+                    "16x4, W_hh 1024x256 = 8x8 (x) 8x8 (x) 16x4, each + 1% dope; dense 256 -> 10 "
+                    "head, softmax", sequences, steps)
 
 
 def gru96(sequences: int, steps: int, linear_before_reset: bool = True) -> Bench:
