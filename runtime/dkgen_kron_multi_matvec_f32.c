@@ -23,23 +23,27 @@ static void dkgen_kron_multi_sizes(const dkgen_kron_multi_f32_t *k,
     }
 }
 
+/* Floats of scratch buffer b (0: passes 0 and 2, 1: pass 1): the largest intermediate it
+ * holds. The last pass adds into y itself, so only the ones before it count. */
+static uint32_t dkgen_kron_multi_buffer(const dkgen_kron_multi_f32_t *k,
+                                        const uint32_t sizes[DKGEN_KRON_MAX_FACTORS], uint32_t b)
+{
+    uint32_t longest = 0u;
+    uint32_t j;
+
+    for (j = b; j + 1u < k->count; j += 2u) {
+        longest = (sizes[j] > longest) ? sizes[j] : longest;
+    }
+    return longest;
+}
+
 uint32_t dkgen_kron_multi_matvec_f32_get_buffer_size(const dkgen_kron_multi_f32_t *k)
 {
     uint32_t sizes[DKGEN_KRON_MAX_FACTORS];
-    uint32_t even = 0u; /* passes 0, 2: buffer 0 */
-    uint32_t odd = 0u;  /* pass 1: buffer 1 */
-    uint32_t j;
 
     dkgen_kron_multi_sizes(k, sizes);
-    /* The last pass adds into y itself: only the ones before it need scratch. */
-    for (j = 0u; j + 1u < k->count; j++) {
-        if ((j & 1u) == 0u) {
-            even = (sizes[j] > even) ? sizes[j] : even;
-        } else {
-            odd = (sizes[j] > odd) ? sizes[j] : odd;
-        }
-    }
-    return (even + odd) * (uint32_t)sizeof(float);
+    return (dkgen_kron_multi_buffer(k, sizes, 0u) + dkgen_kron_multi_buffer(k, sizes, 1u)) *
+           (uint32_t)sizeof(float);
 }
 
 void dkgen_kron_multi_matvec_f32(const dkgen_kron_multi_f32_t *k, const float *DKGEN_RESTRICT x,
@@ -49,16 +53,12 @@ void dkgen_kron_multi_matvec_f32(const dkgen_kron_multi_f32_t *k, const float *D
     uint32_t dims[DKGEN_KRON_MAX_FACTORS];
     float *buf[2];
     const float *in = x;
-    uint32_t even = 0u;
     uint32_t i;
     uint32_t j;
 
     dkgen_kron_multi_sizes(k, sizes);
-    for (j = 0u; j + 1u < k->count; j += 2u) {
-        even = (sizes[j] > even) ? sizes[j] : even;
-    }
     buf[0] = scratch;
-    buf[1] = scratch + even;
+    buf[1] = scratch + dkgen_kron_multi_buffer(k, sizes, 0u);
     for (i = 0u; i < k->count; i++) {
         dims[i] = k->n[i];
     }

@@ -46,6 +46,13 @@ def graph_file(path: Path, nodes: list, inits: dict, opset: int = 18, features: 
     return path
 
 
+def run_onnxruntime(path: Path, x: np.ndarray, name: str | None = None) -> np.ndarray:
+    """onnxruntime's first output of the file at `path` on `x`, fed to its input `name`
+    (default: its first input)."""
+    sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    return sess.run(None, {name or sess.get_inputs()[0].name: x})[0]
+
+
 def written_back(model: Model, x: np.ndarray, path: Path) -> tuple[Model, onnx.ModelProto, np.ndarray]:
     """`model` through dkgen's exporter (checked by onnx's full checker) to `path`: the model
     read back, the file's proto, and onnxruntime's outputs on batch-major `x` (dkgen's
@@ -53,6 +60,5 @@ def written_back(model: Model, x: np.ndarray, path: Path) -> tuple[Model, onnx.M
     proto = model_to_onnx(model)
     onnx.checker.check_model(proto, full_check=True)
     onnx.save(proto, str(path))
-    sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-    got = sess.run(None, {sess.get_inputs()[0].name: np.swapaxes(x, 0, 1)})[0]
+    got = run_onnxruntime(path, np.swapaxes(x, 0, 1))
     return load_onnx(path), proto, np.swapaxes(got, 0, 1)

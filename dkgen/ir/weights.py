@@ -162,6 +162,11 @@ def dope_index_bytes(dope: SparseDope) -> int:
     return 2 * (dope.rows + 1) + 2 * dope.nnz
 
 
+def kron_chain(factors: tuple[np.ndarray, ...] | list[np.ndarray]) -> np.ndarray:
+    """A ⊗ B ⊗ ... in float64."""
+    return functools.reduce(np.kron, (np.asarray(f, dtype=np.float64) for f in factors))
+
+
 def kron_pass_order(*shapes: tuple[int, int]) -> tuple[tuple[int, ...], int]:
     """The cheapest order in which to apply the factors of (A1 ⊗ ... ⊗ Ak) x, and its
     multiply-accumulates.
@@ -233,7 +238,7 @@ class KronWeight(Weight):
         return tuple((int(f.shape[0]), int(f.shape[1])) for f in self.factors)
 
     def _kron64(self) -> np.ndarray:
-        return functools.reduce(np.kron, (f.astype(np.float64) for f in self.factors))
+        return kron_chain(self.factors)
 
     @property
     def kind(self) -> str:  # type: ignore[override]

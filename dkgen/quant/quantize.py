@@ -53,6 +53,7 @@ from dkgen.ir.weights import (
     SparseDope,
     SparseWeight,
     Weight,
+    kron_chain,
 )
 from dkgen.quant.arith import (
     ACT_FRAC,
@@ -96,7 +97,6 @@ from dkgen.quant.model import (
     QuantModel,
     Requant,
 )
-from dkgen.structure.nkp import kron_chain
 
 GATE_SCALE = 2.0**-GATE_FRAC
 Q30 = 2.0**-30

@@ -18,6 +18,7 @@ import math
 
 import numpy as np
 
+from dkgen.ir.weights import kron_chain
 from dkgen.structure.factors import FactorShapes, check_factors
 
 
@@ -109,14 +110,6 @@ def top_magnitude_index(values: np.ndarray, nnz: int) -> np.ndarray:
     nnz = max(0, min(int(nnz), flat.size))
     order = np.argsort(-flat, kind="stable")[:nnz]
     return np.sort(order)
-
-
-def kron_chain(factors: tuple[np.ndarray, ...] | list[np.ndarray]) -> np.ndarray:
-    """A ⊗ B ⊗ ... in float64."""
-    out = np.asarray(factors[0], dtype=np.float64)
-    for f in factors[1:]:
-        out = np.kron(out, np.asarray(f, dtype=np.float64))
-    return out
 
 
 def nearest_kron_f32(w: np.ndarray, factors: FactorShapes) -> tuple[tuple[np.ndarray, ...], np.ndarray]:

@@ -15,11 +15,10 @@ from dkgen.harness.targets import resolve_targets
 from dkgen.harness.verify import verify_model
 from dkgen.ir.graph import GRU, LSTM, InputSpec, Linear, Model, Softmax
 from dkgen.ir.reference import ReferenceExecutor
-from dkgen.ir.weights import KronWeight, SparseDope
+from dkgen.ir.weights import KronWeight, SparseDope, kron_chain
 from dkgen.quant import quantize_model
 from dkgen.quant.model import QKronMulti
 from dkgen.quant.quantize import fold_to_two_factors
-from dkgen.structure.nkp import kron_chain
 
 
 def _doped(rng: np.random.Generator, shapes, density: float = 0.1) -> KronWeight:

@@ -6,14 +6,13 @@ Cortex-M4; the int8 Linear in front of a clip takes the clip's range."""
 from __future__ import annotations
 
 import numpy as np
-import onnxruntime as ort
 import pytest
 from onnx import helper
 
 torch = pytest.importorskip("torch")
 nn = torch.nn
 
-from onnx_files import export_torch, graph_file, written_back  # noqa: E402
+from onnx_files import export_torch, graph_file, run_onnxruntime, written_back  # noqa: E402
 
 from dkgen.errors import DkgenError  # noqa: E402
 from dkgen.harness.targets import resolve_targets  # noqa: E402
@@ -104,8 +103,7 @@ def test_pytorch_exporter_and_dkgen_nn_agree_with_pytorch_and_onnxruntime(tmp_pa
             assert layer.hi == FLOAT32_MAX or (ins[i] > layer.hi).any()
         if isinstance(layer, LeakyRelu):
             assert (ins[i] < -1.0).any()
-    sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-    np.testing.assert_allclose(sess.run(None, {"x": x})[0], want, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(run_onnxruntime(path, x, "x"), want, rtol=1e-5, atol=1e-5)
 
 
 def test_dkgen_writes_them_back_as_onnx_that_onnxruntime_runs(tmp_path):

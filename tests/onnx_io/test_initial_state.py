@@ -8,13 +8,12 @@ from __future__ import annotations
 from dataclasses import replace
 
 import numpy as np
-import onnxruntime as ort
 import pytest
 
 torch = pytest.importorskip("torch")
 nn = torch.nn
 
-from onnx_files import export_torch, written_back  # noqa: E402
+from onnx_files import export_torch, run_onnxruntime, written_back  # noqa: E402
 
 from dkgen.harness.targets import resolve_targets  # noqa: E402
 from dkgen.harness.verify import verify_model  # noqa: E402
@@ -77,8 +76,7 @@ def test_the_learned_state_is_read_and_followed(tmp_path, cell):
     got = ReferenceExecutor(model)(x)[:, -1]
     np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
     assert np.abs(ReferenceExecutor(_zero_start(model))(x)[:, -1] - want).max() > 1e-3  # it matters
-    sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-    np.testing.assert_allclose(sess.run(None, {"x": x})[0], want, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(run_onnxruntime(path, x, "x"), want, rtol=1e-5, atol=1e-5)
 
 
 def test_a_file_with_a_fixed_batch_size(tmp_path):

@@ -7,14 +7,13 @@ from __future__ import annotations
 
 import numpy as np
 import onnx
-import onnxruntime as ort
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 
 torch = pytest.importorskip("torch")
 nn = torch.nn
 
-from onnx_files import export_torch, written_back  # noqa: E402
+from onnx_files import export_torch, run_onnxruntime, written_back  # noqa: E402
 
 from dkgen.errors import DkgenError  # noqa: E402
 from dkgen.harness.targets import resolve_targets  # noqa: E402
@@ -87,8 +86,7 @@ def test_reference_and_onnxruntime_agree_with_pytorch(tmp_path, case):
         np.testing.assert_allclose(ref if head == "every" else ref[:, -1], want, rtol=1e-5, atol=1e-5)
     _, traces = ReferenceExecutor(load_onnx(path)).run(x, trace=True)
     assert np.abs(next(iter(traces.values()))).max() > 0.95  # well into tanh's bend
-    sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-    out = sess.run(None, {"x": feed})[0]
+    out = run_onnxruntime(path, feed, "x")
     if head == "every" and not bf:
         out = np.swapaxes(out, 0, 1)
     np.testing.assert_allclose(out, want, rtol=1e-5, atol=1e-5)
@@ -159,6 +157,5 @@ def test_an_rnn_written_by_onnx_helper_without_bias(tmp_path):
     onnx.save(m, str(path))
     model = load_onnx(path)
     x = rng.uniform(-1, 1, size=(2, 4, 3)).astype(np.float32)
-    sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-    want = np.swapaxes(sess.run(None, {"x": np.swapaxes(x, 0, 1)})[0], 0, 1)
+    want = np.swapaxes(run_onnxruntime(path, np.swapaxes(x, 0, 1), "x"), 0, 1)
     np.testing.assert_allclose(ReferenceExecutor(model)(x), want, rtol=1e-5, atol=1e-6)

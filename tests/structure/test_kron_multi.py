@@ -10,10 +10,10 @@ import math
 import numpy as np
 import pytest
 
-from dkgen.ir.weights import KronWeight, SparseDope, kron_macs, kron_pass_order
+from dkgen.ir.weights import KronWeight, SparseDope, kron_chain, kron_macs, kron_pass_order
 from dkgen.structure.factors import check_factors, dkp_plan, factor_options, factor_shapes
 from dkgen.structure.fit import fit_weight
-from dkgen.structure.nkp import kron_chain, nearest_kron
+from dkgen.structure.nkp import nearest_kron
 
 RNG = np.random.default_rng(7)
 
