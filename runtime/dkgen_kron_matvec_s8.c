@@ -687,8 +687,8 @@ void dkgen_kron_matvec_s8_block(const dkgen_kron_s8_t *k, const int16_t *DKGEN_R
     }
 }
 
-void dkgen_kron_matvec_s8(const dkgen_kron_s8_t *k, const int8_t *DKGEN_RESTRICT x,
-                          int32_t *DKGEN_RESTRICT acc, int16_t *DKGEN_RESTRICT scratch)
+void dkgen_kron_matvec_s8_finish(const dkgen_kron_s8_t *k, const int16_t *DKGEN_RESTRICT scratch,
+                                 int32_t *DKGEN_RESTRICT acc)
 {
     const uint32_t m1 = k->m1;
     const uint32_t m2 = k->m2;
@@ -702,7 +702,6 @@ void dkgen_kron_matvec_s8(const dkgen_kron_s8_t *k, const int8_t *DKGEN_RESTRICT
 #endif
     uint32_t i;
 
-    dkgen_kron_matvec_s8_prepare(k, x, scratch);
     if (k->order == DKGEN_KRON_ORDER_AX && !across_b) {
         /* acc[i1][i2] += T[i1,:] . B[i2,:]: one row of B at a time against every row
          * of T, the long loop running over the m1 rows of T. */
@@ -712,4 +711,11 @@ void dkgen_kron_matvec_s8(const dkgen_kron_s8_t *k, const int8_t *DKGEN_RESTRICT
     } else {
         dkgen_kron_matvec_s8_block(k, scratch, 0u, m1, acc);
     }
+}
+
+void dkgen_kron_matvec_s8(const dkgen_kron_s8_t *k, const int8_t *DKGEN_RESTRICT x,
+                          int32_t *DKGEN_RESTRICT acc, int16_t *DKGEN_RESTRICT scratch)
+{
+    dkgen_kron_matvec_s8_prepare(k, x, scratch);
+    dkgen_kron_matvec_s8_finish(k, scratch, acc);
 }

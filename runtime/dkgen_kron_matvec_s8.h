@@ -61,6 +61,14 @@ void dkgen_kron_matvec_s8_prepare(const dkgen_kron_s8_t *k, const int8_t *DKGEN_
 void dkgen_kron_matvec_s8_block(const dkgen_kron_s8_t *k, const int16_t *DKGEN_RESTRICT scratch,
                                 uint32_t first, uint32_t count, int32_t *DKGEN_RESTRICT acc);
 
+/*
+ * The second step for all rows at once, after dkgen_kron_matvec_s8_prepare:
+ * acc[0 .. m1*m2) += (A (x) B) x, reading T. dkgen_kron_matvec_s8 is prepare then this;
+ * a product whose T is formed otherwise (dkgen_kron_multi_matvec_s8) finishes with it too.
+ */
+void dkgen_kron_matvec_s8_finish(const dkgen_kron_s8_t *k, const int16_t *DKGEN_RESTRICT scratch,
+                                 int32_t *DKGEN_RESTRICT acc);
+
 #ifdef __cplusplus
 }
 #endif

@@ -10,16 +10,23 @@ extern "C" {
 #endif
 
 /*
- * W = F0 (x) R with int8 factors, R = F1 (x) F2 the product of the other factors,
- * F0 m0 x n0, R m_r x n_r (docs/quantization.md).
+ * A Kronecker product of three or more int8 factors as a two-factor product `outer`
+ * one of whose factors is itself a two-factor product `inner` (docs/quantization.md):
  *
- * x (n0*n_r) is n0 slices of R's width. R multiplies each slice as a two-factor
- * product (`inner`, with its own int16 intermediate) into int32; those sums are
- * requantised by `t` to int16 and clamped to [-outer.t_max, outer.t_max] as column j of
- * Tt (m_r x n0), the intermediate of a two-factor product in order XBT. `outer`
- * then describes F0 against Tt: a = F0, m1 = m0, n1 = n0, m2 = m_r, n2 = n_r,
- * order DKGEN_KRON_ORDER_XBT; its b, t_mult and t_shift are unused (NULL), so that
- * dkgen_kron_matvec_s8_block adds blocks of rows of F0 exactly as for two factors.
+ *   outer.order == DKGEN_KRON_ORDER_XBT: W = F (x) R, F = outer.a (m1 x n1), R the inner
+ *     product (m2 x n2, outer.b unused). R multiplies each of the n1 slices of x (n2
+ *     long) into int32; those sums are requantised by `t` to int16 and clamped to
+ *     [-outer.t_max, outer.t_max] as column j of Tt (m2 x n1), the intermediate of a
+ *     two-factor product in order XBT; F's pass follows.
+ *   outer.order == DKGEN_KRON_ORDER_AX: W = L (x) F, L the inner product (m1 x n1,
+ *     outer.a unused), F = outer.b (m2 x n2). L multiplies each of the n2 columns of x
+ *     seen as n1 x n2, requantised the same way into column j of T = L X (m1 x n2), the
+ *     intermediate of order AX; F's pass follows.
+ *
+ * outer.t_mult and t_shift are unused (NULL). The generator takes the form with fewer
+ * multiply-accumulates: the one whose second pass contracts the expanding factor.
+ * dkgen_kron_matvec_s8_block then adds blocks of rows of the outer product exactly as
+ * for two factors.
  */
 typedef struct {
     dkgen_kron_s8_t outer;
@@ -28,23 +35,25 @@ typedef struct {
 } dkgen_kron_multi_s8_t;
 
 /*
- * int16 scratch in BYTES: Tt (m_r*n0), the inner product's own intermediate, and one
- * slice's requantised sums (m_r). The int32 buffer `inner_acc` the functions below
- * also take holds m_r entries.
+ * int16 scratch in BYTES: the outer intermediate (Tt or T), one piece's requantised sums
+ * (the inner product's rows), in order AX the gathered column of x, and the inner
+ * product's own intermediate. The int32 buffer `inner_acc` the functions below also
+ * take holds as many entries as the inner product has rows.
  */
 uint32_t dkgen_kron_multi_matvec_s8_get_buffer_size(const dkgen_kron_multi_s8_t *k);
 
 /*
- * Forms Tt from x at the start of scratch, in the layout dkgen_kron_matvec_s8_block
- * reads; afterwards dkgen_kron_matvec_s8_block(&k->outer, scratch, first, count, acc)
- * adds rows first*m_r .. (first + count)*m_r - 1 of W x, in any order of blocks.
+ * Forms the outer intermediate from x at the start of scratch, in the layout
+ * dkgen_kron_matvec_s8_block reads; afterwards
+ * dkgen_kron_matvec_s8_block(&k->outer, scratch, first, count, acc) adds rows
+ * first*outer.m2 .. (first + count)*outer.m2 - 1 of W x, in any order of blocks.
  */
 void dkgen_kron_multi_matvec_s8_prepare(const dkgen_kron_multi_s8_t *k, const int8_t *DKGEN_RESTRICT x,
                                         int16_t *DKGEN_RESTRICT scratch,
                                         int32_t *DKGEN_RESTRICT inner_acc);
 
 /*
- * acc += W x in int32 (m0*m_r entries), without materialising W. The caller
+ * acc += W x in int32 (outer.m1*outer.m2 entries), without materialising W. The caller
  * guarantees no int32 overflow (the generator bounds it). x, acc, scratch and
  * inner_acc must not overlap.
  */

@@ -8,6 +8,7 @@ this into C text; no C syntax is produced here beyond number literals.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -124,6 +125,34 @@ def kron_order(a_shape: tuple[int, int], b_shape: tuple[int, int]) -> tuple[int,
     if cost_ax < cost_xbt:
         return KRON_ORDER_AX, cost_ax, m1 * n2
     return KRON_ORDER_XBT, cost_xbt, n1 * m2
+
+
+def _chain_shape(shapes: Sequence[tuple[int, int]]) -> tuple[int, int]:
+    return math.prod(m for m, _ in shapes), math.prod(n for _, n in shapes)
+
+
+def fold_split(shapes: Sequence[tuple[int, int]]) -> int:
+    """Where the int8 library cuts a product of three or more factors into two (it runs
+    two-factor products): the cut whose multiplied-out sides store the fewest values."""
+    return min(range(1, len(shapes)),
+               key=lambda p: math.prod(_chain_shape(shapes[:p])) + math.prod(_chain_shape(shapes[p:])))
+
+
+def kron_multi_forms(shapes: Sequence[tuple[int, int]]) -> dict[int, int]:
+    """MACs (dope aside) of the two forms of dkgen_kron_multi_matvec_s8 for three or more
+    factors of these shapes, by the outer product's order: KRON_ORDER_XBT, the first factor
+    against the two-factor product of the others, run on each slice of x; KRON_ORDER_AX,
+    the two-factor product of all but the last against the last, run on each column."""
+    def two_factor_macs(part: Sequence[tuple[int, int]]) -> int:
+        if len(part) > 2:
+            cut = fold_split(part)
+            part = (_chain_shape(part[:cut]), _chain_shape(part[cut:]))
+        return kron_order(part[0], part[1])[1]
+
+    (mf, nf), (mr, _) = shapes[0], _chain_shape(shapes[1:])
+    (ml, _), (mz, nz) = _chain_shape(shapes[:-1]), shapes[-1]
+    return {KRON_ORDER_XBT: nf * two_factor_macs(shapes[1:]) + mf * nf * mr,
+            KRON_ORDER_AX: nz * two_factor_macs(shapes[:-1]) + ml * nz * mz}
 
 
 def kron_multi_passes(shapes: tuple[tuple[int, int], ...]) -> tuple[tuple[int, ...], int, int]:

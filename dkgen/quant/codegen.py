@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from dkgen import __version__
-from dkgen.codegen.pack import CTYPES, CArray, CMatrix
+from dkgen.codegen.pack import CTYPES, KRON_ORDER_AX, CArray, CMatrix
 from dkgen.codegen.plan import Buffer, LayerPlan, c_identifier, layer_cnames, ping_pong
 from dkgen.codegen.render import (
     GeneratedLibrary,
@@ -204,11 +204,11 @@ def _array(arr: CArray, member: str | None = None) -> Descriptor:
     return Descriptor("array", member or arr.symbol, {"array": arr})
 
 
-def _kron_fields(a: str, b: str | None, rq: dict | None, m: QKron, shape: tuple[int, int, int, int]
-                 ) -> dict[str, object]:
+def _kron_fields(a: str | None, b: str | None, rq: dict | None, m: QKron,
+                 shape: tuple[int, int, int, int]) -> dict[str, object]:
     """The initialiser fields of a dkgen_kron_s8_t."""
     m1, n1, m2, n2 = shape
-    return {"a": a, "b": b or "NULL", "t_mult": rq["mult"] if rq else "NULL",
+    return {"a": a or "NULL", "b": b or "NULL", "t_mult": rq["mult"] if rq else "NULL",
             "t_shift": rq["shift"] if rq else "NULL", "m1": m1, "n1": n1, "m2": m2, "n2": n2,
             "t_max": m.t_max, "order": m.order,
             "per_row": 1 if rq is not None and m.t_rq is not None and m.t_rq.per != "tensor" else 0}
@@ -246,17 +246,18 @@ def pack_qmatrix(prefix: str, m: QMatrix, descriptors: list[Descriptor]) -> CMat
     if isinstance(m, QKronMulti):
         assert m.t_rq is not None and m.inner is not None and m.inner.t_rq is not None
         inner = m.inner
-        (m0, n0), (m_r, n_r) = m.a.shape, m.rest_shape
-        a = CArray(f"{prefix}_a", "int8_t", m.a)
+        # The single factor: F of F ⊗ R (XBT) or of L ⊗ F (AX), as the outer product's a or b.
+        ax = m.order == KRON_ORDER_AX
+        f = CArray(f"{prefix}_{'b' if ax else 'a'}", "int8_t", m.b if ax else m.a)
         ia, ib = CArray(f"{prefix}_in_a", "int8_t", inner.a), CArray(f"{prefix}_in_b", "int8_t", inner.b)
         in_rq_arrays, in_rq = _rq_arrays(f"{prefix}_in_t", inner.t_rq)
         t_arrays, t_rq = _rq_arrays(f"{prefix}_t", m.t_rq)
         (im1, in1), (im2, in2) = inner.a.shape, inner.b.shape
         descriptors.append(Descriptor("kron_multi", prefix, {
-            "outer": _kron_fields(a.symbol, None, None, m, (m0, n0, m_r, n_r)),
+            "outer": _kron_fields(None if ax else f.symbol, f.symbol if ax else None, None, m, m.outer_shape),
             "inner": _kron_fields(ia.symbol, ib.symbol, in_rq, inner, (im1, in1, im2, in2)),
             "t": t_rq}))
-        arrays = [a, ia, ib, *in_rq_arrays, *t_arrays]
+        arrays = [f, ia, ib, *in_rq_arrays, *t_arrays]
         fields = _dope_member(prefix, m, arrays, descriptors)
         fields["inner_acc"] = m.inner_acc
         return CMatrix(prefix, "kron_multi", m.rows, m.cols, arrays, fields, scratch=m.scratch, macs=m.macs)
@@ -323,10 +324,9 @@ def _block_plan(m: QMatrix, rq: Requant | RequantStack | None) -> dict[str, int]
     if not isinstance(rq, Requant):
         return None
     if isinstance(m, QKron):
-        m1, m2 = m.a.shape[0], m.rows // m.a.shape[0]  # a block: a row of A (of F0)
-        if (rq.outer, rq.inner) != (m1, m2):
+        units, unit_rows = m.block_shape  # a block: a row of A
+        if (rq.outer, rq.inner) != (units, unit_rows):
             return None
-        units, unit_rows = m1, m2
     elif isinstance(m, QDense | QDope | QLowRank) and (rq.outer, rq.inner) == (m.rows, 1):
         units, unit_rows = m.rows, 1
     else:

@@ -14,6 +14,7 @@ from functools import cached_property
 
 import numpy as np
 
+from dkgen.codegen.pack import KRON_ORDER_AX
 from dkgen.ir.graph import InputSpec, Model
 from dkgen.quant.arith import INT32_MAX, quantize_multiplier, requantize, sat
 
@@ -275,6 +276,12 @@ class QKron(QMatrix):
             y = y + self.dope.acc(x)
         return y
 
+    @property
+    def block_shape(self) -> tuple[int, int]:
+        """(rows of A, rows of B): the blocks of output rows the second step can add one at
+        a time (dkgen_kron_matvec_s8_block), and how many rows each is."""
+        return self.a.shape[0], self.b.shape[0]
+
     def second_factor_rowsum(self) -> np.ndarray:
         """Per output row, sum |F2| over the second step's contraction."""
         (m1, _), (m2, _) = self.a.shape, self.b.shape
@@ -312,64 +319,102 @@ class QKron(QMatrix):
 
 @dataclass(eq=False)
 class QKronMulti(QKron):
-    """F0 ⊗ R (+ dope), R the product of the other factors (`inner`, a two-factor QKron):
-    R is applied to each of the n0 slices of x (x seen as n0 rows of R's width), its
-    accumulators requantised to the int16 Tt (`t_rq`, over R's accumulator rows), and F0
-    (`a`) multiplies Tt as a two-factor product's second step does in order XBT.  So the
-    second step, its blocks of rows of F0 and the dope are QKron's; only T is formed
-    differently (dkgen_kron_multi_matvec_s8)."""
+    """A product of three or more factors (+ dope) as a two-factor product one of whose
+    factors is a two-factor product `inner` (a QKron), in one of two forms
+    (dkgen_kron_multi_matvec_s8):
+
+    - `order` XBT: W = F ⊗ R, F = `a`, R = inner.  R is applied to each of the n_F slices
+      of x (x seen as n_F rows of R's width), its accumulators requantised (`t_rq`, over
+      R's accumulator rows) to the int16 Tt, and F multiplies Tt as a two-factor product's
+      second step does in order XBT.
+    - `order` AX: W = L ⊗ F, L = inner, F = `b`.  L is applied to each of the n_F columns
+      of x (x seen as L's width by n_F), requantised the same way to T = L X, and F
+      multiplies T as the second step does in order AX.
+
+    So the second step, its blocks of rows and the dope are QKron's; only T is formed
+    differently.  The unused factor (`b` for XBT, `a` for AX) is empty."""
 
     inner: QKron | None = None
     kind = "kron_multi"
 
     @property
-    def rest_shape(self) -> tuple[int, int]:
+    def outer_shape(self) -> tuple[int, int, int, int]:
+        """(m1, n1, m2, n2) of the outer two-factor product."""
         assert self.inner is not None
-        return self.inner.rows, self.inner.cols
+        if self.order == KRON_ORDER_AX:
+            return self.inner.rows, self.inner.cols, self.b.shape[0], self.b.shape[1]
+        return self.a.shape[0], self.a.shape[1], self.inner.rows, self.inner.cols
+
+    @property
+    def block_shape(self) -> tuple[int, int]:
+        m1, _, m2, _ = self.outer_shape
+        return m1, m2
+
+    @property
+    def pieces(self) -> int:
+        """How many times the inner product runs: the slices or the columns of x."""
+        _, n1, _, n2 = self.outer_shape
+        return n2 if self.order == KRON_ORDER_AX else n1
 
     def intermediate(self, x: np.ndarray) -> np.ndarray:
-        """Tt as the C stores it: (batch, rows of R, n0)."""
+        """The outer intermediate as the C stores it: T (batch, m1, n2) for AX, Tt
+        (batch, m2, n1) for XBT."""
         assert self.inner is not None and self.t_rq is not None
-        n0 = self.a.shape[1]
-        m_r, n_r = self.rest_shape
-        slices = _i64(x).reshape(-1, n_r)
-        t = sat(self.t_rq.apply(self.inner.acc(slices)), -self.t_max, self.t_max)
-        return t.reshape(-1, n0, m_r).transpose(0, 2, 1)
+        m1, n1, m2, n2 = self.outer_shape
+        if self.order == KRON_ORDER_AX:
+            pieces = _i64(x).reshape(-1, n1, n2).transpose(0, 2, 1).reshape(-1, n1)
+        else:
+            pieces = _i64(x).reshape(-1, n2)
+        t = sat(self.t_rq.apply(self.inner.acc(pieces)), -self.t_max, self.t_max)
+        rows = m1 if self.order == KRON_ORDER_AX else m2
+        return t.reshape(-1, self.pieces, rows).transpose(0, 2, 1)
 
     def acc(self, x: np.ndarray) -> np.ndarray:
-        m0, m_r = self.a.shape[0], self.rest_shape[0]
-        y = imatmul(self.a, self.intermediate(x).transpose(0, 2, 1)).reshape(-1, m0 * m_r)
+        m1, _, m2, _ = self.outer_shape
+        t = self.intermediate(x)
+        if self.order == KRON_ORDER_AX:
+            y = imatmul(t, _i64(self.b).T)
+        else:
+            y = imatmul(self.a, t.transpose(0, 2, 1))
+        y = y.reshape(-1, m1 * m2)
         if self.dope is not None:
             y = y + self.dope.acc(x)
         return y
 
     def second_factor_rowsum(self) -> np.ndarray:
-        return np.repeat(np.abs(_i64(self.a)).sum(axis=1), self.rest_shape[0])
+        m1, _, m2, _ = self.outer_shape
+        if self.order == KRON_ORDER_AX:
+            return np.tile(np.abs(_i64(self.b)).sum(axis=1), m1)
+        return np.repeat(np.abs(_i64(self.a)).sum(axis=1), m2)
 
     @property
     def nbytes(self) -> int:
         assert self.inner is not None and self.t_rq is not None
-        n = int(self.a.size) + self.inner.nbytes + self.t_rq.nbytes
+        n = int(self.a.size + self.b.size) + self.inner.nbytes + self.t_rq.nbytes
         return n + (self.dope.nbytes if self.dope is not None else 0)
 
     @property
     def scratch(self) -> int:
-        """int16 entries: Tt, the inner product's own T, and one slice's requantised row."""
+        """int16 entries: the outer intermediate, one piece's requantised sums, for AX the
+        gathered int8 column (two to an entry), and the inner product's own T."""
         assert self.inner is not None
-        m_r = self.rest_shape[0]
-        return m_r * self.a.shape[1] + self.inner.scratch + m_r
+        m1, n1, m2, n2 = self.outer_shape
+        if self.order == KRON_ORDER_AX:
+            return m1 * n2 + m1 + (n1 + 1) // 2 + self.inner.scratch
+        return m2 * n1 + m2 + self.inner.scratch
 
     @property
     def inner_acc(self) -> int:
-        """int32 accumulators of one slice's inner product."""
-        return self.rest_shape[0]
+        """int32 accumulators of one piece's inner product."""
+        assert self.inner is not None
+        return self.inner.rows
 
     @property
     def macs(self) -> int:
         assert self.inner is not None
-        m0, n0 = self.a.shape
-        return n0 * self.inner.macs + m0 * n0 * self.rest_shape[0] + (
-            self.dope.nnz if self.dope is not None else 0)
+        m1, n1, m2, n2 = self.outer_shape
+        outer = m1 * n2 * m2 if self.order == KRON_ORDER_AX else m1 * n1 * m2
+        return self.pieces * self.inner.macs + outer + (self.dope.nnz if self.dope is not None else 0)
 
 
 @dataclass(eq=False)

@@ -26,7 +26,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from dkgen.codegen.pack import KRON_ORDER_AX, KRON_ORDER_XBT, kron_order
+from dkgen.codegen.pack import (
+    KRON_ORDER_AX,
+    fold_split,
+    kron_multi_forms,
+    kron_order,
+)
 from dkgen.errors import DkgenError
 from dkgen.ir.graph import (
     GRU,
@@ -143,12 +148,11 @@ def _pow2_shift(units: np.ndarray) -> int:
 def fold_to_two_factors(w: KronWeight) -> KronWeight:
     """A product of three or more factors as two: the factors on each side of the split
     that stores the fewest values multiplied out (for (10,5)⊗(10,5)⊗(8,8), 100x25 and
-    8x8: 2,564 values instead of 164).  int8 keeps three factors (`QKronMulti`: the first
-    against the product of the other two); of four, it folds the last three to two."""
+    8x8: 2,564 values instead of 164).  int8 keeps three factors (`QKronMulti`: one end
+    factor against the product of the other two); of four, it folds the other three to two."""
     factors = w.factors
-    best = min(range(1, len(factors)),
-               key=lambda p: kron_chain(factors[:p]).size + kron_chain(factors[p:]).size)
-    return KronWeight(kron_chain(factors[:best]), kron_chain(factors[best:]), w.dope)
+    cut = fold_split(w.factor_shapes)
+    return KronWeight(kron_chain(factors[:cut]), kron_chain(factors[cut:]), w.dope)
 
 
 def _quant_dope(dope: SparseDope, in_scale: float, acc_scale_rows: np.ndarray, acc: dict) -> QDope:
@@ -270,31 +274,60 @@ class Quantizer:
 
     def _kron_multi(self, w: KronWeight, in_scale: float, xs: np.ndarray, bias: np.ndarray | None,
                     where: str) -> tuple[QMatrix, np.ndarray | None]:
-        """F0 ⊗ R, R the product of the other factors (`QKronMulti`): R quantised as a
-        two-factor product on the slices of x, its output requantised to an int16 Tt with a
-        scale calibrated on them, then F0's pass."""
-        f0 = w.a
-        rest = KronWeight.of(w.factors[1:])
-        if rest.rest:
-            rest = fold_to_two_factors(rest)
-        (m0, n0), (m_r, n_r) = f0.shape, rest.shape
-        slices = xs.reshape(-1, n_r)
-        inner, _ = self._kron(rest, in_scale, slices, None, f"{where} (inner factors)")
+        """A product of three or more factors (`QKronMulti`) in the form with fewer
+        multiply-accumulates (`kron_multi_forms`; ties: F0 ⊗ R): the first factor against
+        the product of the others (R on the slices of x), or that of all but the last
+        against the last (on its columns)."""
+        forms = kron_multi_forms(w.factor_shapes)
+        error = None
+        for order in sorted(forms, key=lambda o: (forms[o], o)):
+            try:
+                return self._kron_multi_form(w, order, in_scale, xs, bias, where)
+            except DkgenError as e:  # int32 cannot hold this form's sums at any t_max
+                error = error or e
+        assert error is not None
+        raise error
+
+    def _kron_multi_form(self, w: KronWeight, order: int, in_scale: float, xs: np.ndarray,
+                         bias: np.ndarray | None, where: str) -> tuple[QMatrix, np.ndarray | None]:
+        """One form of `_kron_multi`: the inner two-factor product quantised on the pieces
+        of x it is applied to, its output requantised to the outer intermediate with a scale
+        calibrated on them, then the single factor's pass."""
+        factors = w.factors
+        if order == KRON_ORDER_AX:
+            single, inner_w = factors[-1], KronWeight.of(factors[:-1])
+        else:
+            single, inner_w = factors[0], KronWeight.of(factors[1:])
+        if inner_w.rest:
+            inner_w = fold_to_two_factors(inner_w)
+        (mf, nf), (mi, ni) = single.shape, inner_w.shape
+        if order == KRON_ORDER_AX:
+            pieces = xs.reshape(-1, ni, nf).transpose(0, 2, 1).reshape(-1, ni)
+        else:
+            pieces = xs.reshape(-1, ni)
+        inner, _ = self._kron(inner_w, in_scale, pieces, None, f"{where} (inner factors)")
         assert isinstance(inner, QKron)
-        t = np.matmul(slices.astype(np.float64), rest.dense64.T)
+        t = np.matmul(pieces.astype(np.float64), inner_w.dense64.T)
         t_absmax = _safe(float(np.abs(t).max()) if t.size else 0.0)
-        a_row = n0 >= self.opt.per_row_min_cols and m0 > 1
-        a_s = _row_scales(f0, a_row)
-        a_q = _quant_rows(f0, a_s)
+        f_row = nf >= self.opt.per_row_min_cols and mf > 1
+        f_s = _row_scales(single, f_row)
+        f_q = _quant_rows(single, f_s)
+        empty = np.zeros((0, 0), np.int64)
 
         def build(t_max: int) -> QKronMulti:
             t_scale = self.opt.int16_headroom * t_absmax / t_max
             t_rq = Requant.from_real(np.asarray(inner.acc_scale, np.float64) / t_scale, inner.acc_per,
                                      inner.acc_outer, inner.acc_inner)
-            acc = {"acc_per": PER_OUTER if a_row else PER_TENSOR, "acc_outer": m0, "acc_inner": m_r,
-                   "acc_scale": a_s * t_scale}
-            q = QKronMulti(m0 * m_r, n0 * n_r, **acc, a=a_q, order=KRON_ORDER_XBT, t_rq=t_rq, t_max=t_max,
-                           t_scale=t_scale, a_scale=a_s, inner=inner)
+            if order == KRON_ORDER_AX:
+                acc = {"acc_per": PER_INNER if f_row else PER_TENSOR, "acc_outer": mi, "acc_inner": mf,
+                       "acc_scale": t_scale * f_s}
+                factor = {"a": empty, "b": f_q, "b_scale": f_s}
+            else:
+                acc = {"acc_per": PER_OUTER if f_row else PER_TENSOR, "acc_outer": mf, "acc_inner": mi,
+                       "acc_scale": f_s * t_scale}
+                factor = {"a": f_q, "b": empty, "a_scale": f_s}
+            q = QKronMulti(w.shape[0], w.shape[1], **acc, **factor, order=order, t_rq=t_rq, t_max=t_max,
+                           t_scale=t_scale, inner=inner)
             if w.dope is not None and w.dope.nnz:
                 q.dope = _quant_dope(w.dope, in_scale, q.acc_scale_rows(), acc)
             return q

@@ -41,8 +41,8 @@ from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING
 
+from dkgen.codegen.pack import KRON_ORDER_XBT, kron_multi_forms
 from dkgen.errors import DkgenError
-from dkgen.ir.weights import kron_macs
 from dkgen.structure.factors import _candidates, factor_options, factor_shapes
 from dkgen.train.data import load_corpus
 from dkgen.train.lm import (
@@ -104,15 +104,15 @@ class Job:
 def smallest_three_factors(rows: int, cols: int) -> tuple[tuple[int, int], ...]:
     """The smallest product of three factors for a (rows, cols) matrix: of those storing the
     fewest values, the highest rank bound, then the fewest multiply-accumulates of its int8
-    form (the first factor against the two-factor product of the others, on each of its
-    n0 slices: `QKronMulti`), then the factors in ascending size.  For 800x200:
-    (10,5)⊗(10,5)⊗(8,8), 164 values."""
+    form (`kron_multi_forms`, the cheaper of its two; on a tie the one with the first factor
+    in front), then the factors in ascending size.  For 800x200: (10,5)⊗(10,5)⊗(8,8), 164
+    values; for 2600x650: (25,5)⊗(8,13)⊗(13,10), 359 values, 23,400 MACs."""
     options = factor_options(rows, cols, order=3)
     least = min(o.values for o in options)
 
-    def int8_macs(f: tuple[tuple[int, int], ...]) -> int:
-        (m0, n0), rest = f[0], f[1:]
-        return n0 * kron_macs(*rest) + m0 * n0 * rest[0][0] * rest[1][0]
+    def int8_macs(factors: tuple[tuple[int, int], ...]) -> tuple[int, int]:
+        forms = kron_multi_forms(factors)
+        return min(forms.values()), forms[KRON_ORDER_XBT]
 
     return min((o for o in options if o.values == least),
                key=lambda o: (-o.rank, int8_macs(o.factors), [m * n for m, n in o.factors], o.factors)).factors

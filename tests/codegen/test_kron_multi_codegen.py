@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from onnx_files import written_back
 
+from dkgen.codegen.pack import KRON_ORDER_AX, KRON_ORDER_XBT, kron_multi_forms
 from dkgen.codegen.plan import plan_model
 from dkgen.harness.targets import resolve_targets
 from dkgen.harness.verify import verify_model
@@ -17,8 +18,9 @@ from dkgen.ir.graph import GRU, LSTM, InputSpec, Linear, Model, Softmax
 from dkgen.ir.reference import ReferenceExecutor
 from dkgen.ir.weights import KronWeight, SparseDope, kron_chain
 from dkgen.quant import quantize_model
+from dkgen.quant.calibrate import calibrate
 from dkgen.quant.model import QKronMulti
-from dkgen.quant.quantize import fold_to_two_factors
+from dkgen.quant.quantize import Quantizer, QuantOptions, fold_to_two_factors
 
 
 def _doped(rng: np.random.Generator, shapes, density: float = 0.1) -> KronWeight:
@@ -37,7 +39,7 @@ def _model() -> Model:
              rng.normal(size=4 * h), rng.normal(size=4 * h)),
         # linear_before_reset=0 multiplies the candidate rows (8..11) of R on their own:
         # whole rows of the first factor (3 of them, 4 rows each) from row 8 on.
-        GRU("gru1", 4, _doped(rng, [(3, 2), (2, 3), (2, 2)]), _doped(rng, [(3, 2), (2, 1), (2, 2)]),
+        GRU("gru1", 4, _doped(rng, [(3, 2), (2, 3), (2, 2)]), _doped(rng, [(3, 2), (1, 2), (4, 1)]),
             rng.normal(size=12), rng.normal(size=12), linear_before_reset=False),
         Linear("out", KronWeight.of([rng.normal(size=s) for s in ((1, 2), (2, 1), (2, 2), (1, 1))]),
                rng.normal(size=4)),
@@ -82,15 +84,23 @@ def test_folding_picks_the_two_factors_that_store_least():
 
 
 def test_int8_keeps_three_factors():
-    """int8 stores F0 and the two-factor product of the rest (of four factors, the last
-    three folded to two): far fewer bytes than folding all of them to two."""
+    """int8 stores one end factor and the two-factor product of the others (of four
+    factors, the other three folded to two): far fewer bytes than folding all of them to
+    two. The test model has both forms, so the C test below runs both."""
     model = _model()
     x = np.random.default_rng(6).uniform(-1, 1, size=(3, 7, 6)).astype(np.float32)
     q = quantize_model(model, x)
-    lstm = q.layers[0]
-    assert isinstance(lstm.w_ih, QKronMulti) and lstm.w_ih.inner.a.shape == (4, 1)
+    lstm, gru = q.layers[0], q.layers[1]
+    # (2,3) ⊗ (4,1) ⊗ (6,2): the expanding (6,2) last, on the two columns of x
+    assert isinstance(lstm.w_ih, QKronMulti) and lstm.w_ih.order == KRON_ORDER_AX
+    assert lstm.w_ih.b.shape == (6, 2) and lstm.w_ih.a.size == 0
+    assert (lstm.w_ih.inner.a.shape, lstm.w_ih.inner.b.shape) == ((2, 3), (4, 1))
+    # (4,2) ⊗ (3,3) ⊗ (4,2): F0 first, on the two slices
+    assert lstm.w_hh.order == KRON_ORDER_XBT and lstm.w_hh.a.shape == (4, 2) and lstm.w_hh.b.size == 0
+    assert gru.w_hh.order == KRON_ORDER_AX  # the GRU's candidate rows in this form too
     head = q.layers[2].weight
-    assert isinstance(head, QKronMulti) and head.a.shape == (1, 2) and head.rest_shape == (4, 2)
+    assert isinstance(head, QKronMulti) and head.order == KRON_ORDER_AX and head.b.shape == (1, 1)
+    assert head.outer_shape == (4, 4, 1, 1)
     big = fold_to_two_factors(_doped(np.random.default_rng(5), [(10, 5), (10, 5), (8, 8)], 0.001))
     w3 = _doped(np.random.default_rng(5), [(10, 5), (10, 5), (8, 8)], 0.001)
     one = Model("one", InputSpec("vector", 200), [Linear("m", w3)])
@@ -98,6 +108,43 @@ def test_int8_keeps_three_factors():
     xs = np.random.default_rng(7).uniform(-1, 1, size=(2, 3, 200)).astype(np.float32)
     q3, q2 = quantize_model(one, xs).layers[0].weight, quantize_model(two, xs).layers[0].weight
     assert q3.nbytes + 2_000 < q2.nbytes  # 164 factor bytes against 2,564
+
+
+@pytest.mark.parametrize(("shapes", "order", "macs", "other"), [
+    # lstm256k3's recurrent matrix (scripts/bench.py): (8,8) ⊗ (8,8) first, (16,4) last
+    ([(8, 8), (8, 8), (16, 4)], KRON_ORDER_AX, 8_192, 14_336),
+    # PTB small's three factors: (10,5) first
+    ([(10, 5), (10, 5), (8, 8)], KRON_ORDER_XBT, 7_600, 12_400),
+])
+def test_int8_takes_the_form_with_fewer_macs(shapes, order, macs, other):
+    """The single factor goes last when it expands (m > n): the pass that multiplies the
+    rows most then runs once, at the end, not on every piece of x."""
+    w = _doped(np.random.default_rng(8), shapes, density=0.0)
+    cols = w.shape[1]
+    model = Model("m", InputSpec("vector", cols), [Linear("m", w)])
+    xs = np.random.default_rng(7).uniform(-1, 1, size=(2, 3, cols)).astype(np.float32)
+    q = quantize_model(model, xs).layers[0].weight
+    assert isinstance(q, QKronMulti) and q.order == order and q.macs == macs
+    quantizer = Quantizer(model, calibrate(model, xs), QuantOptions())
+    alt, _ = quantizer._kron_multi_form(w, 1 - order, 1.0, xs.reshape(-1, cols), None, "m")
+    assert alt.macs == other
+    # The cost model the quantiser and `make paper` choose by, without building either.
+    assert kron_multi_forms(w.factor_shapes) == {order: macs, 1 - order: other}
+
+
+def test_the_cost_model_is_the_built_macs():
+    """kron_multi_forms gives each QKronMulti's MACs, four factors (folded) included."""
+    q = quantize_model(_model(), np.random.default_rng(6).uniform(-1, 1, size=(3, 7, 6)).astype(np.float32))
+    weights = {(layer.name, role): w for layer in _model().layers for role, w in layer.weights().items()}
+    seen = 0
+    for layer in q.layers:
+        for role, m in layer.matrices().items():
+            if isinstance(m, QKronMulti):
+                shapes = weights[(layer.name, role)].factor_shapes
+                dope = m.dope.nnz if m.dope is not None else 0
+                assert m.macs - dope == kron_multi_forms(shapes)[m.order]
+                seen += 1
+    assert seen == 5
 
 
 @pytest.mark.parametrize("dtype", ["float32", "int8"])

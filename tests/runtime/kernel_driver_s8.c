@@ -16,9 +16,10 @@
  *   dense16    rows cols                         w(i8) t(i16) acc(i32)                   acc
  *   kron       m1 n1 m2 n2 order per_row t_max nmult
  *                                                a b(i8) mult(i32) shift(i8) x(i8) acc   u32 scratch bytes, acc
- *   kron_multi m0 n0 im1 in1 im2 in2 in_order in_per_row in_tmax in_nmult t_per t_nmult t_max
- *                                                a ia ib(i8) in_mult(i32) in_shift(i8)
+ *   kron_multi mf nf im1 in1 im2 in2 in_order in_per_row in_tmax in_nmult t_per t_nmult t_max order
+ *                                                f ia ib(i8) in_mult(i32) in_shift(i8)
  *                                                t_mult(i32) t_shift(i8) x(i8) acc       u32 scratch bytes, acc
+ *              (order 0: W = F (x) (IA (x) IB); 1: W = (IA (x) IB) (x) F)
  *   dope       count cols shift width rows       step(u8|u16) val(i8) x(i8) acc(i32)    acc
  *   sigmoid    n                                 q(i16)                                  y(i16)
  *   tanh       n                                 q(i16)                                  y(i16)
@@ -209,13 +210,13 @@ static int run_kron(void)
 static int run_kron_multi(void)
 {
     dkgen_kron_multi_s8_t k;
-    uint32_t sz[13];
-    uint32_t i, rows, cols, bytes;
+    uint32_t sz[14];
+    uint32_t i, rows, cols, bytes, m_in, n_in;
     int8_t *a, *ia, *ib, *in_shift, *t_shift, *x;
     int32_t *in_mult, *t_mult, *acc, *inner_acc;
     unsigned char *scratch;
 
-    for (i = 0u; i < 13u; i++) {
+    for (i = 0u; i < 14u; i++) {
         sz[i] = read_u32();
     }
     a = (int8_t *)read_array((size_t)sz[0] * sz[1], 1u);
@@ -231,14 +232,25 @@ static int run_kron_multi(void)
     acc = (int32_t *)read_array(rows, sizeof(int32_t));
     expect_eof();
 
+    m_in = sz[2] * sz[4];
+    n_in = sz[3] * sz[5];
     memset(&k, 0, sizeof k);
-    k.outer.a = a;
-    k.outer.m1 = to_u16(sz[0]);
-    k.outer.n1 = to_u16(sz[1]);
-    k.outer.m2 = to_u16(sz[2] * sz[4]);
-    k.outer.n2 = to_u16(sz[3] * sz[5]);
     k.outer.t_max = (int16_t)sz[12];
-    k.outer.order = DKGEN_KRON_ORDER_XBT;
+    if (sz[13] == DKGEN_KRON_ORDER_AX) {
+        k.outer.b = a;
+        k.outer.m1 = to_u16(m_in);
+        k.outer.n1 = to_u16(n_in);
+        k.outer.m2 = to_u16(sz[0]);
+        k.outer.n2 = to_u16(sz[1]);
+        k.outer.order = DKGEN_KRON_ORDER_AX;
+    } else {
+        k.outer.a = a;
+        k.outer.m1 = to_u16(sz[0]);
+        k.outer.n1 = to_u16(sz[1]);
+        k.outer.m2 = to_u16(m_in);
+        k.outer.n2 = to_u16(n_in);
+        k.outer.order = DKGEN_KRON_ORDER_XBT;
+    }
     k.inner.a = ia;
     k.inner.b = ib;
     k.inner.t_mult = in_mult;
@@ -257,8 +269,8 @@ static int run_kron_multi(void)
     k.t.per = (uint8_t)sz[10];
     bytes = dkgen_kron_multi_matvec_s8_get_buffer_size(&k);
     scratch = guarded_alloc(bytes, GUARD_FILL);
-    /* exactly m_r entries, so that the sanitizer catches a write past them */
-    inner_acc = (int32_t *)malloc((size_t)k.outer.m2 * sizeof(int32_t));
+    /* exactly the inner product's rows, so that the sanitizer catches a write past them */
+    inner_acc = (int32_t *)malloc((size_t)m_in * sizeof(int32_t));
     if (inner_acc == NULL) {
         die("out of memory");
     }

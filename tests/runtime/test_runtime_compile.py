@@ -47,6 +47,7 @@ PUBLIC_API = {
         "dkgen_kron_multi_matvec_s8_prepare",
         "dkgen_kron_multi_matvec_s8_get_buffer_size",
         "dkgen_kron_matvec_s8_block",
+        "dkgen_kron_matvec_s8_finish",
         "dkgen_dope_matvec_s8",
         "dkgen_dope_matvec_s8_block",
         "dkgen_requant_s8",

@@ -191,24 +191,27 @@ def test_kron(s8, seed, dims, order, per_row, t_max):
 @SETTINGS
 @given(seed=st.integers(0, 2**32 - 1), dims=st.tuples(*[st.integers(1, 7)] * 6),
        order=st.sampled_from([0, 1]), per_row=st.booleans(), t_per=st.sampled_from([PER_TENSOR, PER_OUTER, PER_INNER]),
-       t_max=st.sampled_from([1, 255, 32767]))
-def test_kron_multi(s8, seed, dims, order, per_row, t_per, t_max):
-    """F0 ⊗ (F1 ⊗ F2): the inner product on every slice, its sums requantised into Tt
-    (every way of choosing their multipliers), then F0's pass."""
+       t_max=st.sampled_from([1, 255, 32767]), outer=st.sampled_from([0, 1]))
+def test_kron_multi(s8, seed, dims, order, per_row, t_per, t_max, outer):
+    """F ⊗ (F1 ⊗ F2) (outer order XBT: the inner product on every slice of x) or
+    (F1 ⊗ F2) ⊗ F (AX: on every column): its sums requantised into the outer intermediate
+    (every way of choosing their multipliers), then F's pass."""
     rng = np.random.default_rng(seed)
-    m0, n0, m1, n1, m2, n2 = dims
-    a = int_arrays(rng, -127, 127, (m0, n0))
+    mf, nf, m1, n1, m2, n2 = dims
+    f = int_arrays(rng, -127, 127, (mf, nf))
     ia, ib = int_arrays(rng, -127, 127, (m1, n1)), int_arrays(rng, -127, 127, (m2, n2))
     in_rq = random_requant(rng, PER_OUTER if per_row else PER_TENSOR, m1 if order == 1 else m2, 1)
     inner = QKron(m1 * m2, n1 * n2, a=ia, b=ib, order=order, t_rq=in_rq, t_max=32767)
     t_rq = random_requant(rng, t_per, m1, m2)
-    k = QKronMulti(m0 * m1 * m2, n0 * n1 * n2, a=a, order=0, t_rq=t_rq, t_max=t_max, inner=inner)
-    x = int_arrays(rng, -128, 127, (1, n0 * n1 * n2))
-    acc0 = rng.integers(-2**20, 2**20, size=m0 * m1 * m2)
+    empty = np.zeros((0, 0), np.int64)
+    k = QKronMulti(mf * m1 * m2, nf * n1 * n2, a=empty if outer else f, b=f if outer else empty,
+                   order=outer, t_rq=t_rq, t_max=t_max, inner=inner)
+    x = int_arrays(rng, -128, 127, (1, nf * n1 * n2))
+    acc0 = rng.integers(-2**20, 2**20, size=mf * m1 * m2)
     per_code = {PER_TENSOR: 0, PER_OUTER: 1, PER_INNER: 2}[t_per]
-    raw = s8.run("kron_multi", [m0, n0, m1, n1, m2, n2, order, int(per_row), 32767, in_rq.mult.size,
-                                per_code, t_rq.mult.size, t_max],
-                 i8(a), i8(ia), i8(ib), i32(in_rq.mult), i8(in_rq.shift), i32(t_rq.mult), i8(t_rq.shift),
+    raw = s8.run("kron_multi", [mf, nf, m1, n1, m2, n2, order, int(per_row), 32767, in_rq.mult.size,
+                                per_code, t_rq.mult.size, t_max, outer],
+                 i8(f), i8(ia), i8(ib), i32(in_rq.mult), i8(in_rq.shift), i32(t_rq.mult), i8(t_rq.shift),
                  i8(x), i32(acc0))
     scratch = int(np.frombuffer(raw[:4], "<u4")[0])
     assert scratch == 2 * k.scratch
