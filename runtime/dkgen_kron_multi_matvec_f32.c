@@ -79,12 +79,21 @@ void dkgen_kron_multi_matvec_f32(const dkgen_kron_multi_f32_t *k, const float *D
         for (i = mode + 1u; i < k->count; i++) {
             inner *= dims[i];
         }
-        /* Each slab of the tensor along the other modes is an n x inner matrix; the
-         * factor turns it into m x inner: one small product per slab, register-blocked
-         * like the two-factor kernel's passes. */
-        for (o = 0u; o < outer; o++) {
-            dkgen_gemm_nn_f32(k->f[mode], n, in + o * n * inner, inner, m, inner, n,
-                              out + o * m * inner, inner, last);
+        if (inner == 1u) {
+            /* The last mode: each slab is one vector of n, so the pass is the single
+             * product OUT (outer x m) = IN (outer x n) F^T. As one call its 4 x 4 blocks
+             * span slabs; a product per slab would be a column of 4 x 1 blocks each,
+             * which loads two floats per MAC (lstm256k3's W_ih: 36,760 instructions on
+             * the M4 that way). */
+            dkgen_gemm_nt_f32(in, n, k->f[mode], n, outer, m, n, out, m, last);
+        } else {
+            /* Each slab of the tensor along the other modes is an n x inner matrix; the
+             * factor turns it into m x inner: one small product per slab,
+             * register-blocked like the two-factor kernel's passes. */
+            for (o = 0u; o < outer; o++) {
+                dkgen_gemm_nn_f32(k->f[mode], n, in + o * n * inner, inner, m, inner, n,
+                                  out + o * m * inner, inner, last);
+            }
         }
         dims[mode] = m;
         in = out;
