@@ -5,7 +5,8 @@ A supported model is a chain of per-timestep layers:
     [nn.Embedding] -> any of (dkgen.nn.LSTM / GRU, nn.LSTM / nn.GRU / nn.RNN (tanh),
                               MatrixLinear / KronLinear / DopedKronLinear, nn.Linear,
                               nn.ReLU / nn.ReLU6 / nn.Hardtanh / nn.LeakyReLU / nn.Tanh /
-                              nn.Sigmoid, nn.Dropout, nn.Identity)
+                              nn.Sigmoid, nn.BatchNorm1d (its running statistics),
+                              nn.Dropout, nn.Identity)
                    -> [nn.LogSoftmax(dim=-1), or a Softmax added by `softmax=True`]
 
 given as an nn.Sequential, a list of modules, or a module with an `ir_chain()` method that
@@ -96,6 +97,20 @@ def _recurrent_layers(name: str, layer: nn.Module) -> list[ir.Layer]:
 _ACTIVATIONS = {nn.ReLU: ir.Relu, nn.Tanh: ir.Tanh, nn.Sigmoid: ir.Sigmoid}
 
 
+def _batch_norm(name: str, layer: nn.BatchNorm1d) -> ir.Affine:
+    """BatchNorm1d as it runs in eval mode, from its running statistics: an `Affine`."""
+    if layer.running_mean is None or layer.running_var is None:
+        raise DkgenError(f"{name}: BatchNorm1d without running statistics normalises by each "
+                         "batch's own", fix="train it with track_running_stats=True")
+    var = _np(layer.running_var).astype(np.float64)
+    mul = 1.0 / np.sqrt(var + layer.eps)
+    add = -_np(layer.running_mean).astype(np.float64) * mul
+    if layer.affine:
+        gamma = _np(layer.weight).astype(np.float64)
+        mul, add = mul * gamma, add * gamma + _np(layer.bias)
+    return ir.Affine(name, layer.num_features, mul, add)
+
+
 def layer_to_ir(name: str, layer: nn.Module, in_size: int | None = None) -> list[ir.Layer]:
     """IR layers for one PyTorch layer (none for inference no-ops like dropout); `in_size`,
     the features reaching it, sizes the element-wise activations."""
@@ -113,6 +128,8 @@ def layer_to_ir(name: str, layer: nn.Module, in_size: int | None = None) -> list
             if in_size is None:
                 raise DkgenError(f"{name}: an activation needs the size of its input")
             return [ir_cls(name, in_size)]
+    if isinstance(layer, nn.BatchNorm1d):
+        return [_batch_norm(name, layer)]
     if isinstance(layer, nn.Embedding):
         return [ir.Embedding(name, DenseWeight(_np(layer.weight)))]
     if isinstance(layer, LSTM | GRU | nn.LSTM | nn.GRU | nn.RNN):
@@ -134,8 +151,8 @@ def layer_to_ir(name: str, layer: nn.Module, in_size: int | None = None) -> list
     if isinstance(layer, MatrixModule):
         raise DkgenError(f"{name}: a bare matrix is not a layer; wrap it in MatrixLinear")
     raise DkgenError(f"{name}: no IR conversion for {type(layer).__name__}",
-                     fix="use Embedding, LSTM/GRU, Linear, ReLU, ReLU6, Hardtanh, LeakyReLU, Tanh "
-                         "and Sigmoid layers")
+                     fix="use Embedding, LSTM/GRU, Linear, BatchNorm1d, ReLU, ReLU6, Hardtanh, "
+                         "LeakyReLU, Tanh and Sigmoid layers")
 
 
 def to_ir(module: nn.Module | Sequence[nn.Module], name: str, input_spec: ir.InputSpec,

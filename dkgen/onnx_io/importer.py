@@ -427,6 +427,11 @@ class _Importer:
                 mul = 1.0 / c
         if not np.all(np.isfinite(mul)):
             raise self.fail(node, "division by zero", "divide by non-zero constants")
+        self.affine(node, x, mul, add)
+
+    def affine(self, node: onnx.NodeProto, x: _Act, mul: np.ndarray, add: np.ndarray) -> None:
+        """y = x * mul + add per feature: into the bias of the Linear layer right before it
+        (mul all 1), into the Affine layer right before it, or a new Affine layer."""
         last = self.layers[x.layer_index] if x.layer_index >= 0 else None
         if isinstance(last, Linear) and np.all(mul == 1.0):  # the Linear's bias, either order
             last.bias = (last.bias.astype(np.float64) + add).astype(np.float32)
@@ -518,6 +523,8 @@ class _Importer:
             self.values[node.output[0]] = self.get(node, node.input[0])
         elif op == "Dropout":
             self.dropout(node)
+        elif op == "BatchNormalization":
+            self.batch_norm(node)
         elif op == "Transpose":
             self.transpose(node)
         elif op in ("Unsqueeze", "Squeeze"):
@@ -551,8 +558,9 @@ class _Importer:
         else:
             raise self.fail(node, f"operator {op} is not supported",
                             "supported: LSTM, GRU, RNN, MatMul, Gemm, Add/Sub/Mul/Div by "
-                            "constants, Gather, Slice (y[:, -1:]), Relu, Tanh, Sigmoid, Clip, "
-                            "LeakyRelu, Softmax, LogSoftmax, Dropout (inference), the dkgen "
+                            "constants, BatchNormalization and Dropout (inference), Gather, Slice "
+                            "(y[:, -1:]), Relu, Tanh, Sigmoid, Clip, LeakyRelu, Softmax, "
+                            "LogSoftmax, the dkgen "
                             "functions, and the Transpose/Squeeze/Shape/Expand plumbing of "
                             "PyTorch's exporter")
 
@@ -575,6 +583,30 @@ class _Importer:
                             "give Clip a min no larger than its max")
         self.values[node.output[0]] = self.add_layer(
             Clip(self.layer_name(node, "clip"), x.size, lo, hi), x)
+
+    def batch_norm(self, node: onnx.NodeProto) -> None:
+        """BatchNormalization at inference, over the feature axis: an `Affine` layer,
+        y = (x - mean) / sqrt(var + epsilon) * scale + B, from its constant statistics."""
+        attrs = self.attr(node)
+        if attrs.get("training_mode", 0):
+            raise self.fail(node, "BatchNormalization is in training mode",
+                            "export the model in eval mode (model.eval() before torch.onnx.export)")
+        if len(node.input) != 5 or len(node.output) != 1:
+            raise self.fail(node, "only BatchNormalization at inference (5 inputs, 1 output) is supported",
+                            "export the model in eval mode")
+        x = self.act(node, node.input[0])
+        if x.feature_axis != 1:
+            raise self.fail(node, "BatchNormalization normalises axis 1, which is not the features here",
+                            "apply it to (batch, features) activations (nn.BatchNorm1d after the last step)")
+        scale, bias, mean, var = (np.asarray(self.const(node, n), np.float64).reshape(-1)
+                                  for n in node.input[1:])
+        if any(v.size != x.size for v in (scale, bias, mean, var)):
+            raise self.fail(node, f"scale, B, mean and var must have one value per feature ({x.size})")
+        eps = float(attrs.get("epsilon", 1e-5))
+        if np.any(var + eps <= 0):
+            raise self.fail(node, "input_var + epsilon is not positive", "check the running variance")
+        mul = scale / np.sqrt(var + eps)
+        self.affine(node, x, mul, bias - mean * mul)
 
     def dropout(self, node: onnx.NodeProto) -> None:
         # At inference Dropout passes its input through; exporters leave it in graphs
