@@ -463,8 +463,10 @@ def _bench_layer_table(result) -> Table:
               help="dkp, kron: between factor splits of equal size, prefer squarer factors or the "
                    "fewest multiply-accumulates.")
 @click.option("--kron-order", type=click.IntRange(2, 4), default=2, show_default=True,
-              help="dkp, kron: Kronecker factors per matrix (3 or 4 make the factors smaller and "
-                   "leave more of the budget to the dope).")
+              help="dkp, kron: Kronecker factors per matrix. Whatever the order, the factors get "
+                   "the largest product that fits the budget less the dope share; 3 or 4 factors "
+                   "can be far smaller than 2, so with a large --dope-share (0.9 and up) most of "
+                   "the budget goes to the dope (the best 25x DKP on PTB: docs/training.md).")
 @click.option("--linear", is_flag=True, help="Compress the linear layers too (not only LSTM/GRU/RNN).")
 @click.option("--inputs", type=click.Path(path_type=Path), default=None,
               help=".npz with array x to measure the outputs' change on (default: random inputs "
@@ -499,7 +501,8 @@ def compress_cmd(model: Path, out_path: Path, method: str, ratio: float, dope_sh
                                 factor_rule=factor_rule, order=kron_order)
     except ValueError as exc:
         raise DkgenError(str(exc), path=model, field="--ratio",
-                         fix="choose a lower --ratio (or another --method)") from None
+                         fix="choose a lower --ratio" + (", a smaller --dope-share" if method == "dkp" else "")
+                             + " or another --method") from None
     fits = weight_fits(dense, fitted)
     if not fits:
         raise DkgenError("has no dense matrix to compress", path=model,

@@ -131,7 +131,8 @@ def test_cli_writes_a_model_that_verifies(tmp_path):
 
 def test_cli_refuses_bad_input_and_writes_nothing(tmp_path):
     src, out = _dense_file(tmp_path), tmp_path / "out.onnx"
-    for args, says in ((["--ratio", "100000"], "--ratio"), (["--ratio", "4", "--dope-share", "1"], "--dope-share")):
+    for args, says in ((["--ratio", "100000"], "--ratio"), (["--ratio", "4", "--dope-share", "1"], "--dope-share"),
+                       (["--ratio", "4", "--kron-order", "3", "--dope-share", "0.999"], "a smaller --dope-share")):
         res = CliRunner().invoke(cli, ["compress", str(src), "-o", str(out), *args])
         assert res.exit_code == 2 and says in res.output and "Traceback" not in res.output
         assert not out.exists()
