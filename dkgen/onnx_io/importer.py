@@ -603,10 +603,15 @@ class _Importer:
         if any(v.size != x.size for v in (scale, bias, mean, var)):
             raise self.fail(node, f"scale, B, mean and var must have one value per feature ({x.size})")
         eps = float(attrs.get("epsilon", 1e-5))
-        if np.any(var + eps <= 0):
+        if not np.all(var + eps > 0):
             raise self.fail(node, "input_var + epsilon is not positive", "check the running variance")
-        mul = scale / np.sqrt(var + eps)
-        self.affine(node, x, mul, bias - mean * mul)
+        with np.errstate(all="ignore"):
+            mul = scale / np.sqrt(var + eps)
+            add = bias - mean * mul
+        if not (np.all(np.isfinite(mul)) and np.all(np.isfinite(add))):
+            raise self.fail(node, "its statistics give a factor or offset that is not finite",
+                            "check scale, B, input_mean and input_var")
+        self.affine(node, x, mul, add)
 
     def dropout(self, node: onnx.NodeProto) -> None:
         # At inference Dropout passes its input through; exporters leave it in graphs

@@ -27,10 +27,11 @@ def _torch_proto() -> onnx.ModelProto:
         def __init__(self):
             super().__init__()
             self.rnn = torch.nn.LSTM(4, 6, 2, batch_first=True)
+            self.bn = torch.nn.BatchNorm1d(6)
             self.fc = torch.nn.Linear(6, 3)
 
         def forward(self, x):
-            return torch.softmax(self.fc(self.rnn(x)[0][:, -1]), -1)
+            return torch.softmax(self.fc(self.bn(self.rnn(x)[0][:, -1])), -1)
 
     torch.manual_seed(0)
     buf = io.BytesIO()
