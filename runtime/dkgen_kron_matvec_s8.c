@@ -350,17 +350,54 @@ static void kron_pass2_row(const int8_t *frow, const int16_t *t, uint32_t ldt, u
         }
     }
     if (k0 + 4u <= K) {
+        /* The last group of four, and in the same pass over acc the 1-3 entries after it
+         * (natural order there): a second pass for them would load and store every sum
+         * once more (K = 5, the first factor of PTB's (10,5) (x) (10,5) (x) (8,8), spent
+         * 30% of its pass on that). */
         const int32_t w0 = dkgen_load_s32(frow + k0);
         const int32_t e0 = __sxtb16(w0);
         const int32_t o0 = dkgen_sxtb16_odd(w0);
+        const uint32_t rest = K - k0 - 4u;
         const int16_t *tr = t + k0;
         int32_t *o = acc;
-        for (r = 0u; r < nr; r++) {
-            *o = __smlad(o0, dkgen_load_s32(tr + 2), __smlad(e0, dkgen_load_s32(tr), *o));
-            o += st;
-            tr += ldt;
+        if (rest == 0u) {
+            for (r = 0u; r < nr; r++) {
+                *o = __smlad(o0, dkgen_load_s32(tr + 2), __smlad(e0, dkgen_load_s32(tr), *o));
+                o += st;
+                tr += ldt;
+            }
+        } else if (rest == 1u) {
+            const int32_t f4 = frow[k0 + 4u];
+            for (r = 0u; r < nr; r++) {
+                *o = __smlad(o0, dkgen_load_s32(tr + 2), __smlad(e0, dkgen_load_s32(tr), *o)) +
+                     f4 * (int32_t)tr[4];
+                o += st;
+                tr += ldt;
+            }
+        } else {
+            /* entries 4 and 5 as one int16 pair; entry 6, if any, on its own (read only
+             * when it exists: the last row of T ends there) */
+            const uint32_t f45 = (uint32_t)(uint8_t)frow[k0 + 4u] | ((uint32_t)(uint8_t)frow[k0 + 5u] << 16);
+            const int32_t fp = __sxtb16((int32_t)f45);
+            if (rest == 2u) {
+                for (r = 0u; r < nr; r++) {
+                    const int32_t s = __smlad(e0, dkgen_load_s32(tr), *o);
+                    *o = __smlad(fp, dkgen_load_s32(tr + 4), __smlad(o0, dkgen_load_s32(tr + 2), s));
+                    o += st;
+                    tr += ldt;
+                }
+            } else {
+                const int32_t f6 = frow[k0 + 6u];
+                for (r = 0u; r < nr; r++) {
+                    const int32_t s = __smlad(e0, dkgen_load_s32(tr), *o);
+                    *o = __smlad(fp, dkgen_load_s32(tr + 4), __smlad(o0, dkgen_load_s32(tr + 2), s)) +
+                         f6 * (int32_t)tr[6];
+                    o += st;
+                    tr += ldt;
+                }
+            }
         }
-        k0 += 4u;
+        k0 = K;
     }
     if (k0 + 2u <= K) {
         /* Two of the last 2-3 entries (natural order) as one int16 pair; the third, if
