@@ -424,7 +424,24 @@ static void kron_pass2_row(const int8_t *frow, const int16_t *t, uint32_t ldt, u
     }
 #endif
     if (k0 < K) {
-        /* Portable: up to four entries of F2 in registers at a time. */
+        /* Portable: up to four entries of F2 in registers at a time; five (a factor five
+         * wide, as in 200 = 5 * 5 * 8) in one pass too, rather than four and then one in
+         * a second pass over acc (16% of PTB's three-factor product on the Cortex-M0). */
+        if (K - k0 == 5u) {
+            const int32_t f0 = frow[k0];
+            const int32_t f1 = frow[k0 + 1u];
+            const int32_t f2 = frow[k0 + 2u];
+            const int32_t f3 = frow[k0 + 3u];
+            const int32_t f4 = frow[k0 + 4u];
+            const int16_t *tr = t + k0;
+            int32_t *o = acc;
+            for (r = 0u; r < nr; r++) {
+                *o += f0 * tr[0] + f1 * tr[1] + f2 * tr[2] + f3 * tr[3] + f4 * tr[4];
+                o += st;
+                tr += ldt;
+            }
+            k0 = K;
+        }
         for (; k0 < K; k0 += 4u) {
             const uint32_t n = (K - k0 < 4u) ? K - k0 : 4u;
             const int32_t f0 = frow[k0];
