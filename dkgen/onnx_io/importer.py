@@ -529,6 +529,8 @@ class _Importer:
             self.transpose(node)
         elif op in ("Unsqueeze", "Squeeze"):
             self.squeeze(node)
+        elif op == "Flatten":
+            self.flatten(node)
         elif op == "Gather":
             self.gather(node)
         elif op == "Slice":
@@ -560,9 +562,8 @@ class _Importer:
                             "supported: LSTM, GRU, RNN, MatMul, Gemm, Add/Sub/Mul/Div by "
                             "constants, BatchNormalization and Dropout (inference), Gather, Slice "
                             "(y[:, -1:]), Relu, Tanh, Sigmoid, Clip, LeakyRelu, Softmax, "
-                            "LogSoftmax, the dkgen "
-                            "functions, and the Transpose/Squeeze/Shape/Expand plumbing of "
-                            "PyTorch's exporter")
+                            "LogSoftmax, the dkgen functions, and the Transpose/Squeeze/"
+                            "Flatten/Shape/Expand plumbing of PyTorch's exporter")
 
     def clip(self, node: onnx.NodeProto) -> None:
         # Opset 11 on takes the bounds as optional inputs, before it as attributes; an absent
@@ -696,6 +697,28 @@ class _Importer:
             self.values[node.output[0]] = _Act(x.layer_index, x.size, last_step=True)
         else:
             raise self.fail(node, f"{node.op_type} with axes {axes} is not supported here")
+
+    def flatten(self, node: onnx.NodeProto) -> None:
+        """Flatten (nn.Flatten) where it changes nothing the C computes: on (batch,
+        features), or on y[:, -1:]'s (batch, 1, features), where it drops the time axis."""
+        v = self.get(node, node.input[0])
+        axis = int(self.attr(node).get("axis", 1))
+        if isinstance(v, _Const):
+            dims = v.value.shape
+            cut = axis + len(dims) if axis < 0 else axis
+            if not 0 <= cut <= len(dims):
+                raise self.fail(node, f"axis {axis} is outside a {len(dims)}-D constant")
+            self.values[node.output[0]] = _Const(v.value.reshape(int(np.prod(dims[:cut], dtype=np.int64)),
+                                                                 int(np.prod(dims[cut:], dtype=np.int64))))
+            return
+        x = self.act(node, node.input[0])
+        if x.last_step and x.time_axis is None and axis in (1, -1):
+            self.values[node.output[0]] = x
+        elif x.last_step and axis == 1 and x.is_time_axis(1):
+            self.values[node.output[0]] = _Act(x.layer_index, x.size, last_step=True)
+        else:
+            raise self.fail(node, f"Flatten with axis {axis} of this activation is not supported",
+                            "flatten the (batch, features) output of the last step (y[:, -1])")
 
     def gather(self, node: onnx.NodeProto) -> None:
         axis = int(self.attr(node).get("axis", 0))
