@@ -261,6 +261,23 @@ class Affine(Activation):
         return {"mul": self.mul, "add": self.add}
 
 
+def batch_norm_affine(mean: np.ndarray, var: np.ndarray, eps: float, scale: np.ndarray | None = None,
+                      bias: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """The `Affine` factors and offsets (float64) of batch normalisation at inference,
+    y = (x - mean) / sqrt(var + eps) * scale + bias (no scale / bias: 1 / 0): what ONNX's
+    BatchNormalization and PyTorch's BatchNorm1d in eval mode compute.  ValueError when
+    var + eps is not positive or the result is not finite."""
+    var = np.asarray(var, np.float64)
+    if not np.all(var + eps > 0):
+        raise ValueError("variance + epsilon is not positive")
+    with np.errstate(all="ignore"):
+        mul = (1.0 if scale is None else np.asarray(scale, np.float64)) / np.sqrt(var + eps)
+        add = (0.0 if bias is None else np.asarray(bias, np.float64)) - np.asarray(mean, np.float64) * mul
+    if not (np.all(np.isfinite(mul)) and np.all(np.isfinite(add))):
+        raise ValueError("the statistics give a factor or offset that is not finite")
+    return mul, add
+
+
 @dataclass(eq=False)
 class Softmax(Activation):
     """e^x / sum e^x over the features."""

@@ -102,12 +102,12 @@ def _batch_norm(name: str, layer: nn.BatchNorm1d) -> ir.Affine:
     if layer.running_mean is None or layer.running_var is None:
         raise DkgenError(f"{name}: BatchNorm1d without running statistics normalises by each "
                          "batch's own", fix="train it with track_running_stats=True")
-    var = _np(layer.running_var).astype(np.float64)
-    mul = 1.0 / np.sqrt(var + layer.eps)
-    add = -_np(layer.running_mean).astype(np.float64) * mul
-    if layer.affine:
-        gamma = _np(layer.weight).astype(np.float64)
-        mul, add = mul * gamma, add * gamma + _np(layer.bias)
+    try:
+        mul, add = ir.batch_norm_affine(_np(layer.running_mean), _np(layer.running_var), layer.eps,
+                                        _np(layer.weight) if layer.affine else None,
+                                        _np(layer.bias) if layer.affine else None)
+    except ValueError as exc:
+        raise DkgenError(f"{name}: BatchNorm1d: {exc}", fix="check its running statistics") from None
     return ir.Affine(name, layer.num_features, mul, add)
 
 

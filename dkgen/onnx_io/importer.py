@@ -46,6 +46,7 @@ from dkgen.ir.graph import (
     LogSoftmax,
     Model,
     Softmax,
+    batch_norm_affine,
 )
 from dkgen.ir.weights import (
     DenseWeight,
@@ -603,15 +604,10 @@ class _Importer:
                                   for n in node.input[1:])
         if any(v.size != x.size for v in (scale, bias, mean, var)):
             raise self.fail(node, f"scale, B, mean and var must have one value per feature ({x.size})")
-        eps = float(attrs.get("epsilon", 1e-5))
-        if not np.all(var + eps > 0):
-            raise self.fail(node, "input_var + epsilon is not positive", "check the running variance")
-        with np.errstate(all="ignore"):
-            mul = scale / np.sqrt(var + eps)
-            add = bias - mean * mul
-        if not (np.all(np.isfinite(mul)) and np.all(np.isfinite(add))):
-            raise self.fail(node, "its statistics give a factor or offset that is not finite",
-                            "check scale, B, input_mean and input_var")
+        try:
+            mul, add = batch_norm_affine(mean, var, float(attrs.get("epsilon", 1e-5)), scale, bias)
+        except ValueError as exc:
+            raise self.fail(node, str(exc), "check scale, B, input_mean and input_var") from None
         self.affine(node, x, mul, add)
 
     def dropout(self, node: onnx.NodeProto) -> None:

@@ -82,8 +82,8 @@ ABLATION = {**FINETUNE, "epochs": 0.25}
 KP_SHARES = (0.0, 0.63, 1.0)
 LOW_DOPE = 0.0025
 MAIN_METHODS = ("dense", "kp", "pruned", "lmf", "hmd", "small")
-LABELS = {"baseline": "dense baseline", "dense": "dense, fine-tuned as long", "dkp": "DKP", "dkp-3f": "DKP, three factors",
-          "kp": "KP (no dope)", "pruned": "magnitude pruning", "lmf": "low-rank (LMF)",
+LABELS = {"baseline": "dense baseline", "dense": "dense, fine-tuned as long", "dkp": "DKP",
+          "dkp-3f": "DKP, three factors", "kp": "KP (no dope)", "pruned": "magnitude pruning", "lmf": "low-rank (LMF)",
           "hmd": "HMD", "small": "small dense LSTM", "dkp-scratch": "DKP from scratch",
           "pruned-scratch": "pruning from scratch"}
 
