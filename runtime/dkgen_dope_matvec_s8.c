@@ -5,24 +5,27 @@
  * s->step16. A row's products are summed in a register and added to acc once, scaled by
  * 2^shift once (the same integer as scaling each product: the generator bounds the
  * scaled row sum, so no partial sum overflows), when the walk leaves the row.
- * A gap that crosses rows is resolved by one division where the core has one
- * (__ARM_FEATURE_IDIV; a dope's gaps often span several short rows), by subtraction
- * elsewhere (Cortex-M0 has no divide instruction).
+ *
+ * `col` counts from the end of the row (-cols .. -1 inside it) and x is addressed from its
+ * end: the add of each gap then sets the flags the row test needs (adds; bpl), one
+ * instruction an entry fewer than comparing with cols. A gap that crosses rows is resolved
+ * by one division where the core has one (__ARM_FEATURE_IDIV; a dope's gaps often span
+ * several short rows), by subtraction elsewhere (Cortex-M0 has no divide instruction).
  */
 #if defined(__ARM_FEATURE_IDIV) && !defined(DKGEN_PORTABLE)
 #define DKGEN_DOPE_ROWS_AHEAD(q)                                                            \
     do {                                                                                   \
-        (q) = col / cols;                                                                  \
-        col -= (q) * cols;                                                                 \
+        (q) = (uint32_t)col / cols + 1u;                                                   \
+        col -= (int32_t)((q) * cols);                                                      \
     } while (0)
 #else
 #define DKGEN_DOPE_ROWS_AHEAD(q)                                                            \
     do {                                                                                   \
         (q) = 0u;                                                                          \
         do {                                                                               \
-            col -= cols;                                                                   \
+            col -= (int32_t)cols;                                                          \
             (q)++;                                                                         \
-        } while (col >= cols);                                                             \
+        } while (col >= 0);                                                                \
     } while (0)
 #endif
 
@@ -32,41 +35,60 @@
  * it the scaling of the row's sum that gcc would otherwise compute at every entry. */
 #define DKGEN_DOPE_ENTRY(gap, v)                                                            \
     do {                                                                                   \
-        col += (uint32_t)(gap);                                                            \
-        if (DKGEN_UNLIKELY(col >= cols)) {                                                 \
+        col += (int32_t)(gap);                                                             \
+        if (DKGEN_UNLIKELY(col >= 0)) {                                                    \
             uint32_t q;                                                                    \
-            acc[row] += sum * unit;                                                        \
+            *a += sum * unit;                                                              \
             sum = 0;                                                                       \
             DKGEN_DOPE_ROWS_AHEAD(q);                                                      \
-            row += q;                                                                      \
+            a += q;                                                                        \
         }                                                                                  \
-        sum += (int32_t)(v) * (int32_t)x[col];                                             \
+        sum += (int32_t)(v) * (int32_t)x_end[col];                                         \
     } while (0)
 
-/* Entries e (set by the caller) to count - 1, `row` and `col` where the walk stands; `T`
- * is the step type. On Thumb-2 cores pointers run through the stream: with an index,
- * gcc's Cortex-M7 tuning keeps both and pays three more instructions an entry. On
- * Thumb-1 (Cortex-M0) the index form is the one that fits its eight low registers
- * (pointers there cost 2% more). Either way the loop is loads, the row test and one
- * multiply-accumulate. */
+/* Entries e (set by the caller) to count - 1, `a` (the row's accumulator) and `col` where
+ * the walk stands; `T` is the step type. Four entries a loop test. On Thumb-2 cores
+ * pointers run through the stream (post-indexed loads; with an index, gcc's Cortex-M7
+ * tuning keeps both and pays more instructions an entry). On Thumb-1 (Cortex-M0) the
+ * index form is the one that fits its eight low registers. */
 #if defined(__ARM_ARCH_6M__)
 #define DKGEN_DOPE_WALK(T, step)                                                            \
     do {                                                                                   \
+        const T *const st = (step);                                                        \
+        for (; e + 4u <= count; e += 4u) {                                                 \
+            DKGEN_DOPE_ENTRY(st[e], val[e]);                                               \
+            DKGEN_DOPE_ENTRY(st[e + 1u], val[e + 1u]);                                     \
+            DKGEN_DOPE_ENTRY(st[e + 2u], val[e + 2u]);                                     \
+            DKGEN_DOPE_ENTRY(st[e + 3u], val[e + 3u]);                                     \
+        }                                                                                  \
         for (; e < count; e++) {                                                           \
-            DKGEN_DOPE_ENTRY((step)[e], val[e]);                                           \
+            DKGEN_DOPE_ENTRY(st[e], val[e]);                                               \
         }                                                                                  \
     } while (0)
 #else
 #define DKGEN_DOPE_WALK(T, step)                                                            \
     do {                                                                                   \
         const T *st = (step) + e;                                                          \
-        const T *const st_end = (step) + count;                                            \
         const int8_t *v = val + e;                                                         \
-        while (st != st_end) {                                                             \
+        uint32_t n = count - e;                                                            \
+        for (; n >= 4u; n -= 4u) {                                                         \
+            DKGEN_DOPE_ENTRY(*st++, *v++);                                                 \
+            DKGEN_DOPE_ENTRY(*st++, *v++);                                                 \
+            DKGEN_DOPE_ENTRY(*st++, *v++);                                                 \
+            DKGEN_DOPE_ENTRY(*st++, *v++);                                                 \
+        }                                                                                  \
+        for (; n > 0u; n--) {                                                              \
             DKGEN_DOPE_ENTRY(*st++, *v++);                                                 \
         }                                                                                  \
     } while (0)
 #endif
+
+/* u as a two's-complement int32, without relying on the implementation-defined
+ * conversion of an unsigned value above INT32_MAX (gcc compiles it to nothing). */
+static inline int32_t wrap_s32(uint32_t u)
+{
+    return (u <= (uint32_t)INT32_MAX) ? (int32_t)u : -(int32_t)(UINT32_MAX - u) - 1;
+}
 
 void dkgen_dope_matvec_s8(const dkgen_dope_s8_t *s, const int8_t *DKGEN_RESTRICT x,
                           int32_t *DKGEN_RESTRICT acc)
@@ -75,8 +97,9 @@ void dkgen_dope_matvec_s8(const dkgen_dope_s8_t *s, const int8_t *DKGEN_RESTRICT
     const uint32_t count = s->count;
     const int8_t *val = s->val;
     const int32_t unit = (int32_t)1 << s->shift;
-    uint32_t row = 0u;
-    uint32_t col = 0u;
+    const int8_t *const x_end = x + cols;
+    int32_t *a = acc;
+    int32_t col = -(int32_t)cols;
     uint32_t e = 0u;
     int32_t sum = 0;
 
@@ -89,7 +112,7 @@ void dkgen_dope_matvec_s8(const dkgen_dope_s8_t *s, const int8_t *DKGEN_RESTRICT
     } else {
         DKGEN_DOPE_WALK(uint16_t, s->step16);
     }
-    acc[row] += sum * unit;
+    *a += sum * unit;
 }
 
 /*
@@ -107,8 +130,9 @@ void dkgen_dope_matvec_s8_block(const dkgen_dope_s8_t *s, const int8_t *DKGEN_RE
     const uint32_t count = blk[2];
     const int8_t *val = s->val;
     const int32_t unit = (int32_t)1 << s->shift;
-    uint32_t row = 0u;
-    uint32_t col = blk[1];
+    const int8_t *const x_end = x + cols;
+    int32_t *a = acc;
+    int32_t col = wrap_s32(blk[1] - cols);
     uint32_t e = blk[0];
     int32_t sum = 0;
 
@@ -120,5 +144,5 @@ void dkgen_dope_matvec_s8_block(const dkgen_dope_s8_t *s, const int8_t *DKGEN_RE
     } else {
         DKGEN_DOPE_WALK(uint16_t, s->step16);
     }
-    acc[row] += sum * unit;
+    *a += sum * unit;
 }
