@@ -13,7 +13,7 @@
  * keep the DKGEN_LUT_BEGIN / DKGEN_LUT_END markers. 1026 bytes each, in flash.
  */
 
-static const int16_t sigmoid_lut[513] = {
+const int16_t dkgen_sigmoid_lut_s16[513] = {
     /* DKGEN_LUT_BEGIN sigmoid */
     11, 11, 12, 12, 12, 13, 13, 14, 14, 15, 15, 15,
     16, 16, 17, 18, 18, 19, 19, 20, 21, 21, 22, 23,
@@ -61,7 +61,7 @@ static const int16_t sigmoid_lut[513] = {
     /* DKGEN_LUT_END */
 };
 
-static const int16_t tanh_lut[513] = {
+const int16_t dkgen_tanh_lut_s16[513] = {
     /* DKGEN_LUT_BEGIN tanh */
     -32767, -32767, -32767, -32767, -32767, -32767, -32767, -32767, -32767, -32767, -32767, -32767,
     -32767, -32767, -32767, -32767, -32767, -32767, -32767, -32767, -32767, -32767, -32767, -32767,
@@ -109,26 +109,14 @@ static const int16_t tanh_lut[513] = {
     /* DKGEN_LUT_END */
 };
 
-/* T[i] + ((T[i+1] - T[i]) * w + 64) >> 7 with u = q + 32768, i = u >> 7, w = u & 127:
- * linear interpolation between entries 1/32 apart, rounded half up. */
-static inline int16_t interpolate(const int16_t *table, int16_t q12)
-{
-    const uint32_t u = (uint32_t)((int32_t)q12 + 32768);
-    const uint32_t i = u >> 7;
-    const int32_t w = (int32_t)(u & 127u);
-    const int32_t lo = table[i];
-    const int32_t hi = table[i + 1u];
-    return (int16_t)(lo + (((hi - lo) * w + 64) >> 7));
-}
-
 int16_t dkgen_sigmoid_s16(int16_t q12)
 {
-    return interpolate(sigmoid_lut, q12);
+    return dkgen_lut_interpolate_s16(dkgen_sigmoid_lut_s16, q12);
 }
 
 int16_t dkgen_tanh_s16(int16_t q12)
 {
-    return interpolate(tanh_lut, q12);
+    return dkgen_lut_interpolate_s16(dkgen_tanh_lut_s16, q12);
 }
 
 /* y[k] = f(sat16(x[k])) for k < n. One call per run of values rather than per value (the
@@ -156,18 +144,18 @@ static void interpolate_array(const int16_t *table, const int32_t *x, int16_t *y
     for (; k < n; k++) {
         const int32_t v = x[k];
         const int16_t q = (int16_t)(v > INT16_MAX ? INT16_MAX : (v < INT16_MIN ? INT16_MIN : v));
-        y[k] = interpolate(table, q);
+        y[k] = dkgen_lut_interpolate_s16(table, q);
     }
 }
 
 void dkgen_sigmoid_s16_array(const int32_t *DKGEN_RESTRICT x, int16_t *DKGEN_RESTRICT y,
                              uint32_t n)
 {
-    interpolate_array(sigmoid_lut, x, y, n);
+    interpolate_array(dkgen_sigmoid_lut_s16, x, y, n);
 }
 
 void dkgen_tanh_s16_array(const int32_t *DKGEN_RESTRICT x, int16_t *DKGEN_RESTRICT y,
                           uint32_t n)
 {
-    interpolate_array(tanh_lut, x, y, n);
+    interpolate_array(dkgen_tanh_lut_s16, x, y, n);
 }

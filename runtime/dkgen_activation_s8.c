@@ -19,7 +19,7 @@ void dkgen_tanh_s8(const int8_t *x, int8_t *y, uint32_t n, int32_t mult, int32_t
     uint32_t i;
 
     for (i = 0u; i < n; i++) {
-        y[i] = dkgen_act_out(dkgen_tanh_s16(dkgen_act_q12(x[i], mult, shift)));
+        y[i] = dkgen_act_out(dkgen_tanh_s16_inline(dkgen_act_q12(x[i], mult, shift)));
     }
 }
 
@@ -28,6 +28,6 @@ void dkgen_sigmoid_s8(const int8_t *x, int8_t *y, uint32_t n, int32_t mult, int3
     uint32_t i;
 
     for (i = 0u; i < n; i++) {
-        y[i] = dkgen_act_out(dkgen_sigmoid_s16(dkgen_act_q12(x[i], mult, shift)));
+        y[i] = dkgen_act_out(dkgen_sigmoid_s16_inline(dkgen_act_q12(x[i], mult, shift)));
     }
 }

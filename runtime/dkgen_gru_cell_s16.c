@@ -69,7 +69,7 @@ void dkgen_gru_cell_s16(const dkgen_gru_s16_t *p, const int32_t *DKGEN_RESTRICT 
         const int32_t r = dkgen_gru_gate_s16(gx[hidden + j], gh[hidden + j]);
         const int32_t rg = r * (int32_t)dkgen_sat_s16(gh[2u * hidden + j]);
         const int32_t rgh = dkgen_rshift_round_s32(rg, 15);
-        const int32_t n = dkgen_tanh_s16(dkgen_sat64_s16((int64_t)gx[2u * hidden + j] + rgh));
+        const int32_t n = dkgen_tanh_s16_inline(dkgen_sat64_s16((int64_t)gx[2u * hidden + j] + rgh));
         h[j] = dkgen_gru_blend_s16(z, n, h[j], n_mult, n_shift);
     }
 }

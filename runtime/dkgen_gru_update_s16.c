@@ -52,7 +52,7 @@ void dkgen_gru_update_s16(const dkgen_gru_s16_t *p, const int32_t *DKGEN_RESTRIC
 
     for (j = 0u; j < hidden; j++) {
         const int32_t z = gx[j];
-        const int32_t n = dkgen_tanh_s16(
+        const int32_t n = dkgen_tanh_s16_inline(
             dkgen_sat64_s16((int64_t)gx[2u * hidden + j] + (int64_t)gh[2u * hidden + j]));
         h[j] = dkgen_gru_blend_s16(z, n, h[j], n_mult, n_shift);
     }

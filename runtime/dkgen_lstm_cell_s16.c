@@ -87,7 +87,7 @@ void dkgen_lstm_cell_s16(const dkgen_lstm_s16_t *p, const int32_t *DKGEN_RESTRIC
             }
             for (; k < n; k++) {
                 const int32_t v = dkgen_requantize_hi_s32((int32_t)og[k] * th[k], h_mult, h_shift);
-                hb[k] = (int8_t)(v > INT8_MAX ? INT8_MAX : (v < INT8_MIN ? INT8_MIN : v));
+                hb[k] = dkgen_sat_s8(v);
             }
         } else {
             for (; k < n; k++) {
@@ -109,20 +109,20 @@ void dkgen_lstm_cell_s16(const dkgen_lstm_s16_t *p, const int32_t *DKGEN_RESTRIC
     uint32_t j;
 
     for (j = 0u; j < hidden; j++) {
-        const int32_t i = dkgen_sigmoid_s16(dkgen_sat_s16(gates[j]));
-        const int32_t o = dkgen_sigmoid_s16(dkgen_sat_s16(gates[hidden + j]));
-        const int32_t f = dkgen_sigmoid_s16(dkgen_sat_s16(gates[2u * hidden + j]));
-        const int32_t g = dkgen_tanh_s16(dkgen_sat_s16(gates[3u * hidden + j]));
+        const int32_t i = dkgen_sigmoid_s16_inline(dkgen_sat_s16(gates[j]));
+        const int32_t o = dkgen_sigmoid_s16_inline(dkgen_sat_s16(gates[hidden + j]));
+        const int32_t f = dkgen_sigmoid_s16_inline(dkgen_sat_s16(gates[2u * hidden + j]));
+        const int32_t g = dkgen_tanh_s16_inline(dkgen_sat_s16(gates[3u * hidden + j]));
         int32_t c12;
         int32_t oh;
 
         c[j] = lstm_c(i, f, g, c[j], cf, &c12);
         /* o * tanh(c) is Q0.30 (|.| < 2^30), so with h_shift > 32 (the usual case) the
          * 32-bit form of the requantisation applies (dkgen_qmath_s32.h). */
-        oh = o * (int32_t)dkgen_tanh_s16((int16_t)c12);
+        oh = o * (int32_t)dkgen_tanh_s16_inline((int16_t)c12);
         if (h_shift > 32) {
             const int32_t v = dkgen_requantize_hi_s32(oh, h_mult, h_shift);
-            h[j] = (int8_t)(v > INT8_MAX ? INT8_MAX : (v < INT8_MIN ? INT8_MIN : v));
+            h[j] = dkgen_sat_s8(v);
         } else {
             h[j] = dkgen_sat64_s8(dkgen_requantize_s64(oh, h_mult, h_shift));
         }

@@ -29,6 +29,12 @@
 #include <arm_acle.h>
 #define DKGEN_QMATH_DSP 1
 #endif
+/* SSAT (Armv7-M and up: Cortex-M3 and later, not M0): a saturation in one instruction
+ * where the C form compiles to two compares, two branches and an extension. The builtin
+ * rather than ACLE's __ssat, whose macro in arm-none-eabi-gcc 12 trips -Wsign-conversion. */
+#if defined(__ARM_FEATURE_SAT) && (defined(__GNUC__) || defined(__clang__))
+#define DKGEN_QMATH_SAT 1
+#endif
 #endif
 
 #ifdef __cplusplus
@@ -67,6 +73,9 @@ static inline int32_t dkgen_sat_s32(int64_t v)
 
 static inline int16_t dkgen_sat_s16(int32_t v)
 {
+#if defined(DKGEN_QMATH_SAT)
+    return (int16_t)(int32_t)__builtin_arm_ssat((int)v, 16u);
+#else
     if (v > (int32_t)INT16_MAX) {
         return INT16_MAX;
     }
@@ -74,6 +83,17 @@ static inline int16_t dkgen_sat_s16(int32_t v)
         return INT16_MIN;
     }
     return (int16_t)v;
+#endif
+}
+
+/* v saturated to int8. */
+static inline int8_t dkgen_sat_s8(int32_t v)
+{
+#if defined(DKGEN_QMATH_SAT)
+    return (int8_t)(int32_t)__builtin_arm_ssat((int)v, 8u);
+#else
+    return (int8_t)(v > INT8_MAX ? INT8_MAX : (v < INT8_MIN ? INT8_MIN : v));
+#endif
 }
 
 static inline int16_t dkgen_sat64_s16(int64_t v)

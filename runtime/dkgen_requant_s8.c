@@ -39,7 +39,7 @@ static void requant_s8_run(const int32_t *DKGEN_RESTRICT acc, int8_t *DKGEN_REST
     if (each) {
         for (; i < n; i++) {
             const int32_t v = dkgen_requantize_sat_s32(acc[i], mult[i], shift[i]);
-            out[i] = (int8_t)(v > INT8_MAX ? INT8_MAX : (v < INT8_MIN ? INT8_MIN : v));
+            out[i] = dkgen_sat_s8(v);
         }
     } else if (shift[0] > 32) {
         /* The test hoisted out of the loop: 32-bit arithmetic only. */
@@ -47,14 +47,14 @@ static void requant_s8_run(const int32_t *DKGEN_RESTRICT acc, int8_t *DKGEN_REST
         const int32_t s0 = shift[0];
         for (; i < n; i++) {
             const int32_t v = dkgen_requantize_hi_s32(acc[i], m0, s0);
-            out[i] = (int8_t)(v > INT8_MAX ? INT8_MAX : (v < INT8_MIN ? INT8_MIN : v));
+            out[i] = dkgen_sat_s8(v);
         }
     } else {
         const int32_t m0 = mult[0];
         const int32_t s0 = shift[0];
         for (; i < n; i++) {
             const int32_t v = dkgen_sat_s32(dkgen_requantize_s64(acc[i], m0, s0));
-            out[i] = (int8_t)(v > INT8_MAX ? INT8_MAX : (v < INT8_MIN ? INT8_MIN : v));
+            out[i] = dkgen_sat_s8(v);
         }
     }
 }

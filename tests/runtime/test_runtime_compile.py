@@ -66,6 +66,8 @@ PUBLIC_API = {
         "dkgen_tanh_s16",
         "dkgen_sigmoid_s16_array",
         "dkgen_tanh_s16_array",
+        "dkgen_sigmoid_lut_s16",
+        "dkgen_tanh_lut_s16",
         "dkgen_lstm_cell_s16",
         "dkgen_rnn_cell_s16",
         "dkgen_gru_cell_s16",
